@@ -1,0 +1,33 @@
+# meshmirror: see README.md. `make test` runs every test, `make run` the main job.
+WASM        := build/meshmirror.wasm
+TINYGO      := tools/tinygo.sh
+TINYGOFLAGS := -scheduler=none -buildmode=wasi-legacy -no-debug -panic=trap
+SOURCES     := $(shell find plugin -name '*.go' -not -name '*_test.go') go.mod go.sum
+
+.PHONY: build test run fuzz bench clean
+
+build: $(WASM)
+
+# wasi-legacy keeps the module alive after _start runs main(), where the SDK sets the
+# VM context (FACTS.md); -no-debug keeps it small.
+$(WASM): $(SOURCES) $(TINYGO)
+	@mkdir -p build
+	$(TINYGO) build $(TINYGOFLAGS) -o $@ ./plugin
+	$(TINYGO) strip $@
+
+# The tests load $(WASM); building it first makes a broken build fail the run.
+test: $(WASM)
+	go vet ./...
+	go test -count=1 ./...
+	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=20s ./plugin/mirror
+
+fuzz:
+	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=5m ./plugin/mirror
+
+run: $(WASM)
+	@ls -l $(WASM)
+	@echo "Load $(WASM) in Envoy's wasm HTTP filter (root id and plugin name: meshmirror)"
+	@echo "with a JSON configuration as in README.md; 'make test' exercises it in wazero."
+
+clean:
+	rm -rf build

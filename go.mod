@@ -1,0 +1,13 @@
+module github.com/meshmirror/meshmirror
+
+go 1.24
+
+require (
+	github.com/tetratelabs/proxy-wasm-go-sdk v0.24.0
+	github.com/tidwall/gjson v1.20.0
+)
+
+require (
+	github.com/tidwall/match v1.1.1 // indirect
+	github.com/tidwall/pretty v1.2.0 // indirect
+)

@@ -1,0 +1,235 @@
+// Command meshmirror is the proxy-wasm HTTP filter that mirrors requests to shadow
+// clusters. This file is the thin glue between the SDK and package mirror, which holds
+// every decision: it reads the request from the host, hands it to the mirror, and
+// sends the copies the mirror returns.
+package main
+
+import (
+	"crypto/rand"
+	"time"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+
+	"github.com/meshmirror/meshmirror/plugin/mirror"
+)
+
+func main() { proxywasm.SetVMContext(&vmContext{}) }
+
+// vmContext implements types.VMContext.
+type vmContext struct{ types.DefaultVMContext }
+
+// NewPluginContext implements types.VMContext.
+func (*vmContext) NewPluginContext(uint32) types.PluginContext { return &pluginContext{} }
+
+// tickMs is the tick period while copies wait to be sent. Copies are sent from the
+// plugin (root) context so that they outlive the request that made them; the tick is
+// how Envoy hands control to that context (RATIONALE.md).
+const tickMs = 1
+
+// pluginContext implements types.PluginContext. It owns the mirror and every copy.
+type pluginContext struct {
+	types.DefaultPluginContext
+	mirror  *mirror.Mirror
+	queue   []mirror.Copy // admitted copies waiting for the next tick
+	ticking bool
+	refusal mirror.Throttle // how often a refused dispatch is logged
+}
+
+// OnPluginStart implements types.PluginContext: it parses the configuration and
+// fails the start, logging every problem, when it is not valid.
+func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
+	data, err := proxywasm.GetPluginConfiguration()
+	if err != nil && err != types.ErrorStatusNotFound {
+		proxywasm.LogCriticalf("meshmirror: reading the configuration: %v", err)
+		return types.OnPluginStartStatusFailed
+	}
+	cfg, err := mirror.ParseConfig(data)
+	if err != nil {
+		proxywasm.LogCritical(err.Error())
+		return types.OnPluginStartStatusFailed
+	}
+	p.mirror = mirror.New(cfg, defineMetrics(cfg), seed())
+	p.refusal = mirror.Throttle{Every: int64(10 * time.Second)}
+	proxywasm.LogInfof("meshmirror: mirroring to %d targets", len(cfg.Targets))
+	return types.OnPluginStartStatusOK
+}
+
+// NewHttpContext implements types.PluginContext.
+func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
+	return &httpContext{plugin: p}
+}
+
+// OnTick implements types.PluginContext: it sends the waiting copies, then stops the
+// ticks until more copies wait.
+func (p *pluginContext) OnTick() {
+	for i := range p.queue {
+		p.send(&p.queue[i])
+		p.queue[i] = mirror.Copy{} // let go of headers and body
+	}
+	p.queue = p.queue[:0]
+	p.setTicking(false)
+}
+
+func (p *pluginContext) enqueue(copies []mirror.Copy) {
+	p.queue = copies
+	if len(copies) > 0 {
+		p.setTicking(true)
+	}
+}
+
+func (p *pluginContext) setTicking(on bool) {
+	if on == p.ticking {
+		return
+	}
+	period := uint32(0)
+	if on {
+		period = tickMs
+	}
+	if err := proxywasm.SetTickPeriodMilliSeconds(period); err != nil {
+		proxywasm.LogErrorf("meshmirror: setting the tick period to %d ms: %v", period, err)
+		return
+	}
+	p.ticking = on
+}
+
+// send dispatches one copy from the plugin context; its answer is recorded whenever
+// it comes, whether or not the primary request is still there.
+func (p *pluginContext) send(c *mirror.Copy) {
+	target, start := c.Target, time.Now()
+	_, err := proxywasm.DispatchHttpCall(c.Cluster, c.Headers, c.Body, c.Trailers, c.TimeoutMs,
+		func(numHeaders, _, _ int) {
+			p.mirror.Answered(target, responseStatus(numHeaders), time.Since(start).Milliseconds())
+		})
+	if err != nil {
+		p.mirror.Refused(target)
+		if ok, held := p.refusal.Allow(start.UnixNano()); ok {
+			name := p.mirror.Config().Targets[target].Name
+			proxywasm.LogWarnf("meshmirror: target %s: Envoy refused the copy to cluster %q: %v (%d more refusals not logged)",
+				name, c.Cluster, err, held)
+		}
+		return
+	}
+	p.mirror.Sent(target)
+}
+
+// responseStatus is the :status of the answer being handled, or "" for a reset or a
+// timeout, which Envoy reports with no headers.
+func responseStatus(numHeaders int) string {
+	if numHeaders == 0 {
+		return ""
+	}
+	headers, err := proxywasm.GetHttpCallResponseHeaders()
+	if err != nil {
+		return ""
+	}
+	status, _ := mirror.Headers(headers).Get(":status")
+	return status
+}
+
+// httpContext implements types.HttpContext. It never pauses, changes or fails the
+// primary request: every callback returns types.ActionContinue.
+type httpContext struct {
+	types.DefaultHttpContext
+	plugin  *pluginContext
+	req     mirror.Request
+	pending bool // a copy waits for the end of the request
+}
+
+// OnHttpRequestHeaders implements types.HttpContext.
+func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) types.Action {
+	headers, err := proxywasm.GetHttpRequestHeaders()
+	if err != nil {
+		proxywasm.LogDebugf("meshmirror: reading request headers: %v", err)
+		return types.ActionContinue
+	}
+	h.pending = h.plugin.mirror.Start(&h.req, headers)
+	if endOfStream {
+		h.finish(nil)
+	}
+	return types.ActionContinue
+}
+
+// OnHttpRequestBody implements types.HttpContext: with ActionContinue each call
+// holds only the chunk that just arrived, which the mirror copies.
+func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) types.Action {
+	if !h.pending {
+		return types.ActionContinue
+	}
+	if h.req.WantsBody() && bodySize > 0 {
+		chunk, err := proxywasm.GetHttpRequestBody(0, bodySize)
+		if err != nil {
+			proxywasm.LogDebugf("meshmirror: reading the request body: %v; no copy of this request", err)
+			h.pending, h.req = false, mirror.Request{}
+			return types.ActionContinue
+		}
+		h.plugin.mirror.Body(&h.req, chunk)
+	}
+	if endOfStream {
+		h.finish(nil)
+	}
+	return types.ActionContinue
+}
+
+// OnHttpRequestTrailers implements types.HttpContext: trailers end the request.
+func (h *httpContext) OnHttpRequestTrailers(int) types.Action {
+	if h.pending {
+		trailers, _ := proxywasm.GetHttpRequestTrailers()
+		h.finish(trailers)
+	}
+	return types.ActionContinue
+}
+
+func (h *httpContext) finish(trailers [][2]string) {
+	if !h.pending {
+		return
+	}
+	h.pending = false
+	p := h.plugin
+	p.enqueue(p.mirror.Finish(&h.req, trailers, time.Now().UnixNano(), p.queue))
+}
+
+// hostMetrics records the mirror's metrics in the host (mirror.Recorder).
+type hostMetrics struct {
+	counters    [][mirror.NumCounters]proxywasm.MetricCounter
+	inFlight    []proxywasm.MetricGauge
+	latency     []proxywasm.MetricHistogram
+	loopSkipped proxywasm.MetricCounter
+}
+
+// defineMetrics defines every metric of SPEC.md at plugin start, so that they are
+// exported (at zero) before the first request.
+func defineMetrics(cfg *mirror.Config) *hostMetrics {
+	m := &hostMetrics{
+		counters:    make([][mirror.NumCounters]proxywasm.MetricCounter, len(cfg.Targets)),
+		inFlight:    make([]proxywasm.MetricGauge, len(cfg.Targets)),
+		latency:     make([]proxywasm.MetricHistogram, len(cfg.Targets)),
+		loopSkipped: proxywasm.DefineCounterMetric(mirror.LoopSkippedMetric),
+	}
+	for i, t := range cfg.Targets {
+		for c := range mirror.NumCounters {
+			m.counters[i][c] = proxywasm.DefineCounterMetric(mirror.CounterName(t.Name, c))
+		}
+		m.inFlight[i] = proxywasm.DefineGaugeMetric(mirror.InFlightName(t.Name))
+		m.latency[i] = proxywasm.DefineHistogramMetric(mirror.LatencyName(t.Name))
+	}
+	return m
+}
+
+func (m *hostMetrics) Count(target int, c mirror.Counter) { m.counters[target][c].Increment(1) }
+func (m *hostMetrics) LoopSkipped()                       { m.loopSkipped.Increment(1) }
+func (m *hostMetrics) InFlight(target, delta int)         { m.inFlight[target].Add(int64(delta)) }
+func (m *hostMetrics) Latency(target int, ms int64)       { m.latency[target].Record(uint64(max(ms, 0))) }
+
+// seed returns a random seed for sampling; Envoy provides random_get.
+func seed() uint64 {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return uint64(time.Now().UnixNano())
+	}
+	var s uint64
+	for _, x := range b {
+		s = s<<8 | uint64(x)
+	}
+	return s
+}

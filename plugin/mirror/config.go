@@ -1,0 +1,834 @@
+// Package mirror decides which requests are copied to which shadow targets and builds
+// the copies. It is plain Go: it never calls the proxy-wasm SDK, so everything here is
+// table-tested and fuzzed natively and compiled unchanged into the module.
+package mirror
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// Limits and defaults of the configuration, as in SPEC.md.
+const (
+	// MaxTargets is the largest number of targets one plugin mirrors to.
+	MaxTargets = 16
+	// DefaultMarker is the header set on every copy when "marker" is not given.
+	DefaultMarker = "x-meshmirror"
+	// DefaultMaxBodyBytes is body.maxBytes when not given.
+	DefaultMaxBodyBytes = 1 << 20
+	// MaxBodyBytes is the largest body.maxBytes accepted.
+	MaxBodyBytes = 16 << 20
+	// DefaultTimeoutMs is timeoutMs when not given.
+	DefaultTimeoutMs = 5000
+	// DefaultMaxInFlight is maxInFlight when not given.
+	DefaultMaxInFlight = 256
+
+	// PercentScale is the number of sampling buckets: a percentage has a resolution of
+	// 100/PercentScale = 0.0001.
+	PercentScale = 1_000_000
+
+	// maxDepth bounds JSON nesting before the document is parsed: gjson recurses per
+	// level, and about 10,000 levels overflow the module's 64 KiB stack. A valid
+	// configuration nests 5 deep.
+	maxDepth = 32
+	// maxPatternBytes and maxRegexCost bound regexes, whose compilation recurses per
+	// level of nesting after counted repetitions are expanded (see regexCost).
+	maxPatternBytes = 1024
+	maxRegexCost    = 40
+)
+
+// Config is a validated meshmirror configuration.
+type Config struct {
+	// Marker is the lower-case header that is set on every copy and that stops a
+	// request carrying it from being mirrored again.
+	Marker string
+	// Targets are the shadow destinations, each decided independently.
+	Targets []Target
+}
+
+// Target is one shadow destination and the rules that select copies for it.
+type Target struct {
+	Name    string
+	Cluster string
+	// Percent is the share of matching requests copied, in units of 1/PercentScale.
+	Percent uint32
+	// StickyHeader, when set, makes sampling a deterministic function of its value.
+	StickyHeader string
+	Match        Match
+
+	Authority       string
+	AuthoritySuffix string
+	// SetHeaders are lower-case names with their values, replaced on the copy.
+	SetHeaders [][2]string
+	// RemoveHeaders are lower-case names removed from the copy.
+	RemoveHeaders []string
+
+	BodyEnabled  bool
+	MaxBodyBytes int
+	TimeoutMs    uint32
+	MaxInFlight  int
+	// RatePerSecond is zero when the target has no rate limit.
+	RatePerSecond float64
+	RateBurst     float64
+}
+
+// Match holds a target's request rules; an empty Match matches every request.
+type Match struct {
+	Methods []string
+	Paths   []PathRule
+	Headers []HeaderRule
+}
+
+// PathRule matches :path without its query string. Exactly one field is set.
+type PathRule struct {
+	Exact  string
+	Prefix string
+	Regex  *regexp.Regexp
+}
+
+// HeaderRule is one header condition; all of a target's conditions must hold.
+type HeaderRule struct {
+	// Name is lower case.
+	Name string
+	Kind HeaderMatchKind
+	// Value is the string compared for Exact, Prefix, Suffix and Contains.
+	Value string
+	Regex *regexp.Regexp
+	// Present is the wanted presence for Kind == Present.
+	Present bool
+	Invert  bool
+}
+
+// HeaderMatchKind says how a HeaderRule compares a header's value.
+type HeaderMatchKind uint8
+
+// The kinds of header conditions.
+const (
+	Exact HeaderMatchKind = iota
+	Prefix
+	Suffix
+	Contains
+	Regex
+	Present
+)
+
+// ConfigError lists every problem found in a configuration, each with its JSON path.
+type ConfigError struct {
+	Problems []string
+}
+
+// Error joins the problems, one per line.
+func (e *ConfigError) Error() string {
+	return "invalid meshmirror configuration:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+// errEmpty is returned for an empty or missing configuration.
+var errEmpty = errors.New("invalid meshmirror configuration: it is empty; the plugin needs at least one target")
+
+// ParseConfig parses and validates a JSON configuration. Every problem found is reported
+// at once in a *ConfigError; no input makes it panic.
+func ParseConfig(data []byte) (*Config, error) {
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return nil, errEmpty
+	}
+	p := &parser{}
+	if at, ok := depthWithin(data, maxDepth); !ok {
+		p.addf("", "nested deeper than %d levels at byte %d", maxDepth, at)
+		return nil, p.err()
+	}
+	if !gjson.ValidBytes(data) {
+		p.addf("", "not valid JSON")
+		return nil, p.err()
+	}
+	cfg := p.config(gjson.ParseBytes(data))
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// parser collects problems while it walks the document.
+type parser struct {
+	problems []string
+}
+
+func (p *parser) addf(path, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if path != "" {
+		msg = path + ": " + msg
+	}
+	p.problems = append(p.problems, msg)
+}
+
+func (p *parser) err() error {
+	if len(p.problems) == 0 {
+		return nil
+	}
+	return &ConfigError{Problems: p.problems}
+}
+
+var (
+	topKeys    = []string{"marker", "targets"}
+	targetKeys = []string{"name", "cluster", "service", "port", "subset", "percentage", "stickyHeader",
+		"match", "authority", "authoritySuffix", "headers", "body", "timeoutMs", "maxInFlight", "rateLimit"}
+	matchKeys      = []string{"methods", "paths", "headers"}
+	pathKeys       = []string{"exact", "prefix", "regex"}
+	headerKeys     = []string{"name", "exact", "prefix", "suffix", "contains", "regex", "present", "invert"}
+	mutationKeys   = []string{"set", "remove"}
+	bodyKeys       = []string{"enabled", "maxBytes"}
+	rateLimitKeys  = []string{"perSecond", "burst"}
+	headerMatchers = []string{"exact", "prefix", "suffix", "contains", "regex", "present"}
+)
+
+func (p *parser) config(doc gjson.Result) *Config {
+	fields, ok := p.object("", doc, topKeys)
+	if !ok {
+		return nil
+	}
+	cfg := &Config{Marker: DefaultMarker}
+	if v, ok := fields["marker"]; ok {
+		if name, ok := p.headerName("marker", v); ok {
+			if name[0] == ':' {
+				p.addf("marker", "must not be a pseudo-header, got %q", name)
+			}
+			cfg.Marker = name
+		}
+	}
+	targets, ok := fields["targets"]
+	if !ok {
+		p.addf("", "targets: required, with 1 to %d targets", MaxTargets)
+		return cfg
+	}
+	if !targets.IsArray() {
+		p.addf("targets", "must be an array, got %s", describe(targets))
+		return cfg
+	}
+	list := targets.Array()
+	if len(list) == 0 || len(list) > MaxTargets {
+		p.addf("targets", "must hold 1 to %d targets, got %d", MaxTargets, len(list))
+	}
+	seen := map[string]int{}
+	for i, v := range list {
+		path := "targets[" + strconv.Itoa(i) + "]"
+		t, ok := p.target(path, v, cfg.Marker)
+		if !ok {
+			continue
+		}
+		if first, dup := seen[t.Name]; dup && t.Name != "" {
+			p.addf(path+".name", "%q is already the name of targets[%d]", t.Name, first)
+		}
+		seen[t.Name] = i
+		cfg.Targets = append(cfg.Targets, t)
+	}
+	return cfg
+}
+
+func (p *parser) target(path string, v gjson.Result, marker string) (Target, bool) {
+	f, ok := p.object(path, v, targetKeys)
+	if !ok {
+		return Target{}, false
+	}
+	t := Target{
+		Percent:      PercentScale,
+		BodyEnabled:  true,
+		MaxBodyBytes: DefaultMaxBodyBytes,
+		TimeoutMs:    DefaultTimeoutMs,
+		MaxInFlight:  DefaultMaxInFlight,
+	}
+	if v, ok := f["name"]; ok {
+		if s, ok := p.str(path+".name", v); ok {
+			if !validName(s) {
+				p.addf(path+".name", "must match ^[a-z0-9][a-z0-9_-]{0,62}$, got %q", s)
+			}
+			t.Name = s
+		}
+	} else {
+		p.addf(path, "name: required")
+	}
+	p.destination(path, f, &t)
+
+	if v, ok := f["percentage"]; ok {
+		if pct, ok := p.number(path+".percentage", v, 0, 100); ok {
+			t.Percent = uint32(math.Round(pct * (PercentScale / 100)))
+		}
+	}
+	if v, ok := f["stickyHeader"]; ok {
+		if name, ok := p.headerName(path+".stickyHeader", v); ok {
+			t.StickyHeader = name
+		}
+	}
+	if v, ok := f["match"]; ok {
+		t.Match = p.match(path+".match", v)
+	}
+
+	authority, hasAuthority := f["authority"]
+	suffix, hasSuffix := f["authoritySuffix"]
+	if hasAuthority && hasSuffix {
+		p.addf(path, "authority and authoritySuffix cannot both be set")
+	}
+	if hasAuthority {
+		t.Authority, _ = p.headerValue(path+".authority", authority, false)
+	}
+	if hasSuffix {
+		t.AuthoritySuffix, _ = p.headerValue(path+".authoritySuffix", suffix, false)
+	}
+	if v, ok := f["headers"]; ok {
+		p.mutations(path+".headers", v, marker, &t)
+	}
+	if v, ok := f["body"]; ok {
+		if b, ok := p.object(path+".body", v, bodyKeys); ok {
+			if v, ok := b["enabled"]; ok {
+				t.BodyEnabled, _ = p.boolean(path+".body.enabled", v)
+			}
+			if v, ok := b["maxBytes"]; ok {
+				if n, ok := p.integer(path+".body.maxBytes", v, 0, MaxBodyBytes); ok {
+					t.MaxBodyBytes = int(n)
+				}
+			}
+		}
+	}
+	if v, ok := f["timeoutMs"]; ok {
+		if n, ok := p.integer(path+".timeoutMs", v, 1, 60000); ok {
+			t.TimeoutMs = uint32(n)
+		}
+	}
+	if v, ok := f["maxInFlight"]; ok {
+		if n, ok := p.integer(path+".maxInFlight", v, 1, math.MaxInt32); ok {
+			t.MaxInFlight = int(n)
+		}
+	}
+	if v, ok := f["rateLimit"]; ok {
+		p.rateLimit(path+".rateLimit", v, &t)
+	}
+	return t, true
+}
+
+// destination reads exactly one of cluster or service/port/subset.
+func (p *parser) destination(path string, f map[string]gjson.Result, t *Target) {
+	cluster, hasCluster := f["cluster"]
+	service, hasService := f["service"]
+	port, hasPort := f["port"]
+	subset, hasSubset := f["subset"]
+	switch {
+	case hasCluster && (hasService || hasPort || hasSubset):
+		p.addf(path, "set either cluster or service with port, not both")
+	case hasCluster:
+		if s, ok := p.str(path+".cluster", cluster); ok {
+			if s == "" {
+				p.addf(path+".cluster", "must not be empty")
+			}
+			t.Cluster = s
+		}
+	case hasService || hasPort || hasSubset:
+		if !hasService {
+			p.addf(path, "service: required with port and subset")
+		}
+		if !hasPort {
+			p.addf(path, "port: required with service")
+		}
+		host, okHost := "", false
+		if hasService {
+			if host, okHost = p.str(path+".service", service); okHost && !validFQDN(host) {
+				p.addf(path+".service", "must be a fully qualified host name such as reviews.default.svc.cluster.local, got %q", host)
+				okHost = false
+			}
+		}
+		var n int64
+		okPort := false
+		if hasPort {
+			n, okPort = p.integer(path+".port", port, 1, 65535)
+		}
+		sub := ""
+		okSubset := true
+		if hasSubset {
+			if sub, okSubset = p.str(path+".subset", subset); okSubset && strings.ContainsAny(sub, "| \t") {
+				p.addf(path+".subset", "must not contain '|' or white space, got %q", sub)
+			}
+		}
+		if okHost && okPort && okSubset {
+			t.Cluster = IstioCluster(host, int(n), sub)
+		}
+	default:
+		p.addf(path, "cluster or service with port: required")
+	}
+}
+
+// IstioCluster is the name Istio gives the outbound cluster of a service port and subset.
+func IstioCluster(service string, port int, subset string) string {
+	return "outbound|" + strconv.Itoa(port) + "|" + subset + "|" + service
+}
+
+func (p *parser) match(path string, v gjson.Result) Match {
+	var m Match
+	f, ok := p.object(path, v, matchKeys)
+	if !ok {
+		return m
+	}
+	if v, ok := f["methods"]; ok {
+		p.array(path+".methods", v, func(path string, v gjson.Result) {
+			if s, ok := p.str(path, v); ok {
+				if !validToken(s) {
+					p.addf(path, "must be an HTTP method such as GET, got %q", s)
+				}
+				m.Methods = append(m.Methods, s)
+			}
+		})
+	}
+	if v, ok := f["paths"]; ok {
+		p.array(path+".paths", v, func(path string, v gjson.Result) {
+			if rule, ok := p.pathRule(path, v); ok {
+				m.Paths = append(m.Paths, rule)
+			}
+		})
+	}
+	if v, ok := f["headers"]; ok {
+		p.array(path+".headers", v, func(path string, v gjson.Result) {
+			if rule, ok := p.headerRule(path, v); ok {
+				m.Headers = append(m.Headers, rule)
+			}
+		})
+	}
+	return m
+}
+
+func (p *parser) pathRule(path string, v gjson.Result) (PathRule, bool) {
+	var r PathRule
+	f, ok := p.object(path, v, pathKeys)
+	if !ok || !p.exactlyOne(path, f, pathKeys) {
+		return r, false
+	}
+	for key, v := range f {
+		s, ok := p.str(path+"."+key, v)
+		if !ok {
+			return r, false
+		}
+		switch key {
+		case "exact":
+			r.Exact = s
+		case "prefix":
+			if s == "" {
+				p.addf(path+".prefix", "must not be empty (leave match.paths out to match every path)")
+			}
+			r.Prefix = s
+		case "regex":
+			if r.Regex, ok = p.regex(path+".regex", s); !ok {
+				return r, false
+			}
+		}
+	}
+	return r, true
+}
+
+func (p *parser) headerRule(path string, v gjson.Result) (HeaderRule, bool) {
+	var r HeaderRule
+	f, ok := p.object(path, v, headerKeys)
+	if !ok {
+		return r, false
+	}
+	ok = true
+	if v, has := f["name"]; has {
+		r.Name, ok = p.headerName(path+".name", v)
+	} else {
+		p.addf(path, "name: required")
+		ok = false
+	}
+	if v, has := f["invert"]; has {
+		r.Invert, _ = p.boolean(path+".invert", v)
+	}
+	if !p.exactlyOne(path, f, headerMatchers) {
+		return r, false
+	}
+	for key, v := range f {
+		var okValue bool
+		switch key {
+		case "exact", "prefix", "suffix", "contains":
+			r.Value, okValue = p.str(path+"."+key, v)
+			r.Kind = map[string]HeaderMatchKind{"exact": Exact, "prefix": Prefix, "suffix": Suffix, "contains": Contains}[key]
+		case "regex":
+			var s string
+			if s, okValue = p.str(path+".regex", v); okValue {
+				r.Regex, okValue = p.regex(path+".regex", s)
+			}
+			r.Kind = Regex
+		case "present":
+			r.Present, okValue = p.boolean(path+".present", v)
+			r.Kind = Present
+		default:
+			continue
+		}
+		ok = ok && okValue
+	}
+	return r, ok
+}
+
+func (p *parser) mutations(path string, v gjson.Result, marker string, t *Target) {
+	f, ok := p.object(path, v, mutationKeys)
+	if !ok {
+		return
+	}
+	if v, ok := f["set"]; ok {
+		if !v.IsObject() {
+			p.addf(path+".set", "must be an object of header names to values, got %s", describe(v))
+		} else {
+			seen := map[string]bool{}
+			v.ForEach(func(key, value gjson.Result) bool {
+				at := path + ".set[" + strconv.Quote(key.String()) + "]"
+				name, okName := p.headerName(at, key)
+				val, okVal := p.headerValue(at, value, true)
+				switch {
+				case !okName || !okVal:
+				case seen[name]:
+					p.addf(at, "set twice")
+				case name == marker:
+					p.addf(at, "is the marker, which meshmirror sets to the target's name")
+				case name == ":authority" || name == "host":
+					p.addf(at, "use authority or authoritySuffix to change the copy's authority")
+				case name[0] == ':' && name != ":path" && name != ":method" && name != ":scheme":
+					p.addf(at, "only :path, :method and :scheme may be set among pseudo-headers")
+				default:
+					seen[name] = true
+					t.SetHeaders = append(t.SetHeaders, [2]string{name, val})
+				}
+				return true
+			})
+		}
+	}
+	if v, ok := f["remove"]; ok {
+		p.array(path+".remove", v, func(at string, v gjson.Result) {
+			name, ok := p.headerName(at, v)
+			switch {
+			case !ok:
+			case name[0] == ':':
+				p.addf(at, "pseudo-headers may not be removed, got %q", name)
+			case name == marker:
+				p.addf(at, "is the marker, which every copy carries")
+			default:
+				t.RemoveHeaders = append(t.RemoveHeaders, name)
+			}
+		})
+	}
+}
+
+func (p *parser) rateLimit(path string, v gjson.Result, t *Target) {
+	f, ok := p.object(path, v, rateLimitKeys)
+	if !ok {
+		return
+	}
+	rate, ok := f["perSecond"]
+	if !ok {
+		p.addf(path, "perSecond: required")
+		return
+	}
+	perSecond, okRate := p.number(path+".perSecond", rate, 0, math.MaxFloat64)
+	if okRate && perSecond == 0 {
+		p.addf(path+".perSecond", "must be greater than 0, got 0 (leave rateLimit out for no limit)")
+		okRate = false
+	}
+	burst := math.Max(1, math.Ceil(perSecond))
+	if v, ok := f["burst"]; ok {
+		var okBurst bool
+		if burst, okBurst = p.number(path+".burst", v, 1, math.MaxFloat64); !okBurst {
+			return
+		}
+	}
+	if okRate {
+		t.RatePerSecond, t.RateBurst = perSecond, burst
+	}
+}
+
+// object checks that v is an object without unknown or repeated keys and returns its
+// members by key.
+func (p *parser) object(path string, v gjson.Result, known []string) (map[string]gjson.Result, bool) {
+	if !v.IsObject() {
+		p.addf(path, "must be an object, got %s", describe(v))
+		return nil, false
+	}
+	fields := map[string]gjson.Result{}
+	v.ForEach(func(key, value gjson.Result) bool {
+		k := key.String()
+		switch {
+		case !contains(known, k):
+			msg := fmt.Sprintf("unknown key %q", k)
+			if near := nearest(k, known); near != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", near)
+			}
+			p.addf(path, "%s", msg)
+		case fieldSeen(fields, k):
+			p.addf(path, "key %q appears twice", k)
+		default:
+			fields[k] = value
+		}
+		return true
+	})
+	return fields, true
+}
+
+func fieldSeen(fields map[string]gjson.Result, k string) bool {
+	_, ok := fields[k]
+	return ok
+}
+
+func (p *parser) exactlyOne(path string, f map[string]gjson.Result, keys []string) bool {
+	var set []string
+	for _, k := range keys {
+		if _, ok := f[k]; ok {
+			set = append(set, k)
+		}
+	}
+	if len(set) != 1 {
+		p.addf(path, "needs exactly one of %s, got %d", strings.Join(keys, ", "), len(set))
+		return false
+	}
+	return true
+}
+
+func (p *parser) array(path string, v gjson.Result, each func(path string, v gjson.Result)) {
+	if !v.IsArray() {
+		p.addf(path, "must be an array, got %s", describe(v))
+		return
+	}
+	for i, item := range v.Array() {
+		each(path+"["+strconv.Itoa(i)+"]", item)
+	}
+}
+
+func (p *parser) str(path string, v gjson.Result) (string, bool) {
+	if v.Type != gjson.String {
+		p.addf(path, "must be a string, got %s", describe(v))
+		return "", false
+	}
+	return v.Str, true
+}
+
+func (p *parser) boolean(path string, v gjson.Result) (bool, bool) {
+	if v.Type != gjson.True && v.Type != gjson.False {
+		p.addf(path, "must be true or false, got %s", describe(v))
+		return false, false
+	}
+	return v.Bool(), true
+}
+
+func (p *parser) number(path string, v gjson.Result, min, max float64) (float64, bool) {
+	if v.Type != gjson.Number {
+		p.addf(path, "must be a number, got %s", describe(v))
+		return 0, false
+	}
+	if v.Num < min || v.Num > max || math.IsInf(v.Num, 0) {
+		if max == math.MaxFloat64 {
+			p.addf(path, "must be at least %s, got %s", fmtNum(min), v.Raw)
+		} else {
+			p.addf(path, "must be between %s and %s, got %s", fmtNum(min), fmtNum(max), v.Raw)
+		}
+		return 0, false
+	}
+	return v.Num, true
+}
+
+func (p *parser) integer(path string, v gjson.Result, min, max int64) (int64, bool) {
+	if v.Type == gjson.Number && v.Num != math.Trunc(v.Num) {
+		p.addf(path, "must be a whole number, got %s", v.Raw)
+		return 0, false
+	}
+	n, ok := p.number(path, v, float64(min), float64(max))
+	return int64(n), ok
+}
+
+func (p *parser) headerName(path string, v gjson.Result) (string, bool) {
+	s, ok := p.str(path, v)
+	if !ok {
+		return "", false
+	}
+	if !validToken(strings.TrimPrefix(s, ":")) {
+		p.addf(path, "must be a header name (letters, digits and !#$%%&'*+-.^_`|~), got %q", s)
+		return "", false
+	}
+	return strings.ToLower(s), true
+}
+
+func (p *parser) headerValue(path string, v gjson.Result, emptyOK bool) (string, bool) {
+	s, ok := p.str(path, v)
+	if !ok {
+		return "", false
+	}
+	if !emptyOK && s == "" {
+		p.addf(path, "must not be empty")
+		return "", false
+	}
+	if strings.ContainsAny(s, "\r\n\x00") {
+		p.addf(path, "must not contain CR, LF or NUL, got %q", s)
+		return "", false
+	}
+	return s, true
+}
+
+// regex compiles an RE2 pattern that must match the whole value, as in Envoy and Istio.
+func (p *parser) regex(path, pattern string) (*regexp.Regexp, bool) {
+	if err := checkRegexSize(pattern); err != nil {
+		p.addf(path, "%v", err)
+		return nil, false
+	}
+	re, err := regexp.Compile("^(?:" + pattern + ")$")
+	if err != nil {
+		p.addf(path, "not a valid RE2 regex %q: %v", pattern, err)
+		return nil, false
+	}
+	return re, true
+}
+
+// describe names a JSON value's type, with the value, for error messages.
+func describe(v gjson.Result) string {
+	raw := v.Raw
+	if len(raw) > 40 {
+		raw = raw[:37] + "..."
+	}
+	switch {
+	case v.Type == gjson.String:
+		return "string " + raw
+	case v.Type == gjson.Number:
+		return "number " + raw
+	case v.Type == gjson.True || v.Type == gjson.False:
+		return raw
+	case v.Type == gjson.Null:
+		return "null"
+	case v.IsArray():
+		return "an array"
+	default:
+		return "an object"
+	}
+}
+
+func fmtNum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// nearest returns the known key closest to k, if it is close enough to be a typo.
+func nearest(k string, known []string) string {
+	best, bestDist := "", 1+len(k)/3
+	if bestDist < 3 {
+		bestDist = 3
+	}
+	lk := strings.ToLower(k)
+	for _, cand := range known {
+		lc := strings.ToLower(cand)
+		d := editDistance(lk, lc)
+		if strings.HasPrefix(lc, lk) || strings.HasPrefix(lk, lc) {
+			d = min(d, 1)
+		}
+		if d < bestDist {
+			best, bestDist = cand, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// validName reports whether s matches ^[a-z0-9][a-z0-9_-]{0,62}$, checked by hand
+// because that regex alone would overflow the module's stack (FACTS.md).
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case (c == '_' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validToken reports whether s is a non-empty RFC 9110 token (header names, methods).
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// validFQDN reports whether s is a dotted DNS name.
+func validFQDN(s string) bool {
+	if len(s) > 253 || !strings.Contains(s, ".") {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// depthWithin reports whether the JSON text nests at most max levels; if not, it
+// returns the offset where it goes deeper. It reads brackets outside strings only.
+func depthWithin(data []byte, max int) (int, bool) {
+	depth, inString, escaped := 0, false, false
+	for i, c := range data {
+		switch {
+		case inString && escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case inString && c == '"':
+			inString = false
+		case inString:
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > max {
+				return i, false
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return 0, true
+}

@@ -1,0 +1,88 @@
+package mirror
+
+import "strings"
+
+// Headers is a request's header list as Envoy hands it over: lower-case names,
+// pseudo-headers included, a name possibly repeated.
+type Headers [][2]string
+
+// Get returns the value of the header name (lower case) and whether it is present.
+// Repeated headers are joined with ",", as Envoy's header matchers see them.
+func (h Headers) Get(name string) (string, bool) {
+	value, found := "", false
+	for _, kv := range h {
+		if kv[0] != name {
+			continue
+		}
+		if found {
+			value += "," + kv[1]
+		} else {
+			value, found = kv[1], true
+		}
+	}
+	return value, found
+}
+
+// matches reports whether the request satisfies every rule of m.
+func (m *Match) matches(h Headers) bool {
+	if len(m.Methods) > 0 {
+		method, _ := h.Get(":method")
+		if !contains(m.Methods, method) {
+			return false
+		}
+	}
+	if len(m.Paths) > 0 {
+		path, _ := h.Get(":path")
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			path = path[:i]
+		}
+		if !anyPath(m.Paths, path) {
+			return false
+		}
+	}
+	for i := range m.Headers {
+		if !m.Headers[i].holds(h) {
+			return false
+		}
+	}
+	return true
+}
+
+func anyPath(rules []PathRule, path string) bool {
+	for _, r := range rules {
+		switch {
+		case r.Regex != nil:
+			if r.Regex.MatchString(path) {
+				return true
+			}
+		case r.Prefix != "":
+			if strings.HasPrefix(path, r.Prefix) {
+				return true
+			}
+		case path == r.Exact:
+			return true
+		}
+	}
+	return false
+}
+
+// holds evaluates the condition; an inverted condition holds when the header is absent.
+func (r *HeaderRule) holds(h Headers) bool {
+	value, present := h.Get(r.Name)
+	var ok bool
+	switch r.Kind {
+	case Present:
+		ok = present == r.Present
+	case Exact:
+		ok = present && value == r.Value
+	case Prefix:
+		ok = present && strings.HasPrefix(value, r.Value)
+	case Suffix:
+		ok = present && strings.HasSuffix(value, r.Value)
+	case Contains:
+		ok = present && strings.Contains(value, r.Value)
+	case Regex:
+		ok = present && r.Regex.MatchString(value)
+	}
+	return ok != r.Invert
+}

@@ -1,0 +1,305 @@
+package mirror
+
+import "math/rand/v2"
+
+// Counter names one of a target's counters.
+type Counter uint8
+
+// A target's counters, in SPEC.md's order. Envoy exposes each as
+// wasmcustom.meshmirror.<target>.<counter>.
+const (
+	Matched Counter = iota
+	SampledOut
+	Dispatched
+	DroppedBodyTooLarge
+	DroppedRateLimited
+	DroppedInFlight
+	DispatchFailed
+	Response2xx
+	Response3xx
+	Response4xx
+	Response5xx
+	ResponseFailed
+	// NumCounters is the number of counters per target.
+	NumCounters
+)
+
+var counterNames = [NumCounters]string{
+	"matched", "sampled_out", "dispatched", "dropped_body_too_large", "dropped_rate_limited",
+	"dropped_in_flight", "dispatch_failed", "response_2xx", "response_3xx", "response_4xx",
+	"response_5xx", "response_failed",
+}
+
+// Metric names that are not per-target counters.
+const (
+	// LoopSkippedMetric counts requests that already carried the marker.
+	LoopSkippedMetric = "meshmirror.loop_skipped"
+	inFlightSuffix    = "in_flight"
+	latencySuffix     = "latency_ms"
+)
+
+// CounterName is the full name of a target's counter, e.g. meshmirror.reviews-v2.matched.
+func CounterName(target string, c Counter) string { return metricName(target, counterNames[c]) }
+
+// InFlightName is the full name of a target's in_flight gauge.
+func InFlightName(target string) string { return metricName(target, inFlightSuffix) }
+
+// LatencyName is the full name of a target's latency_ms histogram.
+func LatencyName(target string) string { return metricName(target, latencySuffix) }
+
+func metricName(target, metric string) string { return "meshmirror." + target + "." + metric }
+
+// Recorder receives what the mirror observes; the SDK glue forwards it to the host's
+// metrics. Targets are indexes into Config.Targets.
+type Recorder interface {
+	Count(target int, c Counter)
+	LoopSkipped()
+	// InFlight moves the target's count of copies awaiting an answer by delta.
+	InFlight(target, delta int)
+	Latency(target int, ms int64)
+}
+
+// Mirror is the per-VM decision state: one per plugin context, used by one thread.
+type Mirror struct {
+	cfg     *Config
+	rec     Recorder
+	rnd     *rand.Rand
+	targets []targetState
+}
+
+type targetState struct {
+	bucket   tokenBucket
+	inFlight int
+}
+
+// New returns a Mirror for cfg; seed feeds the random sampling.
+func New(cfg *Config, rec Recorder, seed uint64) *Mirror {
+	m := &Mirror{cfg: cfg, rec: rec, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	m.targets = make([]targetState, len(cfg.Targets))
+	for i, t := range cfg.Targets {
+		m.targets[i].bucket = newTokenBucket(t.RatePerSecond, t.RateBurst)
+	}
+	return m
+}
+
+// Config returns the configuration the mirror runs.
+func (m *Mirror) Config() *Config { return m.cfg }
+
+// Request is what the mirror keeps of one primary request until its end of stream.
+// The zero value is ready.
+type Request struct {
+	headers  Headers
+	pending  uint32 // targets selected for a copy, by bit
+	withBody uint32 // the pending targets that copy the body
+	body     []byte
+	bodySize int
+}
+
+// Start decides, per target, whether the request with these headers is to be copied:
+// marker, match, then sampling. It reports whether any copy is pending; if not, the
+// request needs nothing more from the mirror. It keeps h until Finish.
+func (m *Mirror) Start(r *Request, h Headers) bool {
+	*r = Request{}
+	if _, loop := h.Get(m.cfg.Marker); loop {
+		m.rec.LoopSkipped()
+		return false
+	}
+	for i := range m.cfg.Targets {
+		t := &m.cfg.Targets[i]
+		if !t.Match.matches(h) {
+			continue
+		}
+		m.rec.Count(i, Matched)
+		if !m.sampled(t, h) {
+			m.rec.Count(i, SampledOut)
+			continue
+		}
+		r.pending |= 1 << i
+		if t.BodyEnabled {
+			r.withBody |= 1 << i
+		}
+	}
+	if r.pending != 0 {
+		r.headers = h
+	}
+	return r.pending != 0
+}
+
+func (m *Mirror) sampled(t *Target, h Headers) bool {
+	switch t.Percent {
+	case PercentScale:
+		return true
+	case 0:
+		return false
+	}
+	if t.StickyHeader != "" {
+		if v, ok := h.Get(t.StickyHeader); ok {
+			return StickyBucket(t.Name, v) < t.Percent
+		}
+	}
+	return m.rnd.Uint32N(PercentScale) < t.Percent
+}
+
+// WantsBody reports whether a pending copy still needs the request's body.
+func (r *Request) WantsBody() bool { return r.withBody != 0 }
+
+// Body takes the next chunk of the request's body. A copy whose body passes its
+// target's maxBytes is dropped at once; the body is held only while a copy needs it.
+func (m *Mirror) Body(r *Request, chunk []byte) {
+	if r.withBody == 0 {
+		return
+	}
+	r.bodySize += len(chunk)
+	for i := range m.cfg.Targets {
+		if r.withBody&(1<<i) != 0 && r.bodySize > m.cfg.Targets[i].MaxBodyBytes {
+			r.withBody &^= 1 << i
+			r.pending &^= 1 << i
+			m.rec.Count(i, DroppedBodyTooLarge)
+		}
+	}
+	if r.withBody == 0 {
+		r.body = r.body[:0]
+		return
+	}
+	r.body = append(r.body, chunk...)
+}
+
+// Copy is a request copy ready to be sent to a shadow cluster.
+type Copy struct {
+	// Target is the index of the target in Config.Targets.
+	Target    int
+	Cluster   string
+	Headers   [][2]string
+	Body      []byte
+	Trailers  [][2]string
+	TimeoutMs uint32
+}
+
+// Finish ends the request: each pending copy passes the rate limit and the in-flight
+// cap, and is appended to out. An admitted copy counts as in flight until Answered
+// or Refused is called for it. trailers may be nil; now is in nanoseconds.
+func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []Copy {
+	for i := range m.cfg.Targets {
+		if r.pending&(1<<i) == 0 {
+			continue
+		}
+		t, s := &m.cfg.Targets[i], &m.targets[i]
+		if !s.bucket.take(now) {
+			m.rec.Count(i, DroppedRateLimited)
+			continue
+		}
+		if s.inFlight >= t.MaxInFlight {
+			m.rec.Count(i, DroppedInFlight)
+			continue
+		}
+		s.inFlight++
+		m.rec.InFlight(i, 1)
+		c := Copy{
+			Target:    i,
+			Cluster:   t.Cluster,
+			Headers:   t.copyHeaders(r.headers, m.cfg.Marker),
+			Trailers:  trailers,
+			TimeoutMs: t.TimeoutMs,
+		}
+		if t.BodyEnabled && len(r.body) > 0 {
+			c.Body = r.body
+		}
+		out = append(out, c)
+	}
+	// The copies share the body; the request lets go of it.
+	*r = Request{}
+	return out
+}
+
+// Sent records that the host accepted a copy for target.
+func (m *Mirror) Sent(target int) { m.rec.Count(target, Dispatched) }
+
+// Refused records that the host refused to send a copy for target.
+func (m *Mirror) Refused(target int) {
+	m.rec.Count(target, DispatchFailed)
+	m.release(target)
+}
+
+// Answered records the outcome of a sent copy: status is the response's :status, or
+// "" when the call was reset, timed out or got no response.
+func (m *Mirror) Answered(target int, status string, latencyMs int64) {
+	m.rec.Count(target, statusCounter(status))
+	m.rec.Latency(target, latencyMs)
+	m.release(target)
+}
+
+func (m *Mirror) release(target int) {
+	if s := &m.targets[target]; s.inFlight > 0 {
+		s.inFlight--
+		m.rec.InFlight(target, -1)
+	}
+}
+
+// statusCounter maps a :status to its response class; anything that is not a final
+// status (no status, 1xx, malformed) counts as a failure.
+func statusCounter(status string) Counter {
+	if len(status) != 3 || status[1] < '0' || status[1] > '9' || status[2] < '0' || status[2] > '9' {
+		return ResponseFailed
+	}
+	switch status[0] {
+	case '2':
+		return Response2xx
+	case '3':
+		return Response3xx
+	case '4':
+		return Response4xx
+	case '5':
+		return Response5xx
+	}
+	return ResponseFailed
+}
+
+// copyHeaders builds the copy's headers: the request's, with the target's mutations
+// and the marker. content-length and transfer-encoding are left to Envoy, which sets
+// content-length for a non-empty body.
+func (t *Target) copyHeaders(h Headers, marker string) [][2]string {
+	out := make([][2]string, 0, len(h)+len(t.SetHeaders)+1)
+	hasAuthority := false
+	for _, kv := range h {
+		switch name := kv[0]; {
+		case name == ":authority":
+			hasAuthority = true
+			out = append(out, [2]string{name, t.authority(kv[1])})
+		case name == "content-length" || name == "transfer-encoding" || name == marker:
+		case t.removes(name):
+		default:
+			out = append(out, kv)
+		}
+	}
+	if !hasAuthority && t.Authority != "" {
+		out = append(out, [2]string{":authority", t.Authority})
+	}
+	out = append(out, t.SetHeaders...)
+	return append(out, [2]string{marker, t.Name})
+}
+
+func (t *Target) authority(original string) string {
+	switch {
+	case t.Authority != "":
+		return t.Authority
+	case t.AuthoritySuffix != "":
+		return original + t.AuthoritySuffix
+	}
+	return original
+}
+
+// removes reports whether the copy drops the request's header name: removed, or
+// replaced by a set.
+func (t *Target) removes(name string) bool {
+	for _, r := range t.RemoveHeaders {
+		if r == name {
+			return true
+		}
+	}
+	for _, kv := range t.SetHeaders {
+		if kv[0] == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,73 @@
+package mirror
+
+import (
+	"fmt"
+	"regexp/syntax"
+)
+
+// checkRegexSize refuses a pattern whose compilation could exhaust the module's stack.
+//
+// Go's regexp compiler recurses once per level of nesting, and it expands counted
+// repetitions first: x{0,60} becomes 60 nested optional groups. Under TinyGo the
+// module's stack is 64 KiB, and such a pattern traps the whole VM (FACTS.md). So the
+// pattern is parsed (the parser itself is iterative) after a bound on its raw group
+// nesting, and its nesting after expansion, regexCost, must stay within maxRegexCost.
+func checkRegexSize(pattern string) error {
+	if len(pattern) > maxPatternBytes {
+		return fmt.Errorf("regex is %d bytes long, more than the %d allowed", len(pattern), maxPatternBytes)
+	}
+	if depth := groupDepth(pattern); depth > maxRegexCost {
+		return fmt.Errorf("regex %q nests groups %d deep, more than the %d allowed", pattern, depth, maxRegexCost)
+	}
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return fmt.Errorf("not a valid RE2 regex %q: %v", pattern, err)
+	}
+	if cost := regexCost(re); cost > maxRegexCost {
+		return fmt.Errorf("regex %q nests %d levels deep once its counted repetitions are expanded, more than the %d allowed; use * or + instead of large {n,m}",
+			pattern, cost, maxRegexCost)
+	}
+	return nil
+}
+
+// groupDepth is the deepest nesting of parentheses in a pattern, ignoring escaped ones
+// and those inside character classes.
+func groupDepth(pattern string) int {
+	depth, deepest, inClass := 0, 0, false
+	for i := 0; i < len(pattern); i++ {
+		switch c := pattern[i]; {
+		case c == '\\':
+			i++
+		case inClass:
+			inClass = c != ']'
+		case c == '[':
+			inClass = true
+			if i+1 < len(pattern) && pattern[i+1] == ']' {
+				i++ // a leading ] is a literal
+			}
+		case c == '(':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ')':
+			depth--
+		}
+	}
+	return deepest
+}
+
+// regexCost is the nesting depth of the expression once Simplify has expanded its
+// counted repetitions: x{n,m} nests m-n optional copies of x.
+func regexCost(re *syntax.Regexp) int {
+	deepest := 0
+	for _, sub := range re.Sub {
+		deepest = max(deepest, regexCost(sub))
+	}
+	if re.Op == syntax.OpRepeat {
+		nested := 1
+		if re.Max > re.Min {
+			nested = re.Max - re.Min
+		}
+		return 1 + nested + deepest
+	}
+	return 1 + deepest
+}
