@@ -37,10 +37,13 @@ const (
 	// level, and about 10,000 levels overflow the module's 64 KiB stack. A valid
 	// configuration nests 5 deep.
 	maxDepth = 32
-	// maxPatternBytes and maxRegexCost bound regexes, whose compilation recurses per
-	// level of nesting after counted repetitions are expanded (see regexCost).
+	// maxPatternBytes, maxRegexCost and maxGroupDepth bound regexes, whose compilation
+	// recurses per level of nesting after counted repetitions are expanded (regexCost).
+	// Measured in the module: the cheapest patterns to trap cost about 210; the limit
+	// keeps 40% of the stack spare.
 	maxPatternBytes = 1024
-	maxRegexCost    = 40
+	maxRegexCost    = 120
+	maxGroupDepth   = maxRegexCost / 3
 )
 
 // Config is a validated meshmirror configuration.
@@ -173,6 +176,9 @@ func (p *parser) err() error {
 	return &ConfigError{Problems: p.problems}
 }
 
+// connectionHeaders are managed by Envoy itself and cannot serve as the marker.
+var connectionHeaders = []string{"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "upgrade", "proxy-connection"}
+
 var (
 	topKeys    = []string{"marker", "targets"}
 	targetKeys = []string{"name", "cluster", "service", "port", "subset", "percentage", "stickyHeader",
@@ -194,8 +200,8 @@ func (p *parser) config(doc gjson.Result) *Config {
 	cfg := &Config{Marker: DefaultMarker}
 	if v, ok := fields["marker"]; ok {
 		if name, ok := p.headerName("marker", v); ok {
-			if name[0] == ':' {
-				p.addf("marker", "must not be a pseudo-header, got %q", name)
+			if name[0] == ':' || contains(connectionHeaders, name) {
+				p.addf("marker", "must be a header of its own, not %q", name)
 			}
 			cfg.Marker = name
 		}

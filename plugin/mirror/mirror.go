@@ -1,6 +1,9 @@
 package mirror
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+	"strings"
+)
 
 // Counter names one of a target's counters.
 type Counter uint8
@@ -221,9 +224,14 @@ func (m *Mirror) Refused(target int) {
 }
 
 // Answered records the outcome of a sent copy: status is the response's :status, or
-// "" when the call was reset, timed out or got no response.
+// "" when the call was reset or got no response. Envoy answers a copy that timed out
+// with its own 504, which counts as a failure too.
 func (m *Mirror) Answered(target int, status string, latencyMs int64) {
-	m.rec.Count(target, statusCounter(status))
+	c := statusCounter(status)
+	if c == Response5xx && status == "504" && latencyMs >= int64(m.cfg.Targets[target].TimeoutMs) {
+		c = ResponseFailed
+	}
+	m.rec.Count(target, c)
 	m.rec.Latency(target, latencyMs)
 	m.release(target)
 }
@@ -283,9 +291,19 @@ func (t *Target) authority(original string) string {
 	case t.Authority != "":
 		return t.Authority
 	case t.AuthoritySuffix != "":
-		return original + t.AuthoritySuffix
+		return withSuffix(original, t.AuthoritySuffix)
 	}
 	return original
+}
+
+// withSuffix appends suffix to the host of an authority, before its port, as Envoy's
+// request mirror policy does: reviews:9080 becomes reviews-shadow:9080.
+func withSuffix(authority, suffix string) string {
+	i := strings.LastIndexByte(authority, ':')
+	if i < 0 || strings.IndexByte(authority[i:], ']') >= 0 { // no port, or inside [IPv6]
+		return authority + suffix
+	}
+	return authority[:i] + suffix + authority[i:]
 }
 
 // removes reports whether the copy drops the request's header name: removed, or

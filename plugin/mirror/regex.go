@@ -16,15 +16,15 @@ func checkRegexSize(pattern string) error {
 	if len(pattern) > maxPatternBytes {
 		return fmt.Errorf("regex is %d bytes long, more than the %d allowed", len(pattern), maxPatternBytes)
 	}
-	if depth := groupDepth(pattern); depth > maxRegexCost {
-		return fmt.Errorf("regex %q nests groups %d deep, more than the %d allowed", pattern, depth, maxRegexCost)
+	if depth := groupDepth(pattern); depth > maxGroupDepth {
+		return fmt.Errorf("regex %q nests groups %d deep, more than the %d allowed", pattern, depth, maxGroupDepth)
 	}
 	re, err := syntax.Parse(pattern, syntax.Perl)
 	if err != nil {
 		return fmt.Errorf("not a valid RE2 regex %q: %v", pattern, err)
 	}
 	if cost := regexCost(re); cost > maxRegexCost {
-		return fmt.Errorf("regex %q nests %d levels deep once its counted repetitions are expanded, more than the %d allowed; use * or + instead of large {n,m}",
+		return fmt.Errorf("regex %q is too deeply nested once its counted repetitions are expanded (cost %d, at most %d allowed): use * or + instead of large {n,m}, and fewer nested groups",
 			pattern, cost, maxRegexCost)
 	}
 	return nil
@@ -55,19 +55,26 @@ func groupDepth(pattern string) int {
 	return deepest
 }
 
-// regexCost is the nesting depth of the expression once Simplify has expanded its
-// counted repetitions: x{n,m} nests m-n optional copies of x.
+// regexCost estimates the stack the regexp compiler needs for re: its nesting depth
+// once Simplify has expanded counted repetitions (x{n,m} nests m-n optional copies of
+// x), each level weighted by what its frames cost under TinyGo. The weights were
+// measured: a level of x{0,n} or of (a|...) costs about twice a capture group.
 func regexCost(re *syntax.Regexp) int {
 	deepest := 0
 	for _, sub := range re.Sub {
 		deepest = max(deepest, regexCost(sub))
 	}
-	if re.Op == syntax.OpRepeat {
+	switch re.Op {
+	case syntax.OpRepeat:
 		nested := 1
 		if re.Max > re.Min {
 			nested = re.Max - re.Min
 		}
-		return 1 + nested + deepest
+		return 4*nested + deepest
+	case syntax.OpStar, syntax.OpPlus, syntax.OpQuest, syntax.OpAlternate:
+		return 4 + deepest
+	case syntax.OpCapture:
+		return 2 + deepest
 	}
 	return 1 + deepest
 }
