@@ -195,6 +195,9 @@ type hostMetrics struct {
 	inFlight    []proxywasm.MetricGauge
 	latency     []proxywasm.MetricHistogram
 	loopSkipped proxywasm.MetricCounter
+	// names keeps the metric names alive: the SDK's wazero emulator keys its metrics
+	// by the module's own bytes, so a collected name would corrupt the test host.
+	names []string
 }
 
 // defineMetrics defines every metric of SPEC.md at plugin start, so that they are
@@ -208,12 +211,17 @@ func defineMetrics(cfg *mirror.Config) *hostMetrics {
 	}
 	for i, t := range cfg.Targets {
 		for c := range mirror.NumCounters {
-			m.counters[i][c] = proxywasm.DefineCounterMetric(mirror.CounterName(t.Name, c))
+			m.counters[i][c] = proxywasm.DefineCounterMetric(m.keep(mirror.CounterName(t.Name, c)))
 		}
-		m.inFlight[i] = proxywasm.DefineGaugeMetric(mirror.InFlightName(t.Name))
-		m.latency[i] = proxywasm.DefineHistogramMetric(mirror.LatencyName(t.Name))
+		m.inFlight[i] = proxywasm.DefineGaugeMetric(m.keep(mirror.InFlightName(t.Name)))
+		m.latency[i] = proxywasm.DefineHistogramMetric(m.keep(mirror.LatencyName(t.Name)))
 	}
 	return m
+}
+
+func (m *hostMetrics) keep(name string) string {
+	m.names = append(m.names, name)
+	return name
 }
 
 func (m *hostMetrics) Count(target int, c mirror.Counter) { m.counters[target][c].Increment(1) }
