@@ -4,6 +4,7 @@ go 1.25.0
 
 require (
 	github.com/tetratelabs/proxy-wasm-go-sdk v0.24.0
+	github.com/tetratelabs/wabin v0.0.0-20230304001439-f6f874872834
 	github.com/tidwall/gjson v1.20.0
 )
 

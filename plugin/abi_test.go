@@ -1,0 +1,93 @@
+package main
+
+import (
+	"os"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wabin/binary"
+	"github.com/tetratelabs/wabin/wasm"
+)
+
+// What every Envoy since 2022 gives a module (proxy-wasm-cpp-host before Dec 2024,
+// include/proxy-wasm/exports.h and src/wasm.cc): a module that imports nothing else
+// loads on old and new Envoy alike.
+var (
+	envoyWASI = []string{"fd_write", "fd_read", "fd_seek", "fd_close", "fd_fdstat_get",
+		"environ_get", "environ_sizes_get", "args_get", "args_sizes_get", "clock_time_get",
+		"random_get", "proc_exit", "path_open", "fd_prestat_get", "fd_prestat_dir_name"}
+	envoyHost = []string{"log", "get_status", "set_property", "get_property", "send_local_response",
+		"get_shared_data", "set_shared_data", "register_shared_queue", "resolve_shared_queue",
+		"dequeue_shared_queue", "enqueue_shared_queue", "get_header_map_value", "add_header_map_value",
+		"replace_header_map_value", "remove_header_map_value", "get_header_map_pairs",
+		"set_header_map_pairs", "get_header_map_size", "get_buffer_status", "get_buffer_bytes",
+		"set_buffer_bytes", "http_call", "grpc_call", "grpc_stream", "grpc_close", "grpc_cancel",
+		"grpc_send", "set_tick_period_milliseconds", "get_current_time_nanoseconds", "define_metric",
+		"increment_metric", "record_metric", "get_metric", "set_effective_context", "done",
+		"call_foreign_function", "get_configuration", "continue_request", "continue_response",
+		"clear_route_cache", "continue_stream", "close_stream", "get_log_level"}
+)
+
+// TestABI checks the built module against what Envoy provides and looks for.
+func TestABI(t *testing.T) {
+	data, err := os.ReadFile(wasmPath)
+	if err != nil {
+		t.Fatalf("the compiled module is needed (make build): %v", err)
+	}
+	mod, err := binary.DecodeModule(data, wasm.CoreFeaturesV2)
+	if err != nil {
+		t.Fatalf("decoding %s: %v", wasmPath, err)
+	}
+
+	provided := map[string]bool{}
+	for _, name := range envoyWASI {
+		provided["wasi_snapshot_preview1."+name] = true
+	}
+	for _, name := range envoyHost {
+		provided["env.proxy_"+name] = true
+	}
+	var unknown []string
+	for _, imp := range mod.ImportSection {
+		if name := imp.Module + "." + imp.Name; !provided[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		t.Errorf("imports that Envoy may not provide: %s", strings.Join(unknown, ", "))
+	}
+
+	exports := map[string]bool{}
+	for _, exp := range mod.ExportSection {
+		exports[exp.Name] = true
+	}
+	anyOf := func(what string, names ...string) {
+		for _, n := range names {
+			if exports[n] {
+				return
+			}
+		}
+		t.Errorf("no %s export (one of %s)", what, strings.Join(names, ", "))
+	}
+	anyOf("ABI version", "proxy_abi_version_0_2_0", "proxy_abi_version_0_2_1", "proxy_abi_version_0_1_0")
+	anyOf("allocator", "proxy_on_memory_allocate", "malloc")
+	anyOf("entry point", "_start", "_initialize")
+	for _, name := range []string{"memory", "proxy_on_context_create", "proxy_on_configure",
+		"proxy_on_request_headers", "proxy_on_request_body", "proxy_on_request_trailers",
+		"proxy_on_tick", "proxy_on_http_call_response", "proxy_on_done", "proxy_on_delete"} {
+		anyOf(name, name)
+	}
+}
+
+// TestModuleSize keeps the module within its budget: Istio pulls it on every proxy.
+func TestModuleSize(t *testing.T) {
+	info, err := os.Stat(wasmPath)
+	if err != nil {
+		t.Fatalf("the compiled module is needed (make build): %v", err)
+	}
+	const budget = 300 * 1000
+	if info.Size() > budget {
+		t.Errorf("%s is %d bytes, over the %d-byte budget", wasmPath, info.Size(), budget)
+	}
+}

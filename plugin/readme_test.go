@@ -1,0 +1,30 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+)
+
+// TestREADMEConfigurations starts the plugin with every JSON example of README.md: a
+// documented configuration that the plugin refuses is a bug in one or the other.
+func TestREADMEConfigurations(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(readme), "```json\n")[1:]
+	if len(blocks) < 3 {
+		t.Fatalf("found %d JSON examples in README.md, want at least 3", len(blocks))
+	}
+	for i, block := range blocks {
+		config := block[:strings.Index(block, "```")]
+		vmTest(t, func(t *testing.T, vm types.VMContext) {
+			if status, host := startStatus(t, vm, []byte(config)); status != types.OnPluginStartStatusOK {
+				t.Errorf("README example %d refused: %v\n%s", i+1, host.GetCriticalLogs(), config)
+			}
+		})
+	}
+}
