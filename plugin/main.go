@@ -65,8 +65,9 @@ func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
 func (p *pluginContext) OnTick() {
 	for i := range p.queue {
 		p.send(&p.queue[i])
-		p.queue[i] = mirror.Copy{} // let go of headers and body
 	}
+	p.mirror.Recycle(p.queue) // Envoy has its own copy of each body now
+	clear(p.queue)
 	p.queue = p.queue[:0]
 	p.setTicking(false)
 }
@@ -160,7 +161,7 @@ func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) types.Ac
 		chunk, err := proxywasm.GetHttpRequestBody(0, bodySize)
 		if err != nil {
 			proxywasm.LogDebugf("meshmirror: reading the request body: %v; no copy of this request", err)
-			h.pending, h.req = false, mirror.Request{}
+			h.OnHttpStreamDone()
 			return types.ActionContinue
 		}
 		h.plugin.mirror.Body(&h.req, chunk)
@@ -178,6 +179,15 @@ func (h *httpContext) OnHttpRequestTrailers(int) types.Action {
 		h.finish(trailers)
 	}
 	return types.ActionContinue
+}
+
+// OnHttpStreamDone implements types.HttpContext: a request reset before its end is
+// not copied.
+func (h *httpContext) OnHttpStreamDone() {
+	if h.pending {
+		h.pending = false
+		h.plugin.mirror.Abandon(&h.req)
+	}
 }
 
 func (h *httpContext) finish(trailers [][2]string) {

@@ -68,6 +68,7 @@ type Mirror struct {
 	rec     Recorder
 	rnd     *rand.Rand
 	targets []targetState
+	bodies  bodyStore
 }
 
 type targetState struct {
@@ -82,6 +83,7 @@ func New(cfg *Config, rec Recorder, seed uint64) *Mirror {
 	for i, t := range cfg.Targets {
 		m.targets[i].bucket = newTokenBucket(t.RatePerSecond, t.RateBurst)
 	}
+	m.bodies.budget = BodyBudget(cfg)
 	return m
 }
 
@@ -147,7 +149,9 @@ func (m *Mirror) sampled(t *Target, h Headers) bool {
 func (r *Request) WantsBody() bool { return r.withBody != 0 }
 
 // Body takes the next chunk of the request's body. A copy whose body passes its
-// target's maxBytes is dropped at once; the body is held only while a copy needs it.
+// target's maxBytes is dropped at once; so are all of the request's body copies when
+// holding the chunk would pass the VM's body budget (BodyBudget). The body is held
+// only while a copy needs it.
 func (m *Mirror) Body(r *Request, chunk []byte) {
 	if r.withBody == 0 {
 		return
@@ -155,16 +159,38 @@ func (m *Mirror) Body(r *Request, chunk []byte) {
 	r.bodySize += len(chunk)
 	for i := range m.cfg.Targets {
 		if r.withBody&(1<<i) != 0 && r.bodySize > m.cfg.Targets[i].MaxBodyBytes {
-			r.withBody &^= 1 << i
-			r.pending &^= 1 << i
-			m.rec.Count(i, DroppedBodyTooLarge)
+			m.dropBody(r, i, DroppedBodyTooLarge)
+		}
+	}
+	if r.withBody != 0 && !m.bodies.reserve(len(chunk)) {
+		for i := range m.cfg.Targets {
+			if r.withBody&(1<<i) != 0 {
+				m.dropBody(r, i, DroppedInFlight)
+			}
 		}
 	}
 	if r.withBody == 0 {
-		r.body = r.body[:0]
+		m.bodies.release(r.body)
+		r.body = nil
 		return
 	}
+	if r.body == nil {
+		r.body = m.bodies.take()
+	}
 	r.body = append(r.body, chunk...)
+}
+
+func (m *Mirror) dropBody(r *Request, target int, why Counter) {
+	r.withBody &^= 1 << target
+	r.pending &^= 1 << target
+	m.rec.Count(target, why)
+}
+
+// Abandon lets go of a request that ended without its end of stream (a reset): it is
+// not copied.
+func (m *Mirror) Abandon(r *Request) {
+	m.bodies.release(r.body)
+	*r = Request{}
 }
 
 // Copy is a request copy ready to be sent to a shadow cluster.
@@ -182,6 +208,7 @@ type Copy struct {
 // cap, and is appended to out. An admitted copy counts as in flight until Answered
 // or Refused is called for it. trailers may be nil; now is in nanoseconds.
 func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []Copy {
+	shared := false
 	for i := range m.cfg.Targets {
 		if r.pending&(1<<i) == 0 {
 			continue
@@ -206,12 +233,28 @@ func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []C
 		}
 		if t.BodyEnabled && len(r.body) > 0 {
 			c.Body = r.body
+			shared = true
 		}
 		out = append(out, c)
 	}
-	// The copies share the body; the request lets go of it.
+	// The copies share the body until Sent; the request lets go of it.
+	if !shared {
+		m.bodies.release(r.body)
+	}
 	*r = Request{}
 	return out
+}
+
+// Recycle takes back the bodies of copies that have been handed to the host, which
+// keeps its own copy: call it once every copy in copies is sent or refused.
+func (m *Mirror) Recycle(copies []Copy) {
+	var last *byte
+	for i := range copies {
+		if b := copies[i].Body; len(b) > 0 && &b[0] != last {
+			last = &b[0]
+			m.bodies.release(b)
+		}
+	}
 }
 
 // Sent records that the host accepted a copy for target.
