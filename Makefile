@@ -21,6 +21,10 @@ test: $(WASM)
 	go test -count=1 ./...
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=20s ./plugin/mirror
 
+# Benchmarks compare in one run; repeat (-count) and read with benchstat on a noisy box.
+bench: $(WASM)
+	go test -run='^$$' -bench=. -benchmem -count=3 ./plugin/...
+
 fuzz:
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=5m ./plugin/mirror
 
