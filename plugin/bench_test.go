@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"testing"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/proxytest"
@@ -35,16 +34,5 @@ func BenchmarkBodyCopy(b *testing.B) {
 		}
 	}
 	b.Run("go", func(b *testing.B) { run(b, &vmContext{}) })
-	b.Run("wasm", func(b *testing.B) {
-		wasm, err := os.ReadFile(wasmPath)
-		if err != nil {
-			b.Fatalf("the compiled module is needed (make build): %v", err)
-		}
-		vm, err := proxytest.NewWasmVMContext(wasm)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer vm.Close()
-		run(b, vm)
-	})
+	b.Run("wasm", func(b *testing.B) { run(b, wasmVM(b)) })
 }

@@ -52,6 +52,17 @@ func startPost(t *testing.T, host proxytest.HostEmulator) uint32 {
 	return id
 }
 
+// wantBodyCopied sends a POST with body as the only copy so far and checks its copy.
+func wantBodyCopied(t *testing.T, host proxytest.HostEmulator, body []byte, when string) {
+	t.Helper()
+	id := startPost(t, host)
+	sendBody(t, host, id, body, 1000, true)
+	host.Tick()
+	if sent := callouts(host); len(sent) != 1 || !bytes.Equal(sent[0].Body, body) {
+		t.Fatalf("%s, a body within the limit was not copied: %d copies", when, len(sent))
+	}
+}
+
 func TestHttpContext_bodyCopiedByteExact(t *testing.T) {
 	vmTest(t, func(t *testing.T, vm types.VMContext) {
 		host := start(t, vm, oneTarget)
@@ -91,13 +102,7 @@ func TestHttpContext_bodyTooLarge(t *testing.T) {
 		wantCounters(t, host, "shadow", map[mirror.Counter]uint64{mirror.Matched: 1, mirror.DroppedBodyTooLarge: 1})
 		host.CompleteHttpContext(id)
 
-		body := randomBody(3, 9000)
-		id = startPost(t, host)
-		sendBody(t, host, id, body, 1000, true)
-		host.Tick()
-		if sent := callouts(host); len(sent) != 1 || !bytes.Equal(sent[0].Body, body) {
-			t.Fatalf("after a dropped body, a body within the limit was not copied: %d copies", len(sent))
-		}
+		wantBodyCopied(t, host, randomBody(3, 9000), "after a dropped body")
 	})
 }
 
@@ -119,13 +124,7 @@ func TestHttpContext_bodyBudget(t *testing.T) {
 		host.CompleteHttpContext(second)
 		host.CompleteHttpContext(slow) // reset before its end: not copied, budget released
 
-		body := randomBody(6, 9000)
-		id := startPost(t, host)
-		sendBody(t, host, id, body, 3000, true)
-		host.Tick()
-		if sent := callouts(host); len(sent) != 1 || !bytes.Equal(sent[0].Body, body) {
-			t.Fatalf("the budget was not released by the reset request: %d copies", len(sent))
-		}
+		wantBodyCopied(t, host, randomBody(6, 9000), "after the reset of a request that held the budget")
 	})
 }
 

@@ -32,18 +32,22 @@ func TestMain(m *testing.M) {
 func vmTest(t *testing.T, f func(*testing.T, types.VMContext)) {
 	t.Helper()
 	t.Run("go", func(t *testing.T) { f(t, &vmContext{}) })
-	t.Run("wasm", func(t *testing.T) {
-		wasm, err := os.ReadFile(wasmPath)
-		if err != nil {
-			t.Fatalf("the compiled module is needed (make build): %v", err)
-		}
-		vm, err := proxytest.NewWasmVMContext(wasm)
-		if err != nil {
-			t.Fatalf("loading %s: %v", wasmPath, err)
-		}
-		defer vm.Close()
-		f(t, vm)
-	})
+	t.Run("wasm", func(t *testing.T) { f(t, wasmVM(t)) })
+}
+
+// wasmVM loads the compiled module in wazero, for the test's duration.
+func wasmVM(tb testing.TB) types.VMContext {
+	tb.Helper()
+	wasm, err := os.ReadFile(wasmPath)
+	if err != nil {
+		tb.Fatalf("the compiled module is needed (make build): %v", err)
+	}
+	vm, err := proxytest.NewWasmVMContext(wasm)
+	if err != nil {
+		tb.Fatalf("loading %s: %v", wasmPath, err)
+	}
+	tb.Cleanup(func() { vm.Close() })
+	return vm
 }
 
 // start starts the plugin with config and fails the test unless it starts.
@@ -130,6 +134,8 @@ func lowerNames(h [][2]string) [][2]string {
 }
 
 // callouts returns the copies sent so far; they are all sent from the plugin context.
+// In wasm mode the emulator's header strings point into the module's memory, so read
+// them before the module runs again.
 func callouts(host proxytest.HostEmulator) []proxytest.HttpCalloutAttribute {
 	return host.GetCalloutAttributesFromContext(proxytest.PluginContextID)
 }
