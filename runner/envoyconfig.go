@@ -1,0 +1,138 @@
+// Package runner serves HTTP through meshmirror on the wasmhost VM, configured by the
+// envoy.yaml users give Envoy: the listener, the route's primary cluster, the clusters'
+// addresses and the plugin's configuration are read with Envoy's own protos.
+package runner
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+
+	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+	"sigs.k8s.io/yaml"
+
+	// The typed configs envoy.yaml names must be registered to decode.
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
+)
+
+// Config is what the runner takes from an Envoy bootstrap.
+type Config struct {
+	// Listen is the listener's address, host:port.
+	Listen string
+	// Primary is the cluster the route sends requests to.
+	Primary string
+	// Clusters maps cluster names to the address of their first endpoint.
+	Clusters map[string]string
+	// Module is the wasm filter's local module file.
+	Module string
+	// PluginConfig is the wasm filter's configuration.
+	PluginConfig []byte
+}
+
+// LoadEnvoyConfig reads an Envoy bootstrap file; see ParseEnvoyConfig.
+func LoadEnvoyConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := ParseEnvoyConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseEnvoyConfig decodes a bootstrap (YAML or JSON) into Envoy's Bootstrap message,
+// validates it as Envoy would, and takes the first listener, its route's cluster, the
+// meshmirror wasm filter and the static clusters.
+func ParseEnvoyConfig(data []byte) (*Config, error) {
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, err
+	}
+	var boot bootstrapv3.Bootstrap
+	if err := protojson.Unmarshal(js, &boot); err != nil {
+		return nil, fmt.Errorf("not an Envoy bootstrap: %w", err)
+	}
+	if err := boot.ValidateAll(); err != nil {
+		return nil, fmt.Errorf("invalid Envoy bootstrap: %w", err)
+	}
+	res := boot.GetStaticResources()
+	if len(res.GetListeners()) == 0 {
+		return nil, fmt.Errorf("no listener in static_resources")
+	}
+	listener := res.GetListeners()[0]
+	listen, err := address(listener.GetAddress())
+	if err != nil {
+		return nil, fmt.Errorf("listener %s: %w", listener.GetName(), err)
+	}
+	cfg := &Config{Listen: listen, Clusters: map[string]string{}}
+	for _, c := range res.GetClusters() {
+		eps := c.GetLoadAssignment().GetEndpoints()
+		if len(eps) == 0 || len(eps[0].GetLbEndpoints()) == 0 {
+			return nil, fmt.Errorf("cluster %s has no endpoint", c.GetName())
+		}
+		addr, err := address(eps[0].GetLbEndpoints()[0].GetEndpoint().GetAddress())
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", c.GetName(), err)
+		}
+		cfg.Clusters[c.GetName()] = addr
+	}
+	var hcm hcmv3.HttpConnectionManager
+	found := false
+	for _, chain := range listener.GetFilterChains() {
+		for _, f := range chain.GetFilters() {
+			if tc := f.GetTypedConfig(); tc != nil && tc.MessageIs(&hcm) {
+				if err := tc.UnmarshalTo(&hcm); err != nil {
+					return nil, err
+				}
+				found = true
+			}
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("listener %s has no http_connection_manager", listener.GetName())
+	}
+	for _, vh := range hcm.GetRouteConfig().GetVirtualHosts() {
+		for _, r := range vh.GetRoutes() {
+			if c := r.GetRoute().GetCluster(); c != "" && cfg.Primary == "" {
+				cfg.Primary = c
+			}
+		}
+	}
+	if _, ok := cfg.Clusters[cfg.Primary]; !ok {
+		return nil, fmt.Errorf("the route's cluster %q is not a static cluster", cfg.Primary)
+	}
+	var wasm wasmv3.Wasm
+	for _, f := range hcm.GetHttpFilters() {
+		if tc := f.GetTypedConfig(); tc != nil && tc.MessageIs(&wasm) {
+			if err := tc.UnmarshalTo(&wasm); err != nil {
+				return nil, err
+			}
+			var value wrapperspb.StringValue
+			if err := wasm.GetConfig().GetConfiguration().UnmarshalTo(&value); err != nil {
+				return nil, fmt.Errorf("the wasm filter's configuration must be a google.protobuf.StringValue: %w", err)
+			}
+			cfg.PluginConfig = []byte(value.GetValue())
+			cfg.Module = wasm.GetConfig().GetVmConfig().GetCode().GetLocal().GetFilename()
+		}
+	}
+	if cfg.Module == "" {
+		return nil, fmt.Errorf("no wasm filter with a local module in the http_connection_manager")
+	}
+	return cfg, nil
+}
+
+func address(a *corev3.Address) (string, error) {
+	sa := a.GetSocketAddress()
+	if sa == nil {
+		return "", fmt.Errorf("only socket addresses are supported")
+	}
+	return net.JoinHostPort(sa.GetAddress(), strconv.Itoa(int(sa.GetPortValue()))), nil
+}
