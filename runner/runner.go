@@ -112,7 +112,7 @@ func (r *Runner) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if !noBody {
 		pr, pw := io.Pipe()
 		upstream.Body, upstream.ContentLength = pr, req.ContentLength
-		go pw.CloseWithError(streamBody(stream, req, pw))
+		go func() { pw.CloseWithError(streamBody(stream, req, pw)) }()
 	}
 	resp, err := r.primary.Do(upstream)
 	if err != nil {
