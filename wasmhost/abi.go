@@ -268,7 +268,9 @@ func (h *Host) exportABI(ctx context.Context) error {
 		"grpc_call": func(_ context.Context, m api.Module, a, b, c, d, e, f, g, h, i, j, k, l uint32) uint32 {
 			return unimplemented(m)
 		},
-		"grpc_stream":           func(_ context.Context, m api.Module, a, b, c, d, e, f, g, h, i uint32) uint32 { return unimplemented(m) },
+		"grpc_stream": func(_ context.Context, m api.Module, a, b, c, d, e, f, g, h, i uint32) uint32 {
+			return unimplemented(m)
+		},
 		"grpc_close":            func(_ context.Context, m api.Module, a uint32) uint32 { return unimplemented(m) },
 		"grpc_cancel":           func(_ context.Context, m api.Module, a uint32) uint32 { return unimplemented(m) },
 		"grpc_send":             func(_ context.Context, m api.Module, a, b, c, d uint32) uint32 { return unimplemented(m) },
@@ -291,7 +293,6 @@ func (h *Host) mapAndKey(m api.Module, mapType, keyPtr, keySize uint32) (*[][2]s
 	}
 	return pairs, strings.ToLower(string(key)), StatusOK
 }
-
 
 func (h *Host) writeU32(m api.Module, ptr, v uint32) uint32 {
 	if !m.Memory().WriteUint32Le(ptr, v) {
