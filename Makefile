@@ -28,10 +28,10 @@ bench: $(WASM)
 fuzz:
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=5m ./plugin/mirror
 
+# The main job: envoy.yaml served by the local runner, demo backends, a burst of
+# traffic and a summary. ARGS=-keep keeps it serving for curl.
 run: $(WASM)
-	@ls -l $(WASM)
-	@echo "Load $(WASM) in Envoy's wasm HTTP filter (root id and plugin name: meshmirror)"
-	@echo "with a JSON configuration as in README.md; 'make test' exercises it in wazero."
+	go run ./runner/demo -config envoy.yaml $(ARGS)
 
 clean:
 	rm -rf build
