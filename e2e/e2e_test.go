@@ -356,3 +356,28 @@ func TestRealEnvoy(t *testing.T) {
 	}
 	waitFor(t, "a copy at the canary", func() bool { return len(backends["canary"].Requests()) == 1 })
 }
+
+// TestEnvoyYAMLInvalid: a bootstrap Envoy would refuse is refused with the reason.
+func TestEnvoyYAMLInvalid(t *testing.T) {
+	good, err := os.ReadFile("../envoy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct{ from, to, want string }{
+		"unknown field":     {"connect_timeout: 1s", "connect_timeot: 1s", "connect_timeot"},
+		"port out of range": {"port_value: 8082", "port_value: 70000", "PortValue: value must be less than or equal to 65535"},
+		"no local module":   {"local: {filename: build/meshmirror.wasm}", `local: {inline_string: "x"}`, "no wasm filter with a local module"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			broken := strings.Replace(string(good), tc.from, tc.to, 1)
+			if broken == string(good) {
+				t.Fatalf("envoy.yaml has no %q to break", tc.from)
+			}
+			_, err := runner.ParseEnvoyConfig([]byte(broken))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %v, want one that names %q", err, tc.want)
+			}
+		})
+	}
+}
