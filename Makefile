@@ -1,10 +1,11 @@
 # meshmirror: see README.md. `make test` runs every test, `make run` the main job.
-WASM        := build/meshmirror.wasm
-TINYGO      := tools/tinygo.sh
-TINYGOFLAGS := -scheduler=none -buildmode=wasi-legacy -no-debug -panic=trap
-SOURCES     := $(shell find plugin -name '*.go' -not -name '*_test.go') go.mod go.sum
+WASM         := build/meshmirror.wasm
+IMAGE_LAYOUT := build/image
+TINYGO       := tools/tinygo.sh
+TINYGOFLAGS  := -scheduler=none -buildmode=wasi-legacy -no-debug -panic=trap
+SOURCES      := $(shell find plugin -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: build test run fuzz bench clean
+.PHONY: build test run fuzz bench clean image push
 
 build: $(WASM)
 
@@ -27,6 +28,18 @@ bench: $(WASM)
 
 fuzz:
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=5m ./plugin/mirror
+
+# An OCI image of the module in the layout Istio's WasmPlugin pulls (RATIONALE.md); no
+# Docker engine needed.
+image: $(IMAGE_LAYOUT)/index.json
+
+$(IMAGE_LAYOUT)/index.json: $(WASM) tools/image/main.go go.mod go.sum
+	go run ./tools/image -wasm $(WASM) -layout $(IMAGE_LAYOUT)
+
+# Credentials come from docker login or a credential helper, as for any registry client.
+push: image
+	@test -n "$(IMAGE)" || { echo "usage: make push IMAGE=registry/repo:tag" >&2; exit 1; }
+	go run ./tools/image -layout $(IMAGE_LAYOUT) -push $(IMAGE)
 
 run: $(WASM)
 	@ls -l $(WASM)
