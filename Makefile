@@ -5,7 +5,7 @@ TINYGO       := tools/tinygo.sh
 TINYGOFLAGS  := -scheduler=none -buildmode=wasi-legacy -no-debug -panic=trap
 SOURCES      := $(shell find plugin -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: build test run fuzz bench clean image push
+.PHONY: build test run fuzz bench clean image push envoy
 
 build: $(WASM)
 
@@ -40,6 +40,22 @@ $(IMAGE_LAYOUT)/index.json: $(WASM) tools/image/main.go go.mod go.sum
 push: image
 	@test -n "$(IMAGE)" || { echo "usage: make push IMAGE=registry/repo:tag" >&2; exit 1; }
 	go run ./tools/image -layout $(IMAGE_LAYOUT) -push $(IMAGE)
+
+# Runs envoy.yaml with an envoy binary when there is one (the backends on 127.0.0.1:8081,
+# 8082 and 8083 are then yours to start), else Envoy and the backends of compose.yaml.
+envoy: $(WASM)
+	@if command -v envoy >/dev/null 2>&1; then \
+		echo "envoy -c envoy.yaml: listens on 127.0.0.1:10000, expects backends on 127.0.0.1:8081, 8082, 8083"; \
+		exec envoy -c envoy.yaml; \
+	elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+		exec docker compose up; \
+	elif command -v docker >/dev/null 2>&1; then \
+		echo "make envoy: no envoy binary on PATH, and the docker command is there but its engine does not answer (docker info fails)" >&2; \
+		exit 1; \
+	else \
+		echo "make envoy: needs an envoy binary on PATH or Docker with compose; this machine has neither" >&2; \
+		exit 1; \
+	fi
 
 run: $(WASM)
 	@ls -l $(WASM)
