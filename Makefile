@@ -1,10 +1,11 @@
 # meshmirror: see README.md. `make test` runs every test, `make run` the main job.
-WASM        := build/meshmirror.wasm
-TINYGO      := tools/tinygo.sh
-TINYGOFLAGS := -scheduler=none -buildmode=wasi-legacy -no-debug -panic=trap
-SOURCES     := $(shell find plugin -name '*.go' -not -name '*_test.go') go.mod go.sum
+WASM         := build/meshmirror.wasm
+IMAGE_LAYOUT := build/image
+TINYGO       := tools/tinygo.sh
+TINYGOFLAGS  := -scheduler=none -buildmode=wasi-legacy -no-debug -panic=trap
+SOURCES      := $(shell find plugin -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: build test run fuzz bench clean
+.PHONY: build test run fuzz bench clean image push envoy
 
 build: $(WASM)
 
@@ -27,6 +28,34 @@ bench: $(WASM)
 
 fuzz:
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=5m ./plugin/mirror
+
+# An OCI image of the module in the layout Istio's WasmPlugin pulls (RATIONALE.md); no
+# Docker engine needed.
+image: $(IMAGE_LAYOUT)/index.json
+
+$(IMAGE_LAYOUT)/index.json: $(WASM) tools/image/main.go go.mod go.sum
+	go run ./tools/image -wasm $(WASM) -layout $(IMAGE_LAYOUT)
+
+# Credentials come from docker login or a credential helper, as for any registry client.
+push: image
+	@test -n "$(IMAGE)" || { echo "usage: make push IMAGE=registry/repo:tag" >&2; exit 1; }
+	go run ./tools/image -layout $(IMAGE_LAYOUT) -push $(IMAGE)
+
+# Runs envoy.yaml with an envoy binary when there is one (the backends on 127.0.0.1:8081,
+# 8082 and 8083 are then yours to start), else Envoy and the backends of compose.yaml.
+envoy: $(WASM)
+	@if command -v envoy >/dev/null 2>&1; then \
+		echo "envoy -c envoy.yaml: listens on 127.0.0.1:10000, expects backends on 127.0.0.1:8081, 8082, 8083"; \
+		exec envoy -c envoy.yaml; \
+	elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+		exec docker compose up; \
+	elif command -v docker >/dev/null 2>&1; then \
+		echo "make envoy: no envoy binary on PATH, and the docker command is there but its engine does not answer (docker info fails)" >&2; \
+		exit 1; \
+	else \
+		echo "make envoy: needs an envoy binary on PATH or Docker with compose; this machine has neither" >&2; \
+		exit 1; \
+	fi
 
 # The main job: envoy.yaml served by the local runner, demo backends, a burst of
 # traffic and a summary. ARGS=-keep keeps it serving for curl.

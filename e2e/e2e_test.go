@@ -350,11 +350,12 @@ func TestRealEnvoy(t *testing.T) {
 		}
 		return err == nil
 	})
-	resp, _, _ := send(t, cfg.Listen, "GET", "/api/items", http.Header{"X-Canary": {"true"}}, nil)
+	// alice is in envoy.yaml's sticky 50% of the echo-v2 target (README).
+	resp, _, _ := send(t, cfg.Listen, "GET", "/api/items", http.Header{"X-User-Id": {"alice"}}, nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("Envoy answered %d; its log:\n%s", resp.StatusCode, stderr.String())
 	}
-	waitFor(t, "a copy at the canary", func() bool { return len(backends["canary"].Requests()) == 1 })
+	waitFor(t, "a copy at shadow-v2", func() bool { return len(backends["shadow-v2"].Requests()) == 1 })
 }
 
 // TestEnvoyYAMLInvalid: a bootstrap Envoy would refuse is refused with the reason.

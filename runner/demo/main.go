@@ -49,16 +49,14 @@ func scenarios() []scenario {
 			path: "/api/items", header: http.Header{"X-User-Id": {fmt.Sprint("user-", i)}}, times: 1})
 	}
 	return append(users,
-		scenario{what: "POST /api/orders, 2 KiB", method: "POST", path: "/api/orders",
-			header: http.Header{"X-User-Id": {"user-1"}, "Authorization": {"Bearer demo"}},
+		scenario{what: "POST /api/orders, 2 KiB, as alice", method: "POST", path: "/api/orders",
+			header: http.Header{"X-User-Id": {"alice"}, "Authorization": {"Bearer demo"}},
 			body:   bytes.Repeat([]byte("o"), 2048), times: 5},
-		scenario{what: "POST /api/upload, 100 KiB (over maxBytes)", method: "POST", path: "/api/upload",
-			header: http.Header{"X-User-Id": {"user-1"}}, body: bytes.Repeat([]byte("u"), 100<<10), times: 2},
-		scenario{what: "GET /home with x-canary: true", method: "GET", path: "/home",
-			header: http.Header{"X-Canary": {"true"}}, times: 3},
-		scenario{what: "GET /home", method: "GET", path: "/home", times: 3},
+		scenario{what: "POST /api/upload, 1.5 MiB (over maxBytes)", method: "POST", path: "/api/upload",
+			header: http.Header{"X-User-Id": {"alice"}}, body: bytes.Repeat([]byte("u"), 3<<19), times: 2},
+		scenario{what: "GET /home without a user", method: "GET", path: "/home", times: 6},
 		scenario{what: "GET /api/items already mirrored (marker)", method: "GET", path: "/api/items",
-			header: http.Header{"X-Meshmirror": {"upstream"}, "X-User-Id": {"user-1"}}, times: 2},
+			header: http.Header{"X-Meshmirror": {"upstream"}, "X-User-Id": {"alice"}}, times: 2},
 	)
 }
 
@@ -148,7 +146,7 @@ func run(configPath string, keep bool) error {
 	fmt.Println("(metrics at zero are left out)")
 
 	if keep {
-		fmt.Printf("\nserving on http://%s until interrupted; try: curl -H 'x-canary: true' http://%s/\n", addr, addr)
+		fmt.Printf("\nserving on http://%s until interrupted; try: curl -H 'x-user-id: alice' http://%s/api/items\n", addr, addr)
 		stop := make(chan os.Signal, 1)
 		signal.Notify(stop, os.Interrupt)
 		<-stop
