@@ -11,36 +11,18 @@ import (
 	"strings"
 	"testing"
 
-	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
-	wasmfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
-	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/wasm/v3"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/anypb"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
 	"sigs.k8s.io/yaml"
 
-	// Every type named by a typed_config of envoy.yaml must be registered to decode it.
-	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
-
 	"github.com/meshmirror/meshmirror/plugin/mirror"
+	"github.com/meshmirror/meshmirror/runner"
 )
 
 // envoyFile is the standalone configuration of README's "Local Envoy"; Envoy runs it
 // from the repository root, so its paths are relative to that.
 const envoyFile = "../envoy.yaml"
-
-// envoyConfig is envoy.yaml decoded, with the parts meshmirror's users rely on.
-type envoyConfig struct {
-	bootstrap *bootstrapv3.Bootstrap
-	manager   *hcmv3.HttpConnectionManager
-	wasm      *wasmv3.PluginConfig
-	// plugin is the plugin's JSON configuration.
-	plugin []byte
-}
 
 // TestEnvoyConfig checks envoy.yaml as Envoy would load it, and that it runs meshmirror
 // as README says: one listener routing to the primary, the module from build/, and a
@@ -57,24 +39,24 @@ func TestEnvoyConfig(t *testing.T) {
 	if config == nil {
 		return
 	}
-	if addr := config.bootstrap.GetAdmin().GetAddress().GetSocketAddress().GetAddress(); addr != "127.0.0.1" {
+	if addr := config.Bootstrap.GetAdmin().GetAddress().GetSocketAddress().GetAddress(); addr != "127.0.0.1" {
 		t.Errorf("admin listens on %q, want 127.0.0.1: the admin API can stop Envoy", addr)
 	}
-	if got := config.wasm.GetFailurePolicy(); got != wasmv3.FailurePolicy_FAIL_OPEN {
+	if got := config.Wasm.GetFailurePolicy(); got != wasmv3.FailurePolicy_FAIL_OPEN {
 		t.Errorf("failure_policy %v, want FAIL_OPEN like the WasmPlugins", got)
 	}
-	vm := config.wasm.GetVmConfig()
-	if vm.GetRuntime() != "envoy.wasm.runtime.v8" || config.wasm.GetRootId() != "meshmirror" {
-		t.Errorf("runtime %q, root_id %q; want envoy.wasm.runtime.v8 and meshmirror", vm.GetRuntime(), config.wasm.GetRootId())
+	vm := config.Wasm.GetVmConfig()
+	if vm.GetRuntime() != "envoy.wasm.runtime.v8" || config.Wasm.GetRootId() != "meshmirror" {
+		t.Errorf("runtime %q, root_id %q; want envoy.wasm.runtime.v8 and meshmirror", vm.GetRuntime(), config.Wasm.GetRootId())
 	}
 	if module := vm.GetCode().GetLocal().GetFilename(); module != "build/meshmirror.wasm" {
 		t.Errorf("the module is %q, want build/meshmirror.wasm (what make build writes)", module)
 	}
-	routes := config.manager.GetRouteConfig().GetVirtualHosts()
+	routes := config.Manager.GetRouteConfig().GetVirtualHosts()
 	if len(routes) != 1 || len(routes[0].GetRoutes()) != 1 || routes[0].GetRoutes()[0].GetRoute().GetCluster() != "primary" {
 		t.Errorf("want one virtual host with one route to the cluster primary, got %v", routes)
 	}
-	for _, c := range config.bootstrap.GetStaticResources().GetClusters() {
+	for _, c := range config.Bootstrap.GetStaticResources().GetClusters() {
 		for _, e := range c.GetLoadAssignment().GetEndpoints() {
 			for _, lb := range e.GetLbEndpoints() {
 				if addr := lb.GetEndpoint().GetAddress().GetSocketAddress().GetAddress(); addr != "127.0.0.1" {
@@ -129,7 +111,7 @@ func TestPluginConfigsAgree(t *testing.T) {
 	if config == nil {
 		t.Fatal(problems)
 	}
-	want := withoutDestinations(t, config.plugin)
+	want := withoutDestinations(t, config.PluginConfig)
 	plugins := 0
 	for _, file := range yamlFiles(t) {
 		for _, o := range readObjects(t, file) {
@@ -189,7 +171,7 @@ func TestCompose(t *testing.T) {
 	if !ok {
 		t.Fatal("compose.yaml has no service envoy")
 	}
-	module := path.Join(envoy.WorkingDir, config.wasm.GetVmConfig().GetCode().GetLocal().GetFilename())
+	module := path.Join(envoy.WorkingDir, config.Wasm.GetVmConfig().GetCode().GetLocal().GetFilename())
 	for _, want := range []string{"./envoy.yaml:", "./build/meshmirror.wasm:" + module + ":ro"} {
 		if !slices.ContainsFunc(envoy.Volumes, func(v string) bool { return strings.HasPrefix(v, want) }) {
 			t.Errorf("envoy mounts %v, want one starting with %s", envoy.Volumes, want)
@@ -204,7 +186,7 @@ func TestCompose(t *testing.T) {
 			ports[p] = true
 		}
 	}
-	for _, c := range config.bootstrap.GetStaticResources().GetClusters() {
+	for _, c := range config.Bootstrap.GetStaticResources().GetClusters() {
 		port := strconv.Itoa(int(c.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress().GetPortValue()))
 		if !ports[port] {
 			t.Errorf("cluster %s: no compose service listens on its port %s", c.GetName(), port)
@@ -212,118 +194,38 @@ func TestCompose(t *testing.T) {
 	}
 }
 
-// checkEnvoy decodes an Envoy configuration as Envoy does with -c, and returns every
-// problem: unknown fields or types, validation rules (those of each typed_config too),
-// the plugin's verdict on its configuration, and clusters that are named but not defined.
-// The configuration is nil when it cannot be decoded or lacks the meshmirror filter.
-func checkEnvoy(data []byte) (*envoyConfig, []string) {
-	js, err := yaml.YAMLToJSON(data)
+// checkEnvoy decodes an Envoy configuration as the runner does (Envoy's protos, with
+// the validation rules of every typed_config), and adds what only a test of this file
+// needs: one listener with one filter, routes and targets that name defined clusters,
+// and the plugin's verdict on its configuration. The configuration is nil when it
+// cannot be decoded or lacks the meshmirror filter.
+func checkEnvoy(data []byte) (*runner.Config, []string) {
+	c, err := runner.ParseEnvoyConfig(data)
 	if err != nil {
-		return nil, []string{err.Error()}
-	}
-	c := &envoyConfig{bootstrap: &bootstrapv3.Bootstrap{}}
-	if err := protojson.Unmarshal(js, c.bootstrap); err != nil {
-		return nil, []string{err.Error()}
+		return nil, strings.Split(err.Error(), "\n")
 	}
 	var problems []string
-	for _, err := range validateAll(c.bootstrap) {
-		problems = append(problems, err.Error())
-	}
-
-	listeners := c.bootstrap.GetStaticResources().GetListeners()
+	listeners := c.Bootstrap.GetStaticResources().GetListeners()
 	if len(listeners) != 1 || len(listeners[0].GetFilterChains()) != 1 || len(listeners[0].GetFilterChains()[0].GetFilters()) != 1 {
-		return nil, append(problems, "want one listener with one filter chain and one filter, the HTTP connection manager")
+		problems = append(problems, "want one listener with one filter chain and one filter, the HTTP connection manager")
 	}
-	c.manager = &hcmv3.HttpConnectionManager{}
-	if err := listeners[0].GetFilterChains()[0].GetFilters()[0].GetTypedConfig().UnmarshalTo(c.manager); err != nil {
-		return nil, append(problems, "the listener's filter: "+err.Error())
-	}
-	for _, f := range c.manager.GetHttpFilters() {
-		filter := &wasmfilterv3.Wasm{}
-		if f.GetTypedConfig().MessageIs(filter) && f.GetTypedConfig().UnmarshalTo(filter) == nil {
-			c.wasm = filter.GetConfig()
-		}
-	}
-	if c.wasm == nil {
-		return nil, append(problems, "no wasm HTTP filter")
-	}
-	value := &wrapperspb.StringValue{}
-	if err := c.wasm.GetConfiguration().UnmarshalTo(value); err != nil {
-		return nil, append(problems, "configuration: want a google.protobuf.StringValue holding the plugin's JSON: "+err.Error())
-	}
-	c.plugin = []byte(value.GetValue())
-
-	clusters := map[string]bool{}
-	for _, cluster := range c.bootstrap.GetStaticResources().GetClusters() {
-		clusters[cluster.GetName()] = true
-	}
-	for _, vh := range c.manager.GetRouteConfig().GetVirtualHosts() {
+	for _, vh := range c.Manager.GetRouteConfig().GetVirtualHosts() {
 		for _, r := range vh.GetRoutes() {
-			if name := r.GetRoute().GetCluster(); name != "" && !clusters[name] {
+			if name := r.GetRoute().GetCluster(); name != "" && c.Clusters[name] == "" {
 				problems = append(problems, fmt.Sprintf("route: no cluster %q", name))
 			}
 		}
 	}
-	plugin, err := mirror.ParseConfig(c.plugin)
+	plugin, err := mirror.ParseConfig(c.PluginConfig)
 	if err != nil {
 		return c, append(problems, configProblems("configuration", err)...)
 	}
 	for _, target := range plugin.Targets {
-		if !clusters[target.Cluster] {
+		if c.Clusters[target.Cluster] == "" {
 			problems = append(problems, fmt.Sprintf("configuration: target %s: no cluster %q", target.Name, target.Cluster))
 		}
 	}
 	return c, problems
-}
-
-// validateAll runs the validation rules (protoc-gen-validate) of m and of every message
-// packed in an Any inside it: the rules of a message stop at its Any fields, so a
-// typed_config would otherwise go unchecked. Errors start with the path of the Any.
-func validateAll(m proto.Message) []error {
-	var errs []error
-	var walk func(m protoreflect.Message, path string)
-	check := func(m proto.Message, path string) {
-		if v, ok := m.(interface{ ValidateAll() error }); ok {
-			if err := v.ValidateAll(); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", path, err))
-			}
-		}
-	}
-	walk = func(m protoreflect.Message, path string) {
-		if a, ok := m.Interface().(*anypb.Any); ok {
-			inner, err := a.UnmarshalNew()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", path, err))
-				return
-			}
-			check(inner, path)
-			m = inner.ProtoReflect()
-		}
-		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			name := path + "." + string(fd.Name())
-			switch {
-			case fd.IsMap():
-				if fd.MapValue().Message() != nil {
-					v.Map().Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
-						walk(v.Message(), fmt.Sprintf("%s[%v]", name, k))
-						return true
-					})
-				}
-			case fd.IsList():
-				if fd.Message() != nil {
-					for i := range v.List().Len() {
-						walk(v.List().Get(i).Message(), fmt.Sprintf("%s[%d]", name, i))
-					}
-				}
-			case fd.Message() != nil:
-				walk(v.Message(), name)
-			}
-			return true
-		})
-	}
-	check(m, "bootstrap")
-	walk(m.ProtoReflect(), "bootstrap")
-	return errs
 }
 
 // withoutDestinations returns a plugin configuration as JSON values, without the keys

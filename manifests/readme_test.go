@@ -82,10 +82,10 @@ func TestREADMEGuide(t *testing.T) {
 		t.Fatal(problems)
 	}
 	ports := map[string]bool{
-		strconv.Itoa(int(config.bootstrap.GetAdmin().GetAddress().GetSocketAddress().GetPortValue())):                             true,
-		strconv.Itoa(int(config.bootstrap.GetStaticResources().GetListeners()[0].GetAddress().GetSocketAddress().GetPortValue())): true,
+		strconv.Itoa(int(config.Bootstrap.GetAdmin().GetAddress().GetSocketAddress().GetPortValue())):                             true,
+		strconv.Itoa(int(config.Bootstrap.GetStaticResources().GetListeners()[0].GetAddress().GetSocketAddress().GetPortValue())): true,
 	}
-	for _, c := range config.bootstrap.GetStaticResources().GetClusters() {
+	for _, c := range config.Bootstrap.GetStaticResources().GetClusters() {
 		ports[strconv.Itoa(int(c.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress().GetPortValue()))] = true
 	}
 	for _, m := range regexp.MustCompile(`127\.0\.0\.1:(\d+)`).FindAllStringSubmatch(readme, -1) {

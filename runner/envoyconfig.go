@@ -4,6 +4,7 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -12,7 +13,11 @@ import (
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	wasmextv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/wasm/v3"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	"sigs.k8s.io/yaml"
 
@@ -33,6 +38,11 @@ type Config struct {
 	Module string
 	// PluginConfig is the wasm filter's configuration.
 	PluginConfig []byte
+
+	// The decoded messages the fields above come from.
+	Bootstrap *bootstrapv3.Bootstrap
+	Manager   *hcmv3.HttpConnectionManager
+	Wasm      *wasmextv3.PluginConfig
 }
 
 // LoadEnvoyConfig reads an Envoy bootstrap file; see ParseEnvoyConfig.
@@ -56,12 +66,12 @@ func ParseEnvoyConfig(data []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	var boot bootstrapv3.Bootstrap
-	if err := protojson.Unmarshal(js, &boot); err != nil {
+	boot := &bootstrapv3.Bootstrap{}
+	if err := protojson.Unmarshal(js, boot); err != nil {
 		return nil, fmt.Errorf("not an Envoy bootstrap: %w", err)
 	}
-	if err := boot.ValidateAll(); err != nil {
-		return nil, fmt.Errorf("invalid Envoy bootstrap: %w", err)
+	if errs := validateAll(boot); len(errs) > 0 {
+		return nil, fmt.Errorf("invalid Envoy bootstrap: %w", errors.Join(errs...))
 	}
 	res := boot.GetStaticResources()
 	if len(res.GetListeners()) == 0 {
@@ -72,7 +82,7 @@ func ParseEnvoyConfig(data []byte) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listener %s: %w", listener.GetName(), err)
 	}
-	cfg := &Config{Listen: listen, Clusters: map[string]string{}}
+	cfg := &Config{Listen: listen, Clusters: map[string]string{}, Bootstrap: boot}
 	for _, c := range res.GetClusters() {
 		eps := c.GetLoadAssignment().GetEndpoints()
 		if len(eps) == 0 || len(eps[0].GetLbEndpoints()) == 0 {
@@ -84,19 +94,18 @@ func ParseEnvoyConfig(data []byte) (*Config, error) {
 		}
 		cfg.Clusters[c.GetName()] = addr
 	}
-	var hcm hcmv3.HttpConnectionManager
-	found := false
+	hcm := &hcmv3.HttpConnectionManager{}
 	for _, chain := range listener.GetFilterChains() {
 		for _, f := range chain.GetFilters() {
-			if tc := f.GetTypedConfig(); tc != nil && tc.MessageIs(&hcm) {
-				if err := tc.UnmarshalTo(&hcm); err != nil {
+			if tc := f.GetTypedConfig(); tc != nil && tc.MessageIs(hcm) {
+				if err := tc.UnmarshalTo(hcm); err != nil {
 					return nil, err
 				}
-				found = true
+				cfg.Manager = hcm
 			}
 		}
 	}
-	if !found {
+	if cfg.Manager == nil {
 		return nil, fmt.Errorf("listener %s has no http_connection_manager", listener.GetName())
 	}
 	for _, vh := range hcm.GetRouteConfig().GetVirtualHosts() {
@@ -107,14 +116,15 @@ func ParseEnvoyConfig(data []byte) (*Config, error) {
 		}
 	}
 	if _, ok := cfg.Clusters[cfg.Primary]; !ok {
-		return nil, fmt.Errorf("the route's cluster %q is not a static cluster", cfg.Primary)
+		return nil, fmt.Errorf("route: no cluster %q among the static clusters", cfg.Primary)
 	}
-	var wasm wasmv3.Wasm
 	for _, f := range hcm.GetHttpFilters() {
-		if tc := f.GetTypedConfig(); tc != nil && tc.MessageIs(&wasm) {
-			if err := tc.UnmarshalTo(&wasm); err != nil {
+		wasm := &wasmv3.Wasm{}
+		if tc := f.GetTypedConfig(); tc != nil && tc.MessageIs(wasm) {
+			if err := tc.UnmarshalTo(wasm); err != nil {
 				return nil, err
 			}
+			cfg.Wasm = wasm.GetConfig()
 			var value wrapperspb.StringValue
 			if err := wasm.GetConfig().GetConfiguration().UnmarshalTo(&value); err != nil {
 				return nil, fmt.Errorf("the wasm filter's configuration must be a google.protobuf.StringValue: %w", err)
@@ -127,6 +137,57 @@ func ParseEnvoyConfig(data []byte) (*Config, error) {
 		return nil, fmt.Errorf("no wasm filter with a local module in the http_connection_manager")
 	}
 	return cfg, nil
+}
+
+// validateAll runs the validation rules (protoc-gen-validate) of m and of every
+// message packed in an Any inside it, as Envoy does on load: a message's own rules stop
+// at its Any fields, so a typed_config would otherwise go unchecked. Each error starts
+// with the path of its message.
+func validateAll(m proto.Message) []error {
+	var errs []error
+	check := func(m proto.Message, path string) {
+		if v, ok := m.(interface{ ValidateAll() error }); ok {
+			if err := v.ValidateAll(); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", path, err))
+			}
+		}
+	}
+	var walk func(m protoreflect.Message, path string)
+	walk = func(m protoreflect.Message, path string) {
+		if a, ok := m.Interface().(*anypb.Any); ok {
+			inner, err := a.UnmarshalNew()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", path, err))
+				return
+			}
+			check(inner, path)
+			m = inner.ProtoReflect()
+		}
+		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			name := path + "." + string(fd.Name())
+			switch {
+			case fd.IsMap():
+				if fd.MapValue().Message() != nil {
+					v.Map().Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+						walk(v.Message(), fmt.Sprintf("%s[%v]", name, k))
+						return true
+					})
+				}
+			case fd.IsList():
+				if fd.Message() != nil {
+					for i := range v.List().Len() {
+						walk(v.List().Get(i).Message(), fmt.Sprintf("%s[%d]", name, i))
+					}
+				}
+			case fd.Message() != nil:
+				walk(v.Message(), name)
+			}
+			return true
+		})
+	}
+	check(m, "bootstrap")
+	walk(m.ProtoReflect(), "bootstrap")
+	return errs
 }
 
 func address(a *corev3.Address) (string, error) {
