@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -259,4 +260,41 @@ func TestHttpContext_inFlightCap(t *testing.T) {
 			t.Errorf("latency_ms = %d, want the time of one test step", v)
 		}
 	})
+}
+
+// TestHttpContext_largeBudgets copies bodies with configurations whose body budget
+// passes 2^31 bytes: in the module, int is 32 bits.
+func TestHttpContext_largeBudgets(t *testing.T) {
+	eight := `{"targets": [` + strings.TrimSuffix(strings.Repeat(`{"name": "t%d", "cluster": "c"},`, 8), ",") + `]}`
+	for i := range 8 {
+		eight = strings.Replace(eight, "%d", fmt.Sprint(i), 1)
+	}
+	configs := map[string]struct {
+		config string
+		copies int
+	}{
+		"16 MiB bodies":         {`{"targets": [{"name": "s", "cluster": "c", "body": {"maxBytes": 16777216}}]}`, 1},
+		"eight default targets": {eight, 8},
+		"huge maxInFlight":      {`{"targets": [{"name": "s", "cluster": "c", "maxInFlight": 2147483647}]}`, 1},
+	}
+	for name, tc := range configs {
+		t.Run(name, func(t *testing.T) {
+			vmTest(t, func(t *testing.T, vm types.VMContext) {
+				host := start(t, vm, tc.config)
+				body := randomBody(9, 3000)
+				id := startPost(t, host)
+				sendBody(t, host, id, body, 1000, true)
+				host.Tick()
+				sent := callouts(host)
+				if len(sent) != tc.copies {
+					t.Fatalf("sent %d copies, want %d", len(sent), tc.copies)
+				}
+				for _, c := range sent {
+					if !bytes.Equal(c.Body, body) {
+						t.Errorf("a copy to %s lacks the body", c.Upstream)
+					}
+				}
+			})
+		})
+	}
 }

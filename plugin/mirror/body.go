@@ -7,18 +7,21 @@ const (
 	poolBufferCap = 256 << 10
 )
 
+// maxBodyBudget caps BodyBudget at 1 GiB: a wasm32 VM has 4 GiB of memory at most.
+const maxBodyBudget = 1 << 30
+
 // BodyBudget is the most body bytes a VM holds at once for copies: each target can
-// have at most maxInFlight copies of at most maxBytes. Bodies are held while a request
-// streams and until its copies are handed to Envoy on the next tick; Envoy keeps its
-// own copy after that.
+// have at most maxInFlight copies of at most maxBytes, and the whole is capped at
+// 1 GiB. Bodies are held while a request streams and until its copies are handed to
+// Envoy on the next tick; Envoy keeps its own copy after that.
 func BodyBudget(cfg *Config) int {
-	budget := 0
+	var budget int64 // int is 32 bits in the module: 256 copies of 16 MiB overflow it
 	for _, t := range cfg.Targets {
 		if t.BodyEnabled {
-			budget += t.MaxInFlight * t.MaxBodyBytes
+			budget += int64(t.MaxInFlight) * int64(t.MaxBodyBytes)
 		}
 	}
-	return budget
+	return int(min(budget, maxBodyBudget))
 }
 
 // bodyStore accounts for the body bytes held and keeps buffers for reuse, which
