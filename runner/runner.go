@@ -78,9 +78,12 @@ func (r *Runner) Listen(addr string) (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// Close stops serving, then waits for the copies still out and frees the VM.
+// Close stops serving, lets the requests under way finish (until ctx is done), then
+// waits for the copies still out and frees the VM.
 func (r *Runner) Close(ctx context.Context) error {
-	r.server.Close()
+	if err := r.server.Shutdown(ctx); err != nil {
+		r.server.Close()
+	}
 	return r.host.Close(ctx)
 }
 
@@ -95,7 +98,12 @@ func (r *Runner) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "wasm: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	defer stream.Done()
+	// The stream ends once its body has been handed over: Envoy deletes a context
+	// only after its last callback, and net/http forbids reading a request's body
+	// after the handler returns.
+	bodyDone := make(chan struct{})
+	close(bodyDone) // until a body is streaming
+	defer func() { <-bodyDone; stream.Done() }()
 
 	headers := requestHeaders(req)
 	noBody := req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0
@@ -110,9 +118,14 @@ func (r *Runner) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if !noBody {
+		bodyDone = make(chan struct{})
 		pr, pw := io.Pipe()
+		defer pr.Close() // a primary that answered early stops taking the body
 		upstream.Body, upstream.ContentLength = pr, req.ContentLength
-		go func() { pw.CloseWithError(streamBody(stream, req, pw)) }()
+		go func() {
+			defer close(bodyDone)
+			pw.CloseWithError(streamBody(stream, req, pw))
+		}()
 	}
 	resp, err := r.primary.Do(upstream)
 	if err != nil {
