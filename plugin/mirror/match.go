@@ -11,7 +11,9 @@ type Headers [][2]string
 func (h Headers) Get(name string) (string, bool) {
 	value, found := "", false
 	for _, kv := range h {
-		if kv[0] != name {
+		// Comparing the lengths first skips most names without the call into TinyGo's
+		// runtime that comparing strings is: this runs for every rule of every request.
+		if len(kv[0]) != len(name) || kv[0] != name {
 			continue
 		}
 		if found {
