@@ -15,9 +15,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 
@@ -44,7 +46,13 @@ var Floors = []string{"f0", "f1", "f2"}
 // LoadModules reads meshmirror (build/) and the floors (bench/testdata/) from the
 // repository at root.
 func LoadModules(root string) ([]Module, error) {
-	paths := map[string]string{"meshmirror": filepath.Join(root, "build", "meshmirror")}
+	return LoadModulesWith(root, filepath.Join(root, "build", "meshmirror.wasm"))
+}
+
+// LoadModulesWith is LoadModules with meshmirror read from the file plugin (and its
+// named build from the .names.wasm next to it): another build to compare.
+func LoadModulesWith(root, plugin string) ([]Module, error) {
+	paths := map[string]string{"meshmirror": strings.TrimSuffix(plugin, ".wasm")}
 	names := []string{"meshmirror"}
 	for _, f := range Floors {
 		paths[f] = filepath.Join(root, "bench", "testdata", f)
@@ -381,6 +389,23 @@ func (f listenerFunc) Before(_ context.Context, _ api.Module, _ api.FunctionDefi
 }
 func (listenerFunc) After(context.Context, api.Module, api.FunctionDefinition, []uint64) {}
 func (listenerFunc) Abort(context.Context, api.Module, api.FunctionDefinition, error)    {}
+
+// CompileTime is how long wazero takes to compile m (the first part of StartTime):
+// the median of runs, each with a new runtime and no cache.
+func CompileTime(m Module, runs int) (time.Duration, error) {
+	ctx := context.Background()
+	times := make([]float64, 0, runs)
+	for range runs {
+		r := wazero.NewRuntime(ctx)
+		start := time.Now()
+		if _, err := r.CompileModule(ctx, m.Wasm); err != nil {
+			return 0, err
+		}
+		times = append(times, float64(time.Since(start)))
+		r.Close(ctx)
+	}
+	return time.Duration(Median(times)), nil
+}
 
 // StartTime is how long wasmhost.New takes to compile, instantiate and start m with
 // config and have the plugin accept its configuration: the median of runs.

@@ -33,12 +33,16 @@ func main() {
 	out := flag.String("out", "bench/results", "where to write the results")
 	count := flag.Int("count", 6, "rounds")
 	benchtime := flag.Duration("benchtime", time.Second, "time per benchmark and round")
-	allocRequests := flag.Int("allocs", 1000, "requests over which allocations are counted")
+	allocRequests := flag.Int("allocs", 5000, "requests over which allocations are counted")
+	plugin := flag.String("module", "build/meshmirror.wasm", "the meshmirror build to measure")
 	flag.Parse()
 	if err := flag.Set("test.benchtime", benchtime.String()); err != nil {
 		log.Fatal(err)
 	}
-	mods, err := bench.LoadModules(*root)
+	if !filepath.IsAbs(*plugin) {
+		*plugin = filepath.Join(*root, *plugin)
+	}
+	mods, err := bench.LoadModulesWith(*root, *plugin)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -80,18 +84,21 @@ func main() {
 		}
 	}
 
-	starts := map[string]time.Duration{}
+	starts, compiles := map[string]time.Duration{}, map[string]time.Duration{}
 	for _, m := range mods {
 		d, err := bench.StartTime(m, bench.Scenarios[0].Config, 20)
 		if err != nil {
 			log.Fatal(err)
 		}
 		starts[m.Name] = d
+		if compiles[m.Name], err = bench.CompileTime(m, 20); err != nil {
+			log.Fatal(err)
+		}
 		fmt.Fprintf(raw, "BenchmarkStart/module=%s-%d\t20\t%d ns/op\n", m.Name, runtime.GOMAXPROCS(0), d.Nanoseconds())
 	}
 
 	write(filepath.Join(*out, "bench.txt"), raw.String())
-	table := r.table(env, starts, *count, *benchtime)
+	table := r.table(env, *plugin, starts, compiles, *count, *benchtime)
 	write(filepath.Join(*out, "table.md"), table)
 	write(filepath.Join(*out, "cost.svg"), string(r.chart()))
 	fmt.Print(table)
@@ -121,9 +128,9 @@ func (r *results) ratio(sc, floor string) (median, lo, hi float64) {
 
 func (r *results) median(sc, module string) float64 { return bench.Median(r.ns[key{sc, module}]) }
 
-func (r *results) table(env []string, starts map[string]time.Duration, count int, benchtime time.Duration) string {
+func (r *results) table(env []string, plugin string, starts, compiles map[string]time.Duration, count int, benchtime time.Duration) string {
 	b := &strings.Builder{}
-	fmt.Fprintf(b, "<!-- written by go run ./bench/report; %s -->\n\n", strings.Join(env, "; "))
+	fmt.Fprintf(b, "<!-- written by go run ./bench/report; meshmirror is %s; %s -->\n\n", plugin, strings.Join(env, "; "))
 	fmt.Fprintf(b, "Medians of %d rounds of %v per benchmark; a ratio is the median of the per-round ratios (lowest–highest).\n\n", count, benchtime)
 	b.WriteString("| scenario | meshmirror ns/req | F0 | F1 | F2 | ×F0 | ×F1 | ×F2 | target | VM allocs/req (B) | F1 / F2 allocs (B) |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|\n")
@@ -147,14 +154,15 @@ func (r *results) table(env []string, starts map[string]time.Duration, count int
 		a, f1, f2 := r.allocs[key{sc.Name, "meshmirror"}], r.allocs[key{sc.Name, "f1"}], r.allocs[key{sc.Name, "f2"}]
 		fmt.Fprintf(b, " %.0f (%.0f) | %.0f (%.0f) / %.0f (%.0f) |\n", a.Count, a.Bytes, f1.Count, f1.Bytes, f2.Count, f2.Bytes)
 	}
-	b.WriteString("\n| module | size (bytes) | start (wasmhost.New, median of 20) | GC cycles per 1000 requests, by scenario |\n|---|---:|---:|---|\n")
+	b.WriteString("\n| module | size (bytes) | start: wasmhost.New (of which compiling), medians of 20 | GC cycles per 1000 requests, by scenario |\n|---|---:|---:|---|\n")
 	for _, m := range r.mods {
 		var gcs []string
 		for _, sc := range bench.Scenarios {
 			gcs = append(gcs, fmt.Sprintf("%s %.1f", sc.Name, r.allocs[key{sc.Name, m.Name}].GCs*1000))
 		}
-		fmt.Fprintf(b, "| %s | %d | %.1f ms | %s |\n", m.Name, len(m.Wasm),
-			float64(starts[m.Name].Microseconds())/1000, strings.Join(gcs, ", "))
+		fmt.Fprintf(b, "| %s | %d | %.1f ms (%.1f ms) | %s |\n", m.Name, len(m.Wasm),
+			float64(starts[m.Name].Microseconds())/1000, float64(compiles[m.Name].Microseconds())/1000,
+			strings.Join(gcs, ", "))
 	}
 	return b.String()
 }
