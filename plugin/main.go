@@ -84,8 +84,9 @@ const maxIdleContexts = 256
 // OnTick implements types.PluginContext: it sends the waiting copies, then stops the
 // ticks until more copies wait.
 func (p *pluginContext) OnTick() {
+	now := time.Now() // one reading for the batch: each is a call to the host
 	for i := range p.queue {
-		p.send(&p.queue[i])
+		p.send(&p.queue[i], now)
 	}
 	p.mirror.Recycle(p.queue) // Envoy has its own copy of each body now
 	clear(p.queue)
@@ -115,10 +116,10 @@ func (p *pluginContext) setTicking(on bool) {
 	p.ticking = on
 }
 
-// send dispatches one copy from the plugin context; its answer is recorded whenever
-// it comes, whether or not the primary request is still there.
-func (p *pluginContext) send(c *mirror.Copy) {
-	target, start := c.Target, time.Now()
+// send dispatches one copy from the plugin context at start; its answer is recorded
+// whenever it comes, whether or not the primary request is still there.
+func (p *pluginContext) send(c *mirror.Copy, start time.Time) {
+	target := c.Target
 	_, err := proxywasm.DispatchHttpCall(c.Cluster, c.Headers, c.Body, c.Trailers, c.TimeoutMs,
 		func(numHeaders, _, _ int) {
 			p.mirror.Answered(target, responseStatus(numHeaders), time.Since(start).Milliseconds())
