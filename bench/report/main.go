@@ -35,7 +35,19 @@ func main() {
 	benchtime := flag.Duration("benchtime", time.Second, "time per benchmark and round")
 	allocRequests := flag.Int("allocs", 5000, "requests over which allocations are counted")
 	plugin := flag.String("module", "build/meshmirror.wasm", "the meshmirror build to measure")
+	only := flag.String("scenarios", "", "comma-separated scenarios to run; all when empty")
 	flag.Parse()
+	if *only != "" {
+		var keep []bench.Scenario
+		for _, name := range strings.Split(*only, ",") {
+			sc, ok := bench.ScenarioByName(name)
+			if !ok {
+				log.Fatalf("no scenario %q", name)
+			}
+			keep = append(keep, sc)
+		}
+		bench.Scenarios = keep
+	}
 	if err := flag.Set("test.benchtime", benchtime.String()); err != nil {
 		log.Fatal(err)
 	}
