@@ -110,7 +110,7 @@ func ExampleMedian() {
 // the module's metrics, and every copy is answered.
 func TestSoak(t *testing.T) {
 	m := loadModules(t)[0]
-	res, err := Soak(m.Wasm, 3000, 500, 1, nil)
+	res, err := Soak(m.Wasm, SoakOptions{Requests: 3000, Every: 500, Seed: 1}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,10 @@ var Palette = []string{"#d62728", "#7f7f7f", "#1f77b4", "#2ca02c", "#9467bd", "#
 type Series struct {
 	Name   string
 	Points [][2]float64
+	// Dashed draws the line dashed, for a reference drawn under another.
+	Dashed bool
+	// Color defaults to the Palette entry of the series' index.
+	Color string
 }
 
 type svg struct{ strings.Builder }
@@ -96,11 +100,11 @@ func (s *svg) yAxis(ticks []float64, label string, format func(float64) string) 
 	return y
 }
 
-func (s *svg) legend(names []string) {
+func (s *svg) legend(names, colors []string) {
 	x := float64(marginLeft)
 	for i, name := range names {
 		fmt.Fprintf(s, `<rect x="%.1f" y="%d" width="12" height="12" fill="%s"/>`+"\n",
-			x, chartHeight-22, Palette[i%len(Palette)])
+			x, chartHeight-22, colors[i])
 		s.text(x+16, chartHeight-12, "start", name)
 		x += 28 + 7.5*float64(len(name))
 	}
@@ -116,7 +120,7 @@ func LineChart(heading, xLabel, yLabel string, series []Series, xFormat, yFormat
 			maxX, maxY = math.Max(maxX, p[0]), math.Max(maxY, p[1])
 		}
 	}
-	y := s.yAxis(niceTicks(maxY, 5), yLabel, yFormat)
+	y := s.yAxis(niceTicks(maxY*1.1, 5), yLabel, yFormat)
 	xTicks := niceTicks(maxX, 5)
 	right := xTicks[len(xTicks)-1]
 	x := func(v float64) float64 { return marginLeft + plotWidth*v/right }
@@ -125,17 +129,24 @@ func LineChart(heading, xLabel, yLabel string, series []Series, xFormat, yFormat
 		s.text(x(t), marginTop+plotHeight+18, "middle", xFormat(t))
 	}
 	s.text(marginLeft+plotWidth/2, marginTop+plotHeight+36, "middle", xLabel)
-	names := make([]string, len(series))
+	names, colors := make([]string, len(series)), make([]string, len(series))
 	for i, sr := range series {
-		names[i] = sr.Name
+		names[i], colors[i] = sr.Name, sr.Color
+		if colors[i] == "" {
+			colors[i] = Palette[i%len(Palette)]
+		}
 		var pts []string
 		for _, p := range sr.Points {
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(p[0]), y(p[1])))
 		}
-		fmt.Fprintf(s, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n",
-			Palette[i%len(Palette)], strings.Join(pts, " "))
+		dash := ""
+		if sr.Dashed {
+			dash = ` stroke-dasharray="6 4"`
+		}
+		fmt.Fprintf(s, `<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>`+"\n",
+			colors[i], dash, strings.Join(pts, " "))
 	}
-	s.legend(names)
+	s.legend(names, colors)
 	return s.end()
 }
 
@@ -162,6 +173,10 @@ func BarChart(heading, yLabel string, groups, series []string, values [][]float6
 		}
 		s.text(left+groupWidth*0.4, marginTop+plotHeight+18, "middle", group)
 	}
-	s.legend(series)
+	colors := make([]string, len(series))
+	for i := range series {
+		colors[i] = Palette[i%len(Palette)]
+	}
+	s.legend(series, colors)
 	return s.end()
 }

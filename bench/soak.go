@@ -40,14 +40,30 @@ type SoakResult struct {
 	Elapsed  time.Duration
 }
 
-// Soak sends n mixed requests through one VM running wasm (SoakConfig), answering
+// SoakOptions shape a soak.
+type SoakOptions struct {
+	// Requests is how many requests to send.
+	Requests int
+	// Every is how many requests pass between two samples of the memory.
+	Every int
+	// Seed draws the traffic and the answers: two modules soaked with the same seed
+	// see the same requests.
+	Seed uint64
+	// MaxBody is the largest request body, in bytes. Defaults to 64 KiB.
+	MaxBody int
+}
+
+// Soak sends mixed requests through one VM running wasm (SoakConfig), answering
 // copies in batches and ticking as Envoy would, and samples the module's linear
-// memory every `every` requests. The traffic is drawn from seed, so two modules see
-// the same requests. The mix: 40% GET, 20% GET of the canary group, 15% POST of it
-// with a body of up to 64 KiB in up to 16 chunks, 10% POST with trailers, 8% reset
-// before their end, 7% carrying the marker. The shadows answer 200 or 404; the flaky
-// one answers 200, 503, a connection failure, a reset or a timeout.
-func Soak(wasm []byte, n, every int, seed uint64, progress func(SoakSample)) (SoakResult, error) {
+// memory. The mix: 40% GET, 20% GET of the canary group, 15% POST of it with a body
+// of up to MaxBody in up to 16 chunks, 10% POST with trailers, 8% reset before their
+// end, 7% carrying the marker. The shadows answer 200 or 404; the flaky one answers
+// 200, 503, a connection failure, a reset or a timeout.
+func Soak(wasm []byte, opts SoakOptions, progress func(SoakSample)) (SoakResult, error) {
+	n, every, seed := opts.Requests, opts.Every, opts.Seed
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = 64 << 10
+	}
 	rng := rand.New(rand.NewPCG(seed, seed+1))
 	answers := rand.New(rand.NewPCG(seed+2, seed+3))
 	vm, err := Start(context.Background(), wasm, SoakConfig, soakClusters(answers))
@@ -55,7 +71,7 @@ func Soak(wasm []byte, n, every int, seed uint64, progress func(SoakSample)) (So
 		return SoakResult{}, err
 	}
 	defer vm.Close()
-	body := make([]byte, 64<<10)
+	body := make([]byte, opts.MaxBody)
 	for i := range body {
 		body[i] = byte('a' + i%26)
 	}
@@ -133,7 +149,7 @@ func soakRequest(vm *VM, rng *rand.Rand, body []byte) error {
 		}
 	case k < 93:
 		r.Headers = with(r.Headers, [2]string{"x-canary", "true"}, [2]string{":method", "POST"})
-		r.Body = [][]byte{body[:1+rng.IntN(8192)]}
+		r.Body = [][]byte{body[:1+rng.IntN(min(8192, len(body)))]}
 		reset = true
 	default:
 		r.Headers = with(r.Headers, [2]string{"x-meshmirror", "reviews-v2"})

@@ -29,13 +29,15 @@ func main() {
 	seed := flag.Uint64("seed", 1, "seed of the traffic and the answers")
 	out := flag.String("out", "bench/results", "where to write soak-<name>.csv and soak.svg")
 	check := flag.Bool("check", true, "fail when the memory grew after the warm-up")
+	maxBody := flag.Int("maxbody", 64<<10, "the largest request body, in bytes")
 	flag.Parse()
 
 	wasm, err := os.ReadFile(*module)
 	if err != nil {
 		log.Fatalf("%v (make build)", err)
 	}
-	res, err := bench.Soak(wasm, *requests, *every, *seed, func(s bench.SoakSample) {
+	opts := bench.SoakOptions{Requests: *requests, Every: *every, Seed: *seed, MaxBody: *maxBody}
+	res, err := bench.Soak(wasm, opts, func(s bench.SoakSample) {
 		if s.Requests%(*requests/10) == 0 {
 			log.Printf("%7d requests, %4.2f MiB, %v", s.Requests, mib(s.MemoryBytes), s.Elapsed.Round(1e6))
 		}
@@ -62,8 +64,11 @@ func main() {
 		mib(res.Samples[0].MemoryBytes), mib(warm.MemoryBytes), warm.Requests, mib(peak.MemoryBytes), mib(last.MemoryBytes))
 	printMetrics(res.Metrics)
 
-	if err := os.WriteFile(filepath.Join(*out, "soak.svg"), chart(*out), 0o644); err != nil {
-		log.Fatal(err)
+	series := curves(*out)
+	for file, limit := range map[string]int{"soak.svg": 0, "soak-warmup.svg": *requests / 20} {
+		if err := os.WriteFile(filepath.Join(*out, file), chart(series, limit), 0o644); err != nil {
+			log.Fatal(err)
+		}
 	}
 	if peak.MemoryBytes > warm.MemoryBytes {
 		msg := fmt.Sprintf("memory grew after the warm-up: %.2f MiB to %.2f MiB at %d requests",
@@ -99,11 +104,12 @@ func writeCSV(path string, samples []bench.SoakSample) {
 	}
 }
 
-// chart draws every soak-*.csv in dir: the curve before a change next to the one after.
-func chart(dir string) []byte {
+// curves reads every soak-*.csv in dir: the curve after a change drawn over the one
+// before it, dashed.
+func curves(dir string) []bench.Series {
 	paths, _ := filepath.Glob(filepath.Join(dir, "soak-*.csv"))
-	sort.Slice(paths, func(i, j int) bool { // "after" first, so it gets the first color
-		return strings.HasSuffix(paths[i], "soak-after.csv") && !strings.HasSuffix(paths[j], "soak-after.csv")
+	sort.Slice(paths, func(i, j int) bool { // "after" last, so it is drawn on top
+		return strings.HasSuffix(paths[j], "soak-after.csv") && !strings.HasSuffix(paths[i], "soak-after.csv")
 	})
 	var series []bench.Series
 	for _, p := range paths {
@@ -116,7 +122,11 @@ func chart(dir string) []byte {
 		if err != nil {
 			log.Fatalf("%s: %v", p, err)
 		}
-		s := bench.Series{Name: strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "soak-"), ".csv")}
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "soak-"), ".csv")
+		s := bench.Series{Name: name, Dashed: name != "after", Color: bench.Palette[1]}
+		if name == "after" {
+			s.Color = bench.Palette[0]
+		}
 		for _, row := range rows[1:] {
 			n, _ := strconv.ParseFloat(row[0], 64)
 			m, _ := strconv.ParseFloat(row[1], 64)
@@ -124,7 +134,27 @@ func chart(dir string) []byte {
 		}
 		series = append(series, s)
 	}
-	return bench.LineChart("Linear memory of the module over the soak", "requests", "MiB", series,
+	return series
+}
+
+// chart draws the curves up to limit requests (all when 0).
+func chart(series []bench.Series, limit int) []byte {
+	title := "Linear memory of the module over the soak"
+	if limit > 0 {
+		title = fmt.Sprintf("The same, first %d requests", limit)
+		cut := make([]bench.Series, len(series))
+		for i, s := range series {
+			cut[i] = s
+			cut[i].Points = nil
+			for _, p := range s.Points {
+				if p[0] <= float64(limit) {
+					cut[i].Points = append(cut[i].Points, p)
+				}
+			}
+		}
+		series = cut
+	}
+	return bench.LineChart(title, "requests", "MiB", series,
 		func(v float64) string { return fmt.Sprintf("%gk", v/1000) },
 		func(v float64) string { return fmt.Sprintf("%.2g", v) })
 }
