@@ -1,30 +1,55 @@
 # meshmirror: see README.md. `make test` runs every test, `make run` the main job.
 WASM         := build/meshmirror.wasm
+# The same build before its name section is stripped: the benchmarks count the
+# module's allocations by the name of TinyGo's allocator.
+WASM_NAMES   := build/meshmirror.names.wasm
+FLOORS       := f0 f1 f2
 IMAGE_LAYOUT := build/image
 TINYGO       := tools/tinygo.sh
 TINYGOFLAGS  := -scheduler=none -buildmode=wasi-legacy -no-debug -panic=trap
 SOURCES      := $(shell find plugin -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: build test run fuzz bench clean image push envoy
+.PHONY: build test run fuzz bench soak testdata clean image push envoy
 
 build: $(WASM)
 
 # wasi-legacy keeps the module alive after _start runs main(), where the SDK sets the
 # VM context (FACTS.md); -no-debug keeps it small.
-$(WASM): $(SOURCES) $(TINYGO)
+$(WASM_NAMES): $(SOURCES) $(TINYGO)
 	@mkdir -p build
 	$(TINYGO) build $(TINYGOFLAGS) -o $@ ./plugin
+
+$(WASM): $(WASM_NAMES)
+	cp $< $@
 	$(TINYGO) strip $@
 
+# The benchmarks' reference modules (BENCHMARKS.md), kept in the repo as test data:
+# built with the same toolchain, SDK and flags as the plugin.
+testdata: $(TINYGO)
+	for f in $(FLOORS); do \
+	  $(TINYGO) build $(TINYGOFLAGS) -o bench/testdata/$$f.names.wasm ./bench/testdata/$$f && \
+	  cp bench/testdata/$$f.names.wasm bench/testdata/$$f.wasm && \
+	  $(TINYGO) strip bench/testdata/$$f.wasm || exit 1; \
+	done
+
 # The tests load $(WASM); building it first makes a broken build fail the run.
-test: $(WASM)
-	go vet ./...
+test: $(WASM) $(WASM_NAMES)
+	go vet ./... $(addprefix ./bench/testdata/,$(FLOORS))
 	go test -count=1 ./...
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=20s ./plugin/mirror
 
-# Benchmarks compare in one run; repeat (-count) and read with benchstat on a noisy box.
-bench: $(WASM)
-	go test -run='^$$' -bench=. -benchmem -count=3 ./plugin/...
+# Benchmarks (BENCHMARKS.md): meshmirror against the floors of bench/testdata, in
+# interleaved rounds, on the project's own host. Writes bench/results/: table.md,
+# cost.svg, and bench.txt, which benchstat (from the Go module proxy) summarizes.
+BENCHFLAGS ?= -count 6 -benchtime 1s
+bench: $(WASM) $(WASM_NAMES)
+	go run ./bench/report $(BENCHFLAGS) -out bench/results
+	-go run golang.org/x/perf/cmd/benchstat@latest -col /module bench/results/bench.txt
+
+# A million mixed requests through one VM; fails if the memory grows after warm-up.
+# Writes bench/results/soak-after.csv and soak.svg (with soak-before.csv if present).
+soak: $(WASM)
+	go run ./bench/soak -out bench/results
 
 fuzz:
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=5m ./plugin/mirror

@@ -78,6 +78,13 @@ type Options struct {
 	Log func(level uint32, msg string)
 	// Stdout receives what the module writes to its standard output and error.
 	Stdout io.Writer
+	// Manual makes the host run the module only when it is called, in the caller's
+	// goroutine: no timer runs proxy_on_tick (call Tick while TickPeriod is not zero),
+	// and callouts wait until Answer sends them to their clusters and delivers the
+	// answers. Benchmarks and soak runs use it to measure the module rather than the
+	// Go scheduler, and to be repeatable. Defaults to false: ticks run on real timers
+	// and each callout on its own goroutine, as in Envoy.
+	Manual bool
 }
 
 // Caller sends one callout to its cluster. It returns the answer, or an error when no
@@ -137,11 +144,19 @@ type Host struct {
 
 	nextToken uint32
 	pending   map[uint32]context.CancelFunc
-	answer    *Response // the callout answer being delivered
+	held      []heldCall // callouts of a Manual host waiting for Answer
+	answering []heldCall // the batch Answer is delivering, kept for reuse
+	answer    *Response  // the callout answer being delivered
 	callouts  sync.WaitGroup
 	closed    bool
 
 	sharedData map[string]shared
+}
+
+type heldCall struct {
+	token  uint32
+	caller Caller
+	call   *Callout
 }
 
 type metric struct {
@@ -219,11 +234,12 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 	return h, nil
 }
 
-// Close stops the ticks, cancels the callouts still out, waits for them, and frees
-// the VM.
+// Close stops the ticks, cancels the callouts still out (a Manual host drops those it
+// holds), waits for them, and frees the VM.
 func (h *Host) Close(ctx context.Context) error {
 	h.mu.Lock()
 	h.closed = true
+	h.held = nil
 	h.setTick(0)
 	for _, cancel := range h.pending {
 		cancel()
@@ -401,6 +417,27 @@ func b2u(b bool) uint64 {
 	return 0
 }
 
+// Tick runs proxy_on_tick now, in the calling goroutine, as Envoy's timer does when
+// the period the module set elapses. It is how a Manual host ticks; on other hosts
+// the timer keeps its own schedule.
+func (h *Host) Tick() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil
+	}
+	h.effective = rootID
+	_, err := h.call("proxy_on_tick", rootID)
+	return err
+}
+
+// TickPeriod is the tick period the module set last; zero when it wants no ticks.
+func (h *Host) TickPeriod() time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.tickPeriod
+}
+
 // tick runs proxy_on_tick and arms the next one, as Envoy's timer does after onTick.
 func (h *Host) tick(gen int) {
 	h.mu.Lock()
@@ -426,7 +463,7 @@ func (h *Host) setTick(period time.Duration) {
 	}
 	h.tickGen++
 	h.tickPeriod = period
-	if period > 0 && !h.closed {
+	if period > 0 && !h.closed && !h.opts.Manual {
 		gen := h.tickGen
 		h.tickTimer = time.AfterFunc(period, func() { h.tick(gen) })
 	}
@@ -451,6 +488,10 @@ func (h *Host) httpCall(cluster string, headers [][2]string, body []byte, traile
 	token := h.nextToken
 	c := &Callout{Cluster: cluster, Headers: headers, Body: body, Trailers: trailers,
 		Timeout: time.Duration(timeoutMs) * time.Millisecond}
+	if h.opts.Manual {
+		h.held = append(h.held, heldCall{token: token, caller: caller, call: c})
+		return token, StatusOK
+	}
 	ctx, cancel := context.Background(), context.CancelFunc(func() {})
 	if c.Timeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
@@ -488,13 +529,39 @@ func envoyAnswer(resp *Response, err error, timedOut bool) *Response {
 	return resp
 }
 
+// Answer sends the callouts a Manual host holds to their clusters, one after the
+// other in the order the module made them and in the calling goroutine, and delivers
+// each answer to the module. Callouts the module makes meanwhile wait for the next
+// call. A Caller stands for a timeout by returning an error that wraps
+// context.DeadlineExceeded (its context has no deadline here): the module sees
+// Envoy's 504, at once rather than after the timeout. Answer returns how many callouts it answered, and the first error of
+// the module (a trap).
+func (h *Host) Answer() (int, error) {
+	h.mu.Lock()
+	batch := h.held
+	h.held, h.answering = h.answering[:0], nil
+	h.mu.Unlock()
+	var first error
+	for i, c := range batch {
+		resp, err := c.caller.Call(context.Background(), c.call)
+		if err := h.deliver(c.token, envoyAnswer(resp, err, errors.Is(err, context.DeadlineExceeded))); err != nil && first == nil {
+			first = err
+		}
+		batch[i] = heldCall{}
+	}
+	h.mu.Lock()
+	h.answering = batch[:0]
+	h.mu.Unlock()
+	return len(batch), first
+}
+
 // deliver hands a callout's answer to the plugin context that made it.
-func (h *Host) deliver(token uint32, resp *Response) {
+func (h *Host) deliver(token uint32, resp *Response) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.pending, token)
 	if h.closed {
-		return
+		return nil
 	}
 	h.answer = resp
 	defer func() { h.answer = nil }()
@@ -503,9 +570,11 @@ func (h *Host) deliver(token uint32, resp *Response) {
 	if resp != nil {
 		nh, nb, nt = uint64(len(resp.Headers)), uint64(len(resp.Body)), uint64(len(resp.Trailers))
 	}
-	if _, err := h.call("proxy_on_http_call_response", rootID, uint64(token), nh, nb, nt); err != nil {
+	_, err := h.call("proxy_on_http_call_response", rootID, uint64(token), nh, nb, nt)
+	if err != nil {
 		h.opts.Log(4, "proxy_on_http_call_response: "+err.Error())
 	}
+	return err
 }
 
 func lookup(headers [][2]string, name string) (string, bool) {

@@ -39,14 +39,21 @@ func (r *recorder) callouts() []*Callout {
 
 func newHost(t *testing.T, config string, clusters map[string]Caller) *Host {
 	t.Helper()
+	return newHostWith(t, Options{PluginConfig: []byte(config), Clusters: clusters})
+}
+
+// newHostWith starts the module with opts, whose Module and Log it sets.
+func newHostWith(t *testing.T, opts Options) *Host {
+	t.Helper()
 	module, err := os.ReadFile(wasmPath)
 	if err != nil {
 		t.Fatalf("the compiled module is needed (make build): %v", err)
 	}
 	var logs []string
 	var mu sync.Mutex
-	h, err := New(context.Background(), Options{Module: module, PluginConfig: []byte(config), Clusters: clusters,
-		Log: func(_ uint32, msg string) { mu.Lock(); logs = append(logs, msg); mu.Unlock() }})
+	opts.Module = module
+	opts.Log = func(_ uint32, msg string) { mu.Lock(); logs = append(logs, msg); mu.Unlock() }
+	h, err := New(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("starting the plugin: %v (logs: %q)", err, logs)
 	}
@@ -267,6 +274,64 @@ func TestHost_answersInAnyOrder(t *testing.T) {
 	}
 	if v := metricValue(t, h, "meshmirror.s.in_flight"); v != 0 {
 		t.Errorf("in_flight = %d after every answer", v)
+	}
+}
+
+// TestHost_manual: a Manual host ticks only on Tick and sends callouts only on
+// Answer, in the calling goroutine.
+func TestHost_manual(t *testing.T) {
+	shadow := &recorder{}
+	hang := CallerFunc(func(ctx context.Context, c *Callout) (*Response, error) {
+		return nil, fmt.Errorf("no answer: %w", context.DeadlineExceeded)
+	})
+	h := newHostWith(t, Options{Manual: true,
+		PluginConfig: []byte(`{"targets": [{"name": "s", "cluster": "shadow"}, {"name": "hang", "cluster": "hang", "timeoutMs": 30}]}`),
+		Clusters:     map[string]Caller{"shadow": shadow, "hang": hang}})
+	s, err := h.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RequestHeaders(get, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Done(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if p := h.TickPeriod(); p != time.Millisecond {
+		t.Fatalf("tick period %v with copies waiting, want 1ms", p)
+	}
+	if v := metricValue(t, h, "meshmirror.s.dispatched"); v != 0 {
+		t.Fatalf("dispatched = %d before any Tick: a manual host ticked on its own", v)
+	}
+	if err := h.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	if v := metricValue(t, h, "meshmirror.s.dispatched"); v != 1 {
+		t.Fatalf("dispatched = %d after Tick, want 1", v)
+	}
+	if h.TickPeriod() != 0 {
+		t.Errorf("tick period %v with nothing queued", h.TickPeriod())
+	}
+	if got := shadow.callouts(); len(got) != 0 {
+		t.Fatalf("%d callouts reached the cluster before Answer", len(got))
+	}
+	if n, err := h.Answer(); n != 2 || err != nil {
+		t.Fatalf("Answer() = %d, %v; want 2 callouts", n, err)
+	}
+	if got := shadow.callouts(); len(got) != 1 {
+		t.Fatalf("%d callouts reached the cluster, want 1", len(got))
+	}
+	for name, want := range map[string]uint64{"meshmirror.s.response_2xx": 1, "meshmirror.s.in_flight": 0,
+		// Envoy's 504 for the timeout comes at once, before timeoutMs: the plugin
+		// takes it for the shadow's own.
+		"meshmirror.hang.response_5xx": 1, "meshmirror.hang.in_flight": 0} {
+		if v := metricValue(t, h, name); v != want {
+			t.Errorf("%s = %d, want %d", name, v, want)
+		}
+	}
+	if n, err := h.Answer(); n != 0 || err != nil {
+		t.Errorf("second Answer() = %d, %v; want nothing left", n, err)
 	}
 }
 

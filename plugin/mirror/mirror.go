@@ -307,26 +307,41 @@ func statusCounter(status string) Counter {
 
 // copyHeaders builds the copy's headers: the request's, with the target's mutations
 // and the marker. content-length and transfer-encoding are left to Envoy, which sets
-// content-length for a non-empty body.
+// content-length for a non-empty body. It fills a slice of the largest size it can
+// need rather than appending, and compares names by length first (see Headers.Get):
+// under TinyGo, each append and each string comparison is a call into the runtime.
 func (t *Target) copyHeaders(h Headers, marker string) [][2]string {
-	out := make([][2]string, 0, len(h)+len(t.SetHeaders)+1)
-	hasAuthority := false
+	out := make([][2]string, len(h)+len(t.SetHeaders)+2)
+	n, hasAuthority := 0, false
 	for _, kv := range h {
-		switch name := kv[0]; {
-		case name == ":authority":
-			hasAuthority = true
-			out = append(out, [2]string{name, t.authority(kv[1])})
-		case name == "content-length" || name == "transfer-encoding" || name == marker:
-		case t.removes(name):
-		default:
-			out = append(out, kv)
+		switch name := kv[0]; len(name) {
+		case len(":authority"):
+			if name == ":authority" {
+				hasAuthority = true
+				kv[1] = t.authority(kv[1])
+			}
+		case len("content-length"):
+			if name == "content-length" {
+				continue
+			}
+		case len("transfer-encoding"):
+			if name == "transfer-encoding" {
+				continue
+			}
 		}
+		if t.removes(kv[0], marker) {
+			continue
+		}
+		out[n] = kv
+		n++
 	}
 	if !hasAuthority && t.Authority != "" {
-		out = append(out, [2]string{":authority", t.Authority})
+		out[n] = [2]string{":authority", t.Authority}
+		n++
 	}
-	out = append(out, t.SetHeaders...)
-	return append(out, [2]string{marker, t.Name})
+	n += copy(out[n:], t.SetHeaders)
+	out[n] = [2]string{marker, t.Name}
+	return out[:n+1]
 }
 
 func (t *Target) authority(original string) string {
@@ -349,16 +364,19 @@ func withSuffix(authority, suffix string) string {
 	return authority[:i] + suffix + authority[i:]
 }
 
-// removes reports whether the copy drops the request's header name: removed, or
-// replaced by a set.
-func (t *Target) removes(name string) bool {
+// removes reports whether the copy drops the request's header name: the marker,
+// removed, or replaced by a set.
+func (t *Target) removes(name, marker string) bool {
+	if len(name) == len(marker) && name == marker {
+		return true
+	}
 	for _, r := range t.RemoveHeaders {
-		if r == name {
+		if len(r) == len(name) && r == name {
 			return true
 		}
 	}
 	for _, kv := range t.SetHeaders {
-		if kv[0] == name {
+		if len(kv[0]) == len(name) && kv[0] == name {
 			return true
 		}
 	}

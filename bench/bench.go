@@ -1,0 +1,437 @@
+// Package bench measures what mirroring costs inside the VM: it runs
+// build/meshmirror.wasm and three reference modules (the floors, in testdata/) on the
+// project's own proxy-wasm host, wasmhost, in its Manual mode, so that a measured
+// request is the module's work plus the ABI crossings Envoy would make too, and
+// nothing of timers or goroutines.
+//
+// The Go benchmarks (bench_test.go) and the programs under cmd/ that write
+// BENCHMARKS.md's table, charts and soak curve share the scenarios and the driver
+// defined here.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/meshmirror/meshmirror/wasmhost"
+)
+
+// Module is a compiled proxy-wasm module under test.
+type Module struct {
+	// Name is how the tables and benchmarks call it: meshmirror, f0, f1 or f2.
+	Name string
+	// Wasm is the module as deployed: stripped of its name section.
+	Wasm []byte
+	// Names is the same build before stripping; its name section lets CountAllocs
+	// find TinyGo's allocator.
+	Names []byte
+}
+
+// Floors are the reference modules, in testdata/, built like the plugin by `make testdata`:
+// f0 does nothing, f1 reads every request header, f2 reads them and sends one copy
+// of every request from the root context on the next tick, as meshmirror sends its
+// copies.
+var Floors = []string{"f0", "f1", "f2"}
+
+// LoadModules reads meshmirror (build/) and the floors (bench/testdata/) from the
+// repository at root.
+func LoadModules(root string) ([]Module, error) {
+	return LoadModulesWith(root, filepath.Join(root, "build", "meshmirror.wasm"))
+}
+
+// LoadModulesWith is LoadModules with meshmirror read from the file plugin (and its
+// named build from the .names.wasm next to it): another build to compare.
+func LoadModulesWith(root, plugin string) ([]Module, error) {
+	paths := map[string]string{"meshmirror": strings.TrimSuffix(plugin, ".wasm")}
+	names := []string{"meshmirror"}
+	for _, f := range Floors {
+		paths[f] = filepath.Join(root, "bench", "testdata", f)
+		names = append(names, f)
+	}
+	var mods []Module
+	for _, name := range names {
+		wasm, err := os.ReadFile(paths[name] + ".wasm")
+		if err != nil {
+			return nil, fmt.Errorf("%v (make build, make testdata)", err)
+		}
+		named, err := os.ReadFile(paths[name] + ".names.wasm")
+		if err != nil {
+			return nil, fmt.Errorf("%v (make build, make testdata)", err)
+		}
+		mods = append(mods, Module{Name: name, Wasm: wasm, Names: named})
+	}
+	return mods, nil
+}
+
+// Request is one request as a scenario sends it: headers, then the body in chunks,
+// then trailers. The end of stream is on the last of them.
+type Request struct {
+	Headers  [][2]string
+	Body     [][]byte
+	Trailers [][2]string
+}
+
+// Scenario is one kind of request and the configuration meshmirror runs it with.
+// The floors ignore the configuration and see the same requests.
+type Scenario struct {
+	Name string
+	// What is measured, for the table.
+	About  string
+	Config string
+	// Request is sent over and over.
+	Request Request
+	// Floor is the reference the scenario's target compares with ("f1" or "f2"), and
+	// Target the ratio to it that BENCHMARKS.md aims for; 0 for none.
+	Floor  string
+	Target float64
+	// Copies is how many copies meshmirror sends per request once warmed up.
+	Copies int
+}
+
+// canary is the rule the scenarios mirror on: API calls of the canary group. The
+// request that matches no target fails on the last rule, so it pays for all of them.
+const canary = `"match": {"methods": ["GET", "POST"], "paths": [{"prefix": "/api/"}],
+	"headers": [{"name": "x-canary", "exact": "true"}]}`
+
+// browserHeaders are what a request through an Istio sidecar typically carries.
+var browserHeaders = [][2]string{
+	{":authority", "reviews.default.svc.cluster.local:9080"},
+	{":path", "/api/v1/reviews/12345?lang=en"},
+	{":method", "GET"},
+	{":scheme", "http"},
+	{"user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"},
+	{"accept", "application/json"},
+	{"accept-encoding", "gzip, deflate, br"},
+	{"accept-language", "en-US,en;q=0.5"},
+	{"cookie", "session=4f2c9a1e8b7d6c5a; theme=dark"},
+	{"x-forwarded-proto", "http"},
+	{"x-forwarded-for", "10.244.1.17"},
+	{"x-request-id", "0c5f3b9e-7a41-4d2e-9f3a-1b6c8d2e4f70"},
+	{"x-user-id", "user-4242"},
+	{"x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"},
+	{"x-b3-spanid", "e457b5a2e4d86bd1"},
+	{"x-b3-sampled", "1"},
+	{"x-envoy-attempt-count", "1"},
+}
+
+func with(headers [][2]string, extra ...[2]string) [][2]string {
+	out := append([][2]string(nil), headers...)
+	for _, kv := range extra {
+		replaced := false
+		for i := range out {
+			if out[i][0] == kv[0] {
+				out[i][1], replaced = kv[1], true
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// BodyChunks is the body of the body scenario: 64 KiB in 16 chunks.
+func BodyChunks() [][]byte {
+	const size, chunks = 64 << 10, 16
+	body := make([]byte, size)
+	for i := range body {
+		body[i] = byte('a' + i%26)
+	}
+	out := make([][]byte, chunks)
+	for i := range out {
+		out[i] = body[i*size/chunks : (i+1)*size/chunks]
+	}
+	return out
+}
+
+// Scenarios are the requests BENCHMARKS.md reports, in its order.
+var Scenarios = []Scenario{
+	{
+		Name:    "nomatch",
+		About:   "request that matches no target",
+		Config:  `{"targets": [{"name": "reviews-v2", "cluster": "shadow", ` + canary + `}]}`,
+		Request: Request{Headers: browserHeaders},
+		Floor:   "f1", Target: 1.3,
+	},
+	{
+		Name:    "copy",
+		About:   "one target matched and copied (headers only)",
+		Config:  `{"targets": [{"name": "reviews-v2", "cluster": "shadow", ` + canary + `}]}`,
+		Request: Request{Headers: with(browserHeaders, [2]string{"x-canary", "true"})},
+		Floor:   "f2", Target: 1.5, Copies: 1,
+	},
+	{
+		Name:  "copy3",
+		About: "three targets matched and copied",
+		Config: `{"targets": [
+			{"name": "reviews-v2", "cluster": "shadow", ` + canary + `},
+			{"name": "reviews-v3", "cluster": "shadow-b", "authoritySuffix": "-shadow",
+			 "headers": {"set": {"x-env": "shadow"}, "remove": ["cookie"]}, ` + canary + `},
+			{"name": "audit", "cluster": "shadow-c", "stickyHeader": "x-user-id", "percentage": 100,
+			 "match": {"paths": [{"regex": "/api/v[0-9]+/.*"}]}}]}`,
+		Request: Request{Headers: with(browserHeaders, [2]string{"x-canary", "true"})},
+		Floor:   "f2", Copies: 3,
+	},
+	{
+		Name:   "body64k",
+		About:  "64 KiB body in 16 chunks, copied",
+		Config: `{"targets": [{"name": "reviews-v2", "cluster": "shadow", ` + canary + `}]}`,
+		Request: Request{
+			Headers: with(browserHeaders, [2]string{"x-canary", "true"}, [2]string{":method", "POST"},
+				[2]string{"content-type", "application/json"}, [2]string{"content-length", "65536"}),
+			Body: BodyChunks(),
+		},
+		Floor: "f2", Copies: 1,
+	},
+	{
+		Name:  "ratelimited",
+		About: "copy refused by the rate limit",
+		Config: `{"targets": [{"name": "reviews-v2", "cluster": "shadow", ` + canary + `,
+			"rateLimit": {"perSecond": 0.001, "burst": 1}}]}`,
+		Request: Request{Headers: with(browserHeaders, [2]string{"x-canary", "true"})},
+		Floor:   "f1",
+	},
+}
+
+// ScenarioByName returns the scenario called name.
+func ScenarioByName(name string) (Scenario, bool) {
+	for _, s := range Scenarios {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scenario{}, false
+}
+
+// Clusters are the shadows of the scenarios; each answers at once with a 200.
+func Clusters() map[string]wasmhost.Caller {
+	ok := &wasmhost.Response{Headers: [][2]string{{":status", "200"}, {"content-length", "0"}}}
+	answer := wasmhost.CallerFunc(func(context.Context, *wasmhost.Callout) (*wasmhost.Response, error) {
+		return ok, nil
+	})
+	return map[string]wasmhost.Caller{"shadow": answer, "shadow-b": answer, "shadow-c": answer}
+}
+
+// VM is one module on a Manual host.
+type VM struct {
+	Host *wasmhost.Host
+	// Answered counts the callouts answered so far.
+	Answered int
+}
+
+// Start starts wasm on a Manual host with the plugin configuration and clusters.
+// ctx may carry a wazero function listener (CountAllocs does).
+func Start(ctx context.Context, wasm []byte, config string, clusters map[string]wasmhost.Caller) (*VM, error) {
+	h, err := wasmhost.New(ctx, wasmhost.Options{Module: wasm, PluginConfig: []byte(config),
+		Clusters: clusters, Manual: true})
+	if err != nil {
+		return nil, err
+	}
+	return &VM{Host: h}, nil
+}
+
+// Close frees the VM.
+func (vm *VM) Close() error { return vm.Host.Close(context.Background()) }
+
+// Do runs one request's whole life through the module, as an Envoy worker would:
+// a new stream, its headers, body chunks and trailers, the end of the stream, the
+// tick the module asked for (which sends the copies), and the copies' answers.
+func (vm *VM) Do(r *Request) error {
+	s, err := vm.Host.NewStream()
+	if err != nil {
+		return err
+	}
+	if err := vm.send(s, r); err != nil {
+		return err
+	}
+	if err := s.Done(); err != nil {
+		return err
+	}
+	if vm.Host.TickPeriod() > 0 {
+		if err := vm.Host.Tick(); err != nil {
+			return err
+		}
+	}
+	n, err := vm.Host.Answer()
+	vm.Answered += n
+	return err
+}
+
+func (vm *VM) send(s *wasmhost.Stream, r *Request) error {
+	headersEnd := len(r.Body) == 0 && r.Trailers == nil
+	if _, err := s.RequestHeaders(r.Headers, headersEnd); err != nil {
+		return err
+	}
+	for i, chunk := range r.Body {
+		if _, err := s.RequestBody(chunk, i == len(r.Body)-1 && r.Trailers == nil); err != nil {
+			return err
+		}
+	}
+	if r.Trailers != nil {
+		if _, err := s.RequestTrailers(r.Trailers); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RunRequests is the timed loop of a benchmark: it starts m's deployed build for sc,
+// runs Warmup requests, then one request per iteration of b.Loop.
+func RunRequests(b *testing.B, m Module, sc Scenario) {
+	vm, err := Start(context.Background(), m.Wasm, sc.Config, Clusters())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer vm.Close()
+	for range Warmup {
+		if err := vm.Do(&sc.Request); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := vm.Do(&sc.Request); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Warmup is how many requests run before anything is measured: the first ones grow
+// the module's heap and slices, and take a rate limit's burst.
+const Warmup = 200
+
+// Allocs is what the module allocates per request, counted in TinyGo's allocator.
+type Allocs struct {
+	// Count and Bytes are per request.
+	Count, Bytes float64
+	// GCs is the share of requests that ran TinyGo's collector.
+	GCs float64
+}
+
+// The functions of TinyGo's runtime (0.41, gc_blocks.go) that CountAllocs listens to:
+// every heap allocation (make, new, append, strings, the SDK's
+// proxy_on_memory_allocate) goes through alloc; buildFreeRanges runs after each
+// collection and each growth of the heap (growHeap); the collector itself is inlined.
+const (
+	allocator  = "runtime.alloc"
+	freeRanges = "runtime.buildFreeRanges"
+	heapGrowth = "runtime.growHeap"
+)
+
+// CountAllocs runs n requests of sc through the named build of m, after Warmup,
+// and counts its allocations with a wazero function listener on TinyGo's allocator.
+// The count is exact and repeatable; the listener slows the run, so it is kept apart
+// from the timed runs.
+func CountAllocs(m Module, sc Scenario, n int) (Allocs, error) {
+	counter := &allocCounter{}
+	ctx := experimental.WithFunctionListenerFactory(context.Background(), counter)
+	vm, err := Start(ctx, m.Names, sc.Config, Clusters())
+	if err != nil {
+		return Allocs{}, err
+	}
+	defer vm.Close()
+	if !counter.found {
+		return Allocs{}, fmt.Errorf("%s: no function %s in its name section", m.Name, allocator)
+	}
+	for range Warmup {
+		if err := vm.Do(&sc.Request); err != nil {
+			return Allocs{}, err
+		}
+	}
+	*counter = allocCounter{found: true}
+	for range n {
+		if err := vm.Do(&sc.Request); err != nil {
+			return Allocs{}, err
+		}
+	}
+	return Allocs{Count: float64(counter.calls) / float64(n), Bytes: float64(counter.bytes) / float64(n),
+		GCs: float64(counter.rebuilds-counter.grows) / float64(n)}, nil
+}
+
+// allocCounter is a wazero FunctionListenerFactory that counts calls to TinyGo's
+// allocator (whose first argument is the size), collections and heap growths.
+type allocCounter struct {
+	found           bool
+	calls, bytes    uint64
+	rebuilds, grows uint64
+}
+
+func (c *allocCounter) NewFunctionListener(def api.FunctionDefinition) experimental.FunctionListener {
+	switch def.Name() {
+	case allocator:
+		c.found = true
+		return listenerFunc(func(params []uint64) { c.calls++; c.bytes += uint64(uint32(params[0])) })
+	case freeRanges:
+		return listenerFunc(func([]uint64) { c.rebuilds++ })
+	case heapGrowth:
+		return listenerFunc(func([]uint64) { c.grows++ })
+	}
+	return nil
+}
+
+// listenerFunc is an experimental.FunctionListener that calls itself before the
+// function runs.
+type listenerFunc func(params []uint64)
+
+func (f listenerFunc) Before(_ context.Context, _ api.Module, _ api.FunctionDefinition, params []uint64,
+	_ experimental.StackIterator) {
+	f(params)
+}
+func (listenerFunc) After(context.Context, api.Module, api.FunctionDefinition, []uint64) {}
+func (listenerFunc) Abort(context.Context, api.Module, api.FunctionDefinition, error)    {}
+
+// CompileTime is how long wazero takes to compile m (the first part of StartTime):
+// the median of runs, each with a new runtime and no cache.
+func CompileTime(m Module, runs int) (time.Duration, error) {
+	ctx := context.Background()
+	times := make([]float64, 0, runs)
+	for range runs {
+		r := wazero.NewRuntime(ctx)
+		start := time.Now()
+		if _, err := r.CompileModule(ctx, m.Wasm); err != nil {
+			return 0, err
+		}
+		times = append(times, float64(time.Since(start)))
+		r.Close(ctx)
+	}
+	return time.Duration(Median(times)), nil
+}
+
+// StartTime is how long wasmhost.New takes to compile, instantiate and start m with
+// config and have the plugin accept its configuration: the median of runs.
+func StartTime(m Module, config string, runs int) (time.Duration, error) {
+	times := make([]float64, 0, runs)
+	for range runs {
+		start := time.Now()
+		vm, err := Start(context.Background(), m.Wasm, config, Clusters())
+		if err != nil {
+			return 0, err
+		}
+		times = append(times, float64(time.Since(start)))
+		vm.Close()
+	}
+	return time.Duration(Median(times)), nil
+}
+
+// Median returns the median of xs (the mean of the middle two for an even count).
+func Median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

@@ -1,0 +1,202 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/meshmirror/meshmirror/wasmhost"
+)
+
+// SoakConfig is what the soak runs: a copy of canary traffic with its body under a
+// rate limit, a sticky quarter of all API traffic without bodies, and a flaky shadow
+// that fails half its answers, refuses large bodies and has few slots in flight.
+const SoakConfig = `{"targets": [
+	{"name": "reviews-v2", "cluster": "shadow", ` + canary + `,
+	 "rateLimit": {"perSecond": 20000, "burst": 200}},
+	{"name": "audit", "cluster": "shadow-b", "stickyHeader": "x-user-id", "percentage": 25,
+	 "authoritySuffix": "-shadow", "headers": {"set": {"x-env": "shadow"}, "remove": ["cookie"]},
+	 "body": {"enabled": false}, "match": {"paths": [{"regex": "/api/v[0-9]+/.*"}]}},
+	{"name": "flaky", "cluster": "flaky", "match": {"paths": [{"prefix": "/api/"}]},
+	 "body": {"maxBytes": 16384}, "maxInFlight": 8, "timeoutMs": 200}]}`
+
+// SoakSample is the module's memory after a number of requests.
+type SoakSample struct {
+	Requests    int
+	MemoryBytes uint32
+	Elapsed     time.Duration
+}
+
+// SoakResult is what a soak observed.
+type SoakResult struct {
+	Samples []SoakSample
+	// Metrics are the module's at the end, every copy answered.
+	Metrics map[string]uint64
+	// Answered is the number of copies answered.
+	Answered int
+	Elapsed  time.Duration
+}
+
+// SoakOptions shape a soak.
+type SoakOptions struct {
+	// Requests is how many requests to send.
+	Requests int
+	// Every is how many requests pass between two samples of the memory.
+	Every int
+	// Seed draws the traffic and the answers: two modules soaked with the same seed
+	// see the same requests.
+	Seed uint64
+	// MaxBody is the largest request body, in bytes. Defaults to 64 KiB.
+	MaxBody int
+}
+
+// Soak sends mixed requests through one VM running wasm (SoakConfig), answering
+// copies in batches and ticking as Envoy would, and samples the module's linear
+// memory. The mix: 40% GET, 20% GET of the canary group, 15% POST of it with a body
+// of up to MaxBody in up to 16 chunks, 10% POST with trailers, 8% reset before their
+// end, 7% carrying the marker. The shadows answer 200 or 404; the flaky one answers
+// 200, 503, a connection failure, a reset or a timeout.
+func Soak(wasm []byte, opts SoakOptions, progress func(SoakSample)) (SoakResult, error) {
+	n, every, seed := opts.Requests, opts.Every, opts.Seed
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = 64 << 10
+	}
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	answers := rand.New(rand.NewPCG(seed+2, seed+3))
+	vm, err := Start(context.Background(), wasm, SoakConfig, soakClusters(answers))
+	if err != nil {
+		return SoakResult{}, err
+	}
+	defer vm.Close()
+	body := make([]byte, opts.MaxBody)
+	for i := range body {
+		body[i] = byte('a' + i%26)
+	}
+
+	var res SoakResult
+	start := time.Now()
+	sample := func(i int) {
+		s := SoakSample{Requests: i, MemoryBytes: vm.Host.MemoryBytes(), Elapsed: time.Since(start)}
+		res.Samples = append(res.Samples, s)
+		if progress != nil {
+			progress(s)
+		}
+	}
+	sample(0)
+	untilAnswer := 1
+	for i := 1; i <= n; i++ {
+		if err := soakRequest(vm, rng, body); err != nil {
+			return res, fmt.Errorf("request %d: %w", i, err)
+		}
+		// Envoy ticks every millisecond while copies wait: several requests may end
+		// in between, and answers come back later, in batches.
+		if vm.Host.TickPeriod() > 0 && rng.IntN(2) == 0 {
+			if err := vm.Host.Tick(); err != nil {
+				return res, fmt.Errorf("tick after request %d: %w", i, err)
+			}
+		}
+		if untilAnswer--; untilAnswer == 0 {
+			untilAnswer = 1 + rng.IntN(8)
+			a, err := vm.Host.Answer()
+			res.Answered += a
+			if err != nil {
+				return res, fmt.Errorf("answers after request %d: %w", i, err)
+			}
+		}
+		if i%every == 0 {
+			sample(i)
+		}
+	}
+	for vm.Host.TickPeriod() > 0 {
+		if err := vm.Host.Tick(); err != nil {
+			return res, err
+		}
+	}
+	a, err := vm.Host.Answer()
+	res.Answered += a
+	res.Elapsed = time.Since(start)
+	res.Metrics = vm.Host.Metrics()
+	return res, err
+}
+
+var soakPaths = []string{"/api/v1/reviews/12345?lang=en", "/api/v2/orders", "/api/v1/users/42/cart",
+	"/static/app.js", "/healthz", "/api/internal/report"}
+
+func soakRequest(vm *VM, rng *rand.Rand, body []byte) error {
+	headers := with(browserHeaders,
+		[2]string{":path", soakPaths[rng.IntN(len(soakPaths))]},
+		[2]string{"x-user-id", "user-" + strconv.Itoa(rng.IntN(10000))},
+		[2]string{"x-request-id", strconv.FormatUint(rng.Uint64(), 16)})
+	r := Request{Headers: headers}
+	reset := false
+	switch k := rng.IntN(100); {
+	case k < 40:
+	case k < 60:
+		r.Headers = with(r.Headers, [2]string{"x-canary", "true"})
+	case k < 85:
+		size := 1 + rng.IntN(len(body))
+		chunks := 1 + rng.IntN(16)
+		r.Headers = with(r.Headers, [2]string{"x-canary", "true"}, [2]string{":method", "POST"},
+			[2]string{"content-length", strconv.Itoa(size)})
+		for c := range chunks {
+			r.Body = append(r.Body, body[c*size/chunks:(c+1)*size/chunks])
+		}
+		if k >= 75 {
+			r.Trailers = [][2]string{{"x-checksum", strconv.Itoa(size)}}
+		}
+	case k < 93:
+		r.Headers = with(r.Headers, [2]string{"x-canary", "true"}, [2]string{":method", "POST"})
+		r.Body = [][]byte{body[:1+rng.IntN(min(8192, len(body)))]}
+		reset = true
+	default:
+		r.Headers = with(r.Headers, [2]string{"x-meshmirror", "reviews-v2"})
+	}
+	s, err := vm.Host.NewStream()
+	if err != nil {
+		return err
+	}
+	if reset { // headers and a chunk, then the stream ends without its end of stream
+		if _, err := s.RequestHeaders(r.Headers, false); err != nil {
+			return err
+		}
+		if _, err := s.RequestBody(r.Body[0], false); err != nil {
+			return err
+		}
+		return s.Done()
+	}
+	if err := vm.send(s, &r); err != nil {
+		return err
+	}
+	return s.Done()
+}
+
+// soakClusters answer from rng: the shadows mostly 200, the flaky one anything.
+func soakClusters(rng *rand.Rand) map[string]wasmhost.Caller {
+	ok := &wasmhost.Response{Headers: [][2]string{{":status", "200"}, {"content-length", "2"}}, Body: []byte("ok")}
+	notFound := &wasmhost.Response{Headers: [][2]string{{":status", "404"}}}
+	unavailable := &wasmhost.Response{Headers: [][2]string{{":status", "503"}}}
+	shadow := wasmhost.CallerFunc(func(context.Context, *wasmhost.Callout) (*wasmhost.Response, error) {
+		if rng.IntN(20) == 0 {
+			return notFound, nil
+		}
+		return ok, nil
+	})
+	flaky := wasmhost.CallerFunc(func(context.Context, *wasmhost.Callout) (*wasmhost.Response, error) {
+		switch k := rng.IntN(100); {
+		case k < 50:
+			return ok, nil
+		case k < 75:
+			return unavailable, nil
+		case k < 85:
+			return nil, errors.New("connection refused")
+		case k < 93:
+			return nil, wasmhost.ErrReset
+		default:
+			return nil, context.DeadlineExceeded
+		}
+	})
+	return map[string]wasmhost.Caller{"shadow": shadow, "shadow-b": shadow, "flaky": flaky}
+}
