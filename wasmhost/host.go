@@ -31,11 +31,12 @@ type Status uint32
 
 // The results a host function returns.
 const (
-	StatusOK            Status = 0
-	StatusNotFound      Status = 1
-	StatusBadArgument   Status = 2
-	StatusCasMismatch   Status = 8
-	StatusUnimplemented Status = 12
+	StatusOK              Status = 0
+	StatusNotFound        Status = 1
+	StatusBadArgument     Status = 2
+	StatusCasMismatch     Status = 8
+	StatusInternalFailure Status = 10
+	StatusUnimplemented   Status = 12
 )
 
 // Action is what a stream callback asks of the host.
@@ -116,6 +117,9 @@ type Response struct {
 	Trailers [][2]string
 }
 
+// ErrClosed is returned for a stream asked of a closed Host.
+var ErrClosed = errors.New("wasmhost: the host is closed")
+
 // ErrReset tells the host that the stream broke after its response began: Envoy then
 // reports the call as failed, with no headers and no body.
 var ErrReset = errors.New("stream reset after the response began")
@@ -186,21 +190,32 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		h.opts.Stdout = io.Discard
 	}
 	h.runtime = wazero.NewRuntime(ctx)
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, h.runtime); err != nil {
+	if err := h.start(ctx); err != nil {
+		h.runtime.Close(ctx)
 		return nil, err
 	}
+	return h, nil
+}
+
+// start instantiates the module and starts the plugin; New closes the runtime when
+// it fails.
+func (h *Host) start(ctx context.Context) error {
+	opts := h.opts
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, h.runtime); err != nil {
+		return err
+	}
 	if err := h.exportABI(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	compiled, err := h.runtime.CompileModule(ctx, opts.Module)
 	if err != nil {
-		return nil, fmt.Errorf("compiling the module: %w", err)
+		return fmt.Errorf("compiling the module: %w", err)
 	}
 	config := wazero.NewModuleConfig().WithSysWalltime().WithSysNanotime().WithSysNanosleep().
 		WithRandSource(rand.Reader).WithStdout(h.opts.Stdout).WithStderr(h.opts.Stdout).
 		WithStartFunctions() // _initialize or _start is called below, as Envoy does
 	if h.mod, err = h.runtime.InstantiateModule(ctx, compiled, config); err != nil {
-		return nil, fmt.Errorf("instantiating the module: %w", err)
+		return fmt.Errorf("instantiating the module: %w", err)
 	}
 	h.exports = map[string]api.Function{}
 	for name := range compiled.ExportedFunctions() {
@@ -208,7 +223,7 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 	}
 	if h.alloc = h.exports["proxy_on_memory_allocate"]; h.alloc == nil {
 		if h.alloc = h.exports["malloc"]; h.alloc == nil {
-			return nil, errors.New("the module exports neither proxy_on_memory_allocate nor malloc")
+			return errors.New("the module exports neither proxy_on_memory_allocate nor malloc")
 		}
 	}
 	start := h.exports["_initialize"]
@@ -217,21 +232,21 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 	}
 	if start != nil {
 		if _, err := start.Call(ctx); err != nil {
-			return nil, fmt.Errorf("starting the module: %w", err)
+			return fmt.Errorf("starting the module: %w", err)
 		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if ok, err := h.callBool("proxy_on_vm_start", rootID, 0); err != nil || !ok {
-		return nil, fmt.Errorf("proxy_on_vm_start failed: %v", err)
+		return fmt.Errorf("proxy_on_vm_start failed: %v", err)
 	}
 	if _, err := h.call("proxy_on_context_create", rootID, 0); err != nil {
-		return nil, err
+		return err
 	}
 	if ok, err := h.callBool("proxy_on_configure", rootID, uint64(len(opts.PluginConfig))); err != nil || !ok {
-		return nil, fmt.Errorf("the plugin refused its configuration (proxy_on_configure: %v)", err)
+		return fmt.Errorf("the plugin refused its configuration (proxy_on_configure: %v)", err)
 	}
-	return h, nil
+	return nil
 }
 
 // Close stops the ticks, cancels the callouts still out (a Manual host drops those it
@@ -309,6 +324,9 @@ type Stream struct {
 func (h *Host) NewStream() (*Stream, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrClosed
+	}
 	s := &Stream{h: h, id: h.nextID}
 	h.nextID++
 	h.streams[s.id] = s
@@ -355,7 +373,8 @@ func (s *Stream) Done() error {
 	h := s.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if s.done {
+	if s.done || h.closed {
+		s.done = true
 		return nil
 	}
 	s.done = true
@@ -376,7 +395,7 @@ func (s *Stream) enter(setup func(), fn string, args ...uint64) (Action, error) 
 	h := s.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if s.done {
+	if s.done || h.closed {
 		return ActionContinue, nil
 	}
 	setup()
@@ -472,6 +491,9 @@ func (h *Host) setTick(period time.Duration) {
 // httpCall checks a callout as Envoy's Context::httpCall does and sends it.
 // h.mu is held.
 func (h *Host) httpCall(cluster string, headers [][2]string, body []byte, trailers [][2]string, timeoutMs uint32) (uint32, Status) {
+	if h.closed {
+		return 0, StatusInternalFailure // no callout may start once Close waits for them
+	}
 	caller, ok := h.opts.Clusters[cluster]
 	if !ok || int32(timeoutMs) < 0 {
 		return 0, StatusBadArgument
