@@ -115,22 +115,12 @@ func (h *Host) exportABI(ctx context.Context) error {
 		return h.writeU32(m, retSize, uint32(len(serializeMap(*pairs))))
 	})
 	fn("add_header_map_value", func(_ context.Context, m api.Module, mapType, keyPtr, keySize, valPtr, valSize uint32) uint32 {
-		pairs, key, st := h.mapAndKey(m, mapType, keyPtr, keySize)
-		value, ok := m.Memory().Read(valPtr, valSize)
-		if st != StatusOK || !ok {
-			return uint32(max(st, StatusBadArgument))
-		}
-		*pairs = append(*pairs, [2]string{key, string(value)})
-		return uint32(StatusOK)
+		return h.editHeader(m, mapType, keyPtr, keySize, valPtr, valSize, func(pairs [][2]string, key, value string) [][2]string {
+			return append(pairs, [2]string{key, value})
+		})
 	})
 	fn("replace_header_map_value", func(_ context.Context, m api.Module, mapType, keyPtr, keySize, valPtr, valSize uint32) uint32 {
-		pairs, key, st := h.mapAndKey(m, mapType, keyPtr, keySize)
-		value, ok := m.Memory().Read(valPtr, valSize)
-		if st != StatusOK || !ok {
-			return uint32(max(st, StatusBadArgument))
-		}
-		*pairs = setHeader(*pairs, key, string(value))
-		return uint32(StatusOK)
+		return h.editHeader(m, mapType, keyPtr, keySize, valPtr, valSize, setHeader)
 	})
 	fn("remove_header_map_value", func(_ context.Context, m api.Module, mapType, keyPtr, keySize uint32) uint32 {
 		pairs, key, st := h.mapAndKey(m, mapType, keyPtr, keySize)
@@ -340,6 +330,21 @@ func export(b wazero.HostModuleBuilder, name string, f any) {
 		return
 	}
 	b.NewFunctionBuilder().WithGoModuleFunction(g, params, u32(1)).Export(name)
+}
+
+// editHeader applies edit to a header map with the key and value the module passed.
+func (h *Host) editHeader(m api.Module, mapType, keyPtr, keySize, valPtr, valSize uint32,
+	edit func(pairs [][2]string, key, value string) [][2]string) uint32 {
+	pairs, key, st := h.mapAndKey(m, mapType, keyPtr, keySize)
+	if st != StatusOK {
+		return uint32(st)
+	}
+	value, ok := m.Memory().Read(valPtr, valSize)
+	if !ok {
+		return uint32(StatusBadArgument)
+	}
+	*pairs = edit(*pairs, key, string(value))
+	return uint32(StatusOK)
 }
 
 func (h *Host) mapAndKey(m api.Module, mapType, keyPtr, keySize uint32) (*[][2]string, string, Status) {

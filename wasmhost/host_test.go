@@ -363,3 +363,35 @@ func TestSerializeMap(t *testing.T) {
 		}
 	}
 }
+
+// TestHost_editHeader covers add and replace of a header map value as Envoy answers
+// them: NotFound outside a stream, the map changed inside one.
+func TestHost_editHeader(t *testing.T) {
+	h := newHost(t, `{"targets": [{"name": "s", "cluster": "shadow"}]}`, map[string]Caller{"shadow": &recorder{}})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	res, err := h.alloc.Call(context.Background(), 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ptr := uint32(res[0])
+	h.mod.Memory().Write(ptr, []byte("X-Key"+"value"))
+	add := func(pairs [][2]string, key, value string) [][2]string { return append(pairs, [2]string{key, value}) }
+	if st := h.editHeader(h.mod, mapRequestHeaders, ptr, 5, ptr+5, 5, add); st != uint32(StatusNotFound) {
+		t.Errorf("outside a stream: status %d, want NotFound", st)
+	}
+	h.current = &Stream{request: [][2]string{{"x-key", "old"}}}
+	defer func() { h.current = nil }()
+	if st := h.editHeader(h.mod, mapRequestHeaders, ptr, 5, ptr+5, 5, add); st != uint32(StatusOK) {
+		t.Fatalf("add: status %d", st)
+	}
+	if st := h.editHeader(h.mod, mapRequestHeaders, ptr, 5, 1<<31, 5, setHeader); st != uint32(StatusBadArgument) {
+		t.Errorf("value outside memory: status %d, want BadArgument", st)
+	}
+	if st := h.editHeader(h.mod, mapRequestHeaders, ptr, 5, ptr+5, 5, setHeader); st != uint32(StatusOK) {
+		t.Fatalf("replace: status %d", st)
+	}
+	if got := fmt.Sprint(h.current.request); got != "[[x-key value]]" {
+		t.Errorf("headers = %s, want x-key replaced once", got)
+	}
+}
