@@ -6,7 +6,10 @@ WASM_NAMES   := build/meshmirror.names.wasm
 FLOORS       := f0 f1 f2
 IMAGE_LAYOUT := build/image
 TINYGO       := tools/tinygo.sh
-TINYGOFLAGS  := -scheduler=none -buildmode=wasi-legacy -no-debug -panic=trap
+# custommalloc drops TinyGo's exported malloc, which pins every block until a free the
+# SDK never calls; Envoy then hands buffers in through proxy_on_memory_allocate, whose
+# blocks the collector reclaims (RATIONALE.md).
+TINYGOFLAGS  := -scheduler=none -buildmode=wasi-legacy -no-debug -panic=trap -tags=custommalloc
 SOURCES      := $(shell find plugin -name '*.go' -not -name '*_test.go') go.mod go.sum
 
 .PHONY: build test run fuzz bench soak testdata clean image push envoy
