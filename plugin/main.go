@@ -44,6 +44,7 @@ type pluginContext struct {
 	ticking bool
 	refusal mirror.Throttle // how often a refused dispatch is logged
 	idle    []*httpContext  // contexts of ended requests, for reuse
+	ending  bool            // Envoy is ending this context; it ends once the queue is sent
 }
 
 // OnPluginStart implements types.PluginContext: it parses the configuration and
@@ -83,7 +84,7 @@ func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
 const maxIdleContexts = 256
 
 // OnTick implements types.PluginContext: it sends the waiting copies, then stops the
-// ticks until more copies wait.
+// ticks until more copies wait. A context that Envoy is ending ends now.
 func (p *pluginContext) OnTick() {
 	now := time.Now() // one reading for the batch: each is a call to the host
 	for i := range p.queue {
@@ -93,6 +94,35 @@ func (p *pluginContext) OnTick() {
 	clear(p.queue)
 	p.queue = p.queue[:0]
 	p.setTicking(false)
+	if p.ending {
+		p.end()
+		proxywasm.PluginDone()
+	}
+}
+
+// OnPluginDone implements types.PluginContext. Envoy calls it once a newer
+// configuration has replaced this one and the last request under this one has ended.
+// Copies still queued are sent first: the context then defers its end to its next
+// tick (RATIONALE.md).
+func (p *pluginContext) OnPluginDone() bool {
+	if p.mirror == nil { // never started
+		return true
+	}
+	p.ending = true
+	if len(p.queue) > 0 {
+		return false
+	}
+	p.end()
+	return true
+}
+
+// end lets go of everything the context holds. Envoy cancels the calls of a context
+// it deletes, with no callback: every copy still awaiting an answer counts as
+// cancelled now, so that in_flight stays exact.
+func (p *pluginContext) end() {
+	p.mirror.Cancel()
+	p.setTicking(false)
+	p.queue, p.idle = nil, nil
 }
 
 func (p *pluginContext) enqueue(copies []mirror.Copy) {
@@ -188,7 +218,7 @@ func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) types.Ac
 			h.abandon()
 			return types.ActionContinue
 		}
-		h.plugin.mirror.Body(&h.req, chunk)
+		h.plugin.mirror.Body(&h.req, chunk, time.Now().UnixNano())
 	}
 	if endOfStream {
 		h.finish(nil)
