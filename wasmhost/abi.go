@@ -39,11 +39,14 @@ func (h *Host) exportABI(ctx context.Context) error {
 		return h.writeU32(m, codePtr, 0)
 	})
 	fn("set_tick_period_milliseconds", func(_ context.Context, m api.Module, period uint32) uint32 {
-		h.setTick(time.Duration(period) * time.Millisecond)
+		// The timer of the effective context's root (ContextBase::setTimerPeriod).
+		if r := h.effectiveRoot(); r != nil {
+			h.setTimerPeriod(r.id, time.Duration(period)*time.Millisecond)
+		}
 		return uint32(StatusOK)
 	})
 	fn("get_current_time_nanoseconds", func(_ context.Context, m api.Module, retPtr uint32) uint32 {
-		if !m.Memory().WriteUint64Le(retPtr, uint64(time.Now().UnixNano())) {
+		if !m.Memory().WriteUint64Le(retPtr, uint64(h.opts.Clock().UnixNano())) {
 			return uint32(StatusBadArgument)
 		}
 		return uint32(StatusOK)
@@ -54,12 +57,16 @@ func (h *Host) exportABI(ctx context.Context) error {
 		if !ok || kind > metricHistogram {
 			return uint32(StatusBadArgument)
 		}
-		id, exists := h.names[string(name)]
-		if !exists {
-			id = uint32(len(h.names) + 1)
-			h.names[string(name)] = id
-			h.metrics[id] = &metric{kind: kind, name: string(name)}
+		// Each definition gets an id of its own, and every id of the same name
+		// addresses one stat in Envoy's store, whichever root context defined it
+		// (Envoy's Context::defineMetric, Stats::Utility::counterFromElements).
+		st := h.stats[string(name)]
+		if st == nil {
+			st = &metric{kind: kind, name: string(name)}
+			h.stats[st.name] = st
 		}
+		id := uint32(len(h.metrics) + 1)
+		h.metrics[id] = st
 		return h.writeU32(m, retID, id)
 	})
 	fn("increment_metric", func(_ context.Context, m api.Module, id uint32, offset int64) uint32 {
@@ -193,7 +200,7 @@ func (h *Host) exportABI(ctx context.Context) error {
 		if !okH || !okT {
 			return uint32(StatusBadArgument)
 		}
-		token, st := h.httpCall(string(cluster), lowerNames(headers), append([]byte(nil), body...),
+		token, st := h.httpCall(h.effectiveRoot(), string(cluster), lowerNames(headers), append([]byte(nil), body...),
 			lowerNames(trailers), timeoutMs)
 		if st != StatusOK {
 			return uint32(st)
@@ -202,13 +209,14 @@ func (h *Host) exportABI(ctx context.Context) error {
 	})
 
 	fn("set_effective_context", func(_ context.Context, m api.Module, id uint32) uint32 {
-		if _, ok := h.streams[id]; !ok && id != rootID {
+		// BadArgument for a context that does not exist (cpp-host src/exports.cc).
+		if _, ok := h.streams[id]; !ok && h.roots[id] == nil {
 			return uint32(StatusBadArgument)
 		}
 		h.effective = id
 		return uint32(StatusOK)
 	})
-	fn("done", func(_ context.Context, m api.Module) uint32 { return uint32(StatusOK) })
+	fn("done", func(_ context.Context, m api.Module) uint32 { return uint32(h.done()) })
 	fn("continue_stream", func(_ context.Context, m api.Module, streamType uint32) uint32 { return uint32(StatusOK) })
 	fn("close_stream", func(_ context.Context, m api.Module, streamType uint32) uint32 { return uint32(StatusOK) })
 	fn("continue_request", func(_ context.Context, m api.Module) uint32 { return uint32(StatusOK) })

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // Status is a proxy-wasm WasmResult.
@@ -64,8 +66,6 @@ const (
 	bufPluginConfig     = 7
 )
 
-const rootID = 1
-
 // Options configure a Host.
 type Options struct {
 	// Module is the compiled proxy-wasm module.
@@ -79,6 +79,10 @@ type Options struct {
 	Log func(level uint32, msg string)
 	// Stdout receives what the module writes to its standard output and error.
 	Stdout io.Writer
+	// Clock is the module's wall clock (WASI clock_time_get and
+	// proxy_get_current_time_nanoseconds), for tests that need time to pass at once.
+	// Timers keep real time. Defaults to time.Now.
+	Clock func() time.Time
 	// Manual makes the host run the module only when it is called, in the caller's
 	// goroutine: no timer runs proxy_on_tick (call Tick while TickPeriod is not zero),
 	// and callouts wait until Answer sends them to their clusters and delivers the
@@ -124,30 +128,43 @@ var ErrClosed = errors.New("wasmhost: the host is closed")
 // reports the call as failed, with no headers and no body.
 var ErrReset = errors.New("stream reset after the response began")
 
-// Host is one VM running the module. Its methods may be called from any goroutine;
-// the VM is entered by one at a time.
+// Host is one VM running the module, as an Envoy worker runs it. Its methods may be
+// called from any goroutine; the VM is entered by one at a time.
+//
+// It keeps Envoy's lifecycle (proxy-wasm-cpp-host src/wasm.cc, src/context.cc): each
+// configuration has a plugin (root) context of its own in the same VM; a stream
+// belongs to the root context that was current when it began and holds it, so an
+// old root context ends (proxy_on_done, then proxy_on_delete at once or after the
+// module calls proxy_done) once it has been replaced and its last stream is gone.
+// Deleting a root context cancels its callouts with no callback. Tick timers are kept
+// per root context id and outlive it, as Envoy's do.
 type Host struct {
-	mu      sync.Mutex // held while the VM runs
-	opts    Options
-	runtime wazero.Runtime
-	mod     api.Module
-	alloc   api.Function
-	exports map[string]api.Function
+	mu       sync.Mutex // held while the VM runs
+	opts     Options
+	runtime  wazero.Runtime
+	compiled wazero.CompiledModule
+	mod      api.Module
+	alloc    api.Function
+	exports  map[string]api.Function
 
 	nextID    uint32
+	roots     map[uint32]*root // root contexts that exist: active, or ending
+	active    *root            // the root context of the current configuration
 	streams   map[uint32]*Stream
-	effective uint32
-	current   *Stream // the stream whose callback runs
+	calling   uint32   // the context of the VM call under way (cpp-host's current_context_)
+	effective uint32   // the context set by proxy_set_effective_context, or calling
+	current   *Stream  // the stream whose callback runs
+	depth     int      // nesting of VM calls
+	after     []func() // run once the outermost VM call returns (addAfterVmCallAction)
+	canaried  map[string]error
 
-	metrics map[uint32]*metric
-	names   map[string]uint32
+	metrics map[uint32]*metric // by id
+	stats   map[string]*metric // by name: the stats the ids address
 
-	tickPeriod time.Duration
-	tickTimer  *time.Timer
-	tickGen    int
+	timers map[uint32]*timer // by root context id
 
 	nextToken uint32
-	pending   map[uint32]context.CancelFunc
+	pending   map[uint32]*pendingCall
 	held      []heldCall // callouts of a Manual host waiting for Answer
 	answering []heldCall // the batch Answer is delivering, kept for reuse
 	answer    *Response  // the callout answer being delivered
@@ -155,6 +172,28 @@ type Host struct {
 	closed    bool
 
 	sharedData map[string]shared
+}
+
+// root is a plugin (root) context: one per configuration.
+type root struct {
+	id      uint32
+	config  []byte
+	streams int  // streams that hold it, as a stream context holds its plugin handle
+	ending  bool // proxy_on_done was called
+	waiting bool // proxy_on_done returned false: proxy_done ends it (pending_done_)
+}
+
+// timer is Envoy's tick timer of one root context (Wasm::timer_period_, timer_).
+type timer struct {
+	period time.Duration
+	t      *time.Timer
+	gen    int
+}
+
+// pendingCall is a callout awaiting its answer.
+type pendingCall struct {
+	root   uint32
+	cancel context.CancelFunc
 }
 
 type heldCall struct {
@@ -174,58 +213,100 @@ type shared struct {
 	cas   uint32
 }
 
-// New compiles and starts the module as Envoy does: _start, proxy_on_vm_start,
-// the root context, then proxy_on_configure with the plugin configuration. A module
-// that refuses its configuration is an error.
+// compilations keeps compiled modules across hosts: a canary and its worker VM, and
+// the many hosts of a test run, compile each module once.
+var compilations = wazero.NewCompilationCache()
+
+// New starts the module as Envoy's createWasm does: a canary VM checks the plugin
+// configuration first (started, configured, then discarded), then the worker VM
+// runs _start and starts the plugin: proxy_on_context_create, proxy_on_vm_start,
+// proxy_on_configure. A module that refuses its configuration is an error.
 func New(ctx context.Context, opts Options) (*Host, error) {
+	if opts.Log == nil {
+		opts.Log = func(uint32, string) {}
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = io.Discard
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	h, err := newVM(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.canary(ctx, opts.PluginConfig); err != nil {
+		h.Close(ctx)
+		return nil, err
+	}
+	h.mu.Lock()
+	h.active, err = h.startRoot(opts.PluginConfig)
+	h.mu.Unlock()
+	if err != nil {
+		h.Close(ctx)
+		return nil, err
+	}
+	return h, nil
+}
+
+// newVM instantiates the module and runs _initialize or _start.
+func newVM(ctx context.Context, opts Options) (*Host, error) {
 	h := &Host{
-		opts: opts, nextID: rootID + 1, streams: map[uint32]*Stream{},
-		metrics: map[uint32]*metric{}, names: map[string]uint32{},
-		pending: map[uint32]context.CancelFunc{}, sharedData: map[string]shared{},
+		opts: opts, nextID: 1, roots: map[uint32]*root{}, streams: map[uint32]*Stream{},
+		metrics: map[uint32]*metric{}, stats: map[string]*metric{}, timers: map[uint32]*timer{},
+		pending: map[uint32]*pendingCall{}, sharedData: map[string]shared{}, canaried: map[string]error{},
 	}
-	if h.opts.Log == nil {
-		h.opts.Log = func(uint32, string) {}
-	}
-	if h.opts.Stdout == nil {
-		h.opts.Stdout = io.Discard
-	}
-	h.runtime = wazero.NewRuntime(ctx)
-	if err := h.start(ctx); err != nil {
+	h.runtime = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(compilations))
+	if err := h.instantiate(ctx); err != nil {
 		h.runtime.Close(ctx)
 		return nil, err
 	}
 	return h, nil
 }
 
-// start instantiates the module and starts the plugin; New closes the runtime when
-// it fails.
-func (h *Host) start(ctx context.Context) error {
-	opts := h.opts
+// Allocator is the export through which Envoy hands buffers to a module with these
+// exports: malloc when there is one, else proxy_on_memory_allocate, else none (""),
+// which Envoy refuses to load. It follows WasmBase::getFunctions (proxy-wasm-cpp-host,
+// src/wasm.cc).
+func Allocator[F any](exports map[string]F) string {
+	for _, name := range []string{"malloc", "proxy_on_memory_allocate"} {
+		if _, ok := exports[name]; ok {
+			return name
+		}
+	}
+	return ""
+}
+
+func (h *Host) instantiate(ctx context.Context) error {
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, h.runtime); err != nil {
 		return err
 	}
 	if err := h.exportABI(ctx); err != nil {
 		return err
 	}
-	compiled, err := h.runtime.CompileModule(ctx, opts.Module)
-	if err != nil {
+	var err error
+	if h.compiled, err = h.runtime.CompileModule(ctx, h.opts.Module); err != nil {
 		return fmt.Errorf("compiling the module: %w", err)
 	}
-	config := wazero.NewModuleConfig().WithSysWalltime().WithSysNanotime().WithSysNanosleep().
+	config := wazero.NewModuleConfig().WithSysNanotime().WithSysNanosleep().
+		WithWalltime(func() (int64, int32) {
+			t := h.opts.Clock()
+			return t.Unix(), int32(t.Nanosecond())
+		}, sys.ClockResolution(time.Microsecond/time.Nanosecond)).
 		WithRandSource(rand.Reader).WithStdout(h.opts.Stdout).WithStderr(h.opts.Stdout).
 		WithStartFunctions() // _initialize or _start is called below, as Envoy does
-	if h.mod, err = h.runtime.InstantiateModule(ctx, compiled, config); err != nil {
+	if h.mod, err = h.runtime.InstantiateModule(ctx, h.compiled, config); err != nil {
 		return fmt.Errorf("instantiating the module: %w", err)
 	}
 	h.exports = map[string]api.Function{}
-	for name := range compiled.ExportedFunctions() {
+	for name := range h.compiled.ExportedFunctions() {
 		h.exports[name] = h.mod.ExportedFunction(name)
 	}
-	if h.alloc = h.exports["proxy_on_memory_allocate"]; h.alloc == nil {
-		if h.alloc = h.exports["malloc"]; h.alloc == nil {
-			return errors.New("the module exports neither proxy_on_memory_allocate nor malloc")
-		}
+	name := Allocator(h.exports)
+	if name == "" {
+		return errors.New("the module is missing malloc function (it exports neither malloc nor proxy_on_memory_allocate)")
 	}
+	h.alloc = h.exports[name]
 	start := h.exports["_initialize"]
 	if start == nil {
 		start = h.exports["_start"]
@@ -235,18 +316,110 @@ func (h *Host) start(ctx context.Context) error {
 			return fmt.Errorf("starting the module: %w", err)
 		}
 	}
+	return nil
+}
+
+// canary checks a plugin configuration in a VM of its own, once per configuration, as
+// WasmHandleBase::canary does before Envoy accepts it (proxy-wasm-cpp-host
+// src/wasm.cc): the VM is started and configured, then discarded.
+func (h *Host) canary(ctx context.Context, config []byte) error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if ok, err := h.callBool("proxy_on_vm_start", rootID, 0); err != nil || !ok {
-		return fmt.Errorf("proxy_on_vm_start failed: %v", err)
-	}
-	if _, err := h.call("proxy_on_context_create", rootID, 0); err != nil {
+	err, seen := h.canaried[string(config)]
+	h.mu.Unlock()
+	if seen {
 		return err
 	}
-	if ok, err := h.callBool("proxy_on_configure", rootID, uint64(len(opts.PluginConfig))); err != nil || !ok {
-		return fmt.Errorf("the plugin refused its configuration (proxy_on_configure: %v)", err)
+	c, err := newVM(ctx, h.opts)
+	if err == nil {
+		c.mu.Lock()
+		_, err = c.startRoot(config)
+		c.mu.Unlock()
+		c.Close(ctx)
+	}
+	if err != nil {
+		err = fmt.Errorf("the canary VM refused the configuration: %w", err)
+	}
+	h.mu.Lock()
+	h.canaried[string(config)] = err
+	h.mu.Unlock()
+	return err
+}
+
+// startRoot creates and configures a root context, as WasmBase::start and configure
+// do (ContextBase::onStart, onConfigure). h.mu is held.
+func (h *Host) startRoot(config []byte) (*root, error) {
+	r := &root{id: h.nextID, config: config}
+	h.nextID++
+	h.roots[r.id] = r
+	if _, err := h.call(r.id, "proxy_on_context_create", uint64(r.id), 0); err != nil {
+		return nil, err
+	}
+	if ok, err := h.callBool(r.id, "proxy_on_vm_start", uint64(r.id), 0); err != nil || !ok {
+		return nil, fmt.Errorf("proxy_on_vm_start failed: %v", err)
+	}
+	if ok, err := h.callBool(r.id, "proxy_on_configure", uint64(r.id), uint64(len(config))); err != nil || !ok {
+		h.shutdown(r)
+		return nil, fmt.Errorf("the plugin refused its configuration (proxy_on_configure: %v)", err)
+	}
+	return r, nil
+}
+
+// Reconfigure applies a new plugin configuration as Envoy applies a changed filter
+// configuration with the same code: a canary checks it, then a new root context
+// starts in this VM and takes the new streams, and the old one ends once its last
+// stream has ended (PluginHandleBase's destructor calls WasmBase::startShutdown). A
+// configuration the plugin refuses is an error and changes nothing.
+func (h *Host) Reconfigure(ctx context.Context, config []byte) error {
+	if err := h.canary(ctx, config); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return ErrClosed
+	}
+	r, err := h.startRoot(config)
+	if err != nil {
+		return err
+	}
+	old := h.active
+	h.active = r
+	if old.streams == 0 {
+		h.shutdown(old)
 	}
 	return nil
+}
+
+// shutdown ends a replaced root context as WasmBase::startShutdown does:
+// proxy_on_done, and proxy_on_delete at once if it returned true; otherwise the
+// context lives on until it calls proxy_done. h.mu is held.
+func (h *Host) shutdown(r *root) {
+	r.ending = true
+	done, err := h.callBool(r.id, "proxy_on_done", uint64(r.id))
+	if err != nil {
+		h.opts.Log(4, err.Error())
+	}
+	if done {
+		h.deleteRoot(r)
+	} else {
+		r.waiting = true
+	}
+}
+
+// deleteRoot calls proxy_on_delete and destroys the context: its callouts are
+// cancelled and never answered (Envoy's Context::~Context). Its timer stays, as
+// Envoy's timers are kept by root context id. h.mu is held.
+func (h *Host) deleteRoot(r *root) {
+	if _, err := h.call(r.id, "proxy_on_delete", uint64(r.id)); err != nil {
+		h.opts.Log(4, err.Error())
+	}
+	delete(h.roots, r.id)
+	for token, p := range h.pending {
+		if p.root == r.id {
+			p.cancel()
+			delete(h.pending, token)
+		}
+	}
 }
 
 // Close stops the ticks, cancels the callouts still out (a Manual host drops those it
@@ -255,9 +428,12 @@ func (h *Host) Close(ctx context.Context) error {
 	h.mu.Lock()
 	h.closed = true
 	h.held = nil
-	h.setTick(0)
-	for _, cancel := range h.pending {
-		cancel()
+	for id := range h.timers {
+		h.setTimerPeriod(id, 0)
+	}
+	for token, p := range h.pending {
+		p.cancel()
+		delete(h.pending, token)
 	}
 	h.mu.Unlock()
 	h.callouts.Wait()
@@ -274,24 +450,37 @@ func (h *Host) MemoryBytes() uint32 {
 	return h.mod.Memory().Size()
 }
 
+// RootContexts returns the ids of the root contexts that exist, oldest first: the
+// last one runs the current configuration, the others are ending.
+func (h *Host) RootContexts() []uint32 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ids := make([]uint32, 0, len(h.roots))
+	for id := range h.roots {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}
+
 // Metric returns the value of the metric the module defined with name.
 func (h *Host) Metric(name string) (uint64, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	id, ok := h.names[name]
+	st, ok := h.stats[name]
 	if !ok {
 		return 0, false
 	}
-	return h.metrics[id].value, true
+	return st.value, true
 }
 
 // Metrics returns every metric the module defined, by name.
 func (h *Host) Metrics() map[string]uint64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make(map[string]uint64, len(h.names))
-	for name, id := range h.names {
-		out[name] = h.metrics[id].value
+	out := make(map[string]uint64, len(h.stats))
+	for name, st := range h.stats {
+		out[name] = st.value
 	}
 	return out
 }
@@ -300,8 +489,8 @@ func (h *Host) Metrics() map[string]uint64 {
 func (h *Host) MetricNames() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	names := make([]string, 0, len(h.names))
-	for name := range h.names {
+	names := make([]string, 0, len(h.stats))
+	for name := range h.stats {
 		names = append(names, name)
 	}
 	sort.Strings(names)
@@ -312,25 +501,29 @@ func (h *Host) MetricNames() []string {
 type Stream struct {
 	h        *Host
 	id       uint32
+	root     *root
 	request  [][2]string
 	trailers [][2]string
 	response [][2]string
 	respTrl  [][2]string
 	body     []byte // the chunk the current body callback sees
+	deleted  bool   // proxy_on_delete was called: no callback but a deferred log follows
 	done     bool
 }
 
-// NewStream creates a stream context for a new request.
+// NewStream creates a stream context for a new request, under the root context of
+// the current configuration.
 func (h *Host) NewStream() (*Stream, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return nil, ErrClosed
 	}
-	s := &Stream{h: h, id: h.nextID}
+	s := &Stream{h: h, id: h.nextID, root: h.active}
 	h.nextID++
 	h.streams[s.id] = s
-	if _, err := h.call("proxy_on_context_create", uint64(s.id), rootID); err != nil {
+	s.root.streams++
+	if _, err := h.call(s.id, "proxy_on_context_create", uint64(s.id), uint64(s.root.id)); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -368,53 +561,117 @@ func (s *Stream) RequestHeaderMap() [][2]string {
 	return append([][2]string(nil), s.request...)
 }
 
-// Done ends the stream as Envoy does: proxy_on_log, proxy_on_done, proxy_on_delete.
+// Done ends the stream as Envoy does for HTTP/1 and HTTP/2: proxy_on_log, then
+// proxy_on_done and proxy_on_delete.
 func (s *Stream) Done() error {
+	return s.end("proxy_on_log", "proxy_on_done", "proxy_on_delete")
+}
+
+// DoneDeferredLog ends the stream as Envoy does for HTTP/3 with
+// quic_defer_logging_to_ack_listener: proxy_on_done and proxy_on_delete when the
+// stream is destroyed, and proxy_on_log later, when the peer has acknowledged the
+// response.
+func (s *Stream) DoneDeferredLog() error {
+	if err := s.end("proxy_on_done", "proxy_on_delete"); err != nil {
+		return err
+	}
+	return s.log()
+}
+
+func (s *Stream) end(fns ...string) error {
+	h := s.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.deleted || h.closed {
+		return nil
+	}
+	h.current = s
+	defer func() { h.current = nil }()
+	for _, fn := range fns {
+		if _, err := h.call(s.id, fn, uint64(s.id)); err != nil {
+			s.release()
+			return err
+		}
+		if fn == "proxy_on_delete" {
+			s.deleted = true
+		}
+	}
+	if slices.Contains(fns, "proxy_on_log") {
+		s.release()
+	}
+	return nil
+}
+
+// log is the deferred proxy_on_log of a deleted stream.
+func (s *Stream) log() error {
 	h := s.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if s.done || h.closed {
-		s.done = true
 		return nil
 	}
-	s.done = true
 	h.current = s
 	defer func() { h.current = nil }()
-	for _, fn := range []string{"proxy_on_log", "proxy_on_done", "proxy_on_delete"} {
-		if _, err := h.call(fn, uint64(s.id)); err != nil {
-			return err
-		}
-	}
-	delete(h.streams, s.id)
-	return nil
+	_, err := h.call(s.id, "proxy_on_log", uint64(s.id))
+	s.release()
+	return err
 }
 
-// enter runs a stream callback; once the stream is done it is not called any more,
-// as Envoy calls nothing on a deleted context.
+// release destroys the stream context: it lets go of its root context, which ends
+// if it was replaced and this was its last stream. h.mu is held.
+func (s *Stream) release() {
+	if s.done {
+		return
+	}
+	s.done, s.deleted = true, true
+	h := s.h
+	delete(h.streams, s.id)
+	r := s.root
+	if r.streams--; r.streams == 0 && r != h.active && !r.ending && !h.closed {
+		h.shutdown(r)
+	}
+}
+
+// enter runs a stream callback; once the stream is deleted it is not called any
+// more, as Envoy calls nothing on a deleted context.
 func (s *Stream) enter(setup func(), fn string, args ...uint64) (Action, error) {
 	h := s.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if s.done || h.closed {
+	if s.deleted || h.closed {
 		return ActionContinue, nil
 	}
 	setup()
-	h.current, h.effective = s, s.id
+	h.current = s
 	defer func() { h.current, s.body = nil, nil }()
-	res, err := h.call(fn, append([]uint64{uint64(s.id)}, args...)...)
+	res, err := h.call(s.id, fn, append([]uint64{uint64(s.id)}, args...)...)
 	if err != nil {
 		return ActionContinue, err
 	}
 	return Action(res), nil
 }
 
-// call runs an export of the module; h.mu is held.
-func (h *Host) call(name string, args ...uint64) (uint64, error) {
+// call runs an export of the module on behalf of context id; h.mu is held. When the
+// outermost call returns, the actions the module's host calls deferred run, as
+// cpp-host's DeferAfterCallActions does.
+func (h *Host) call(id uint32, name string, args ...uint64) (uint64, error) {
 	fn := h.exports[name]
 	if fn == nil {
 		return 0, nil // the module does not handle this callback
 	}
+	calling, effective := h.calling, h.effective
+	h.calling, h.effective = id, id
+	h.depth++
 	res, err := fn.Call(context.Background(), args...)
+	h.depth--
+	h.calling, h.effective = calling, effective
+	if h.depth == 0 {
+		for len(h.after) > 0 {
+			after := h.after[0]
+			h.after = h.after[1:]
+			after()
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", name, err)
 	}
@@ -424,8 +681,8 @@ func (h *Host) call(name string, args ...uint64) (uint64, error) {
 	return res[0], nil
 }
 
-func (h *Host) callBool(name string, args ...uint64) (bool, error) {
-	res, err := h.call(name, args...)
+func (h *Host) callBool(id uint32, name string, args ...uint64) (bool, error) {
+	res, err := h.call(id, name, args...)
 	return res != 0, err
 }
 
@@ -436,62 +693,138 @@ func b2u(b bool) uint64 {
 	return 0
 }
 
-// Tick runs proxy_on_tick now, in the calling goroutine, as Envoy's timer does when
-// the period the module set elapses. It is how a Manual host ticks; on other hosts
-// the timer keeps its own schedule.
+// effectiveRoot is the root context that a host call of the module acts for: that of
+// the effective context, or of the context of the call when the effective one is
+// gone (cpp-host's contextOrEffectiveContext()->root_context()). h.mu is held.
+func (h *Host) effectiveRoot() *root {
+	for _, id := range [2]uint32{h.effective, h.calling} {
+		if s, ok := h.streams[id]; ok {
+			return s.root
+		}
+		if r, ok := h.roots[id]; ok {
+			return r
+		}
+	}
+	return nil
+}
+
+// done is proxy_done: a root context that deferred its end in proxy_on_done is
+// deleted once the current VM call returns, so that proxy_on_delete does not run
+// inside the module's call (WasmBase::done); any other context gets NotFound. h.mu is
+// held.
+func (h *Host) done() Status {
+	r := h.effectiveRoot()
+	if r == nil || !r.waiting {
+		return StatusNotFound
+	}
+	r.waiting = false
+	h.after = append(h.after, func() { h.deleteRoot(r) })
+	return StatusOK
+}
+
+// Tick runs the tick of every root context whose timer is set, now and in the calling
+// goroutine, as Envoy's timers do when their periods elapse. It is how a Manual host
+// ticks; on other hosts the timers keep their own schedule.
 func (h *Host) Tick() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
-		return nil
+	ids := make([]uint32, 0, len(h.timers))
+	for id, t := range h.timers {
+		if t.period > 0 {
+			ids = append(ids, id)
+		}
 	}
-	h.effective = rootID
-	_, err := h.call("proxy_on_tick", rootID)
-	return err
+	slices.Sort(ids)
+	var first error
+	for _, id := range ids {
+		if err := h.onTick(id); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
-// TickPeriod is the tick period the module set last; zero when it wants no ticks.
+// TickPeriod is the shortest tick period among the root contexts' timers, those of
+// deleted contexts included; zero when no timer is set.
 func (h *Host) TickPeriod() time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.tickPeriod
+	var shortest time.Duration
+	for _, t := range h.timers {
+		if t.period > 0 && (shortest == 0 || t.period < shortest) {
+			shortest = t.period
+		}
+	}
+	return shortest
 }
 
-// tick runs proxy_on_tick and arms the next one, as Envoy's timer does after onTick.
-func (h *Host) tick(gen int) {
+// Timers returns the tick period of every root context id whose timer is set, those
+// of deleted contexts included: Envoy keeps re-arming them.
+func (h *Host) Timers() map[uint32]time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if gen != h.tickGen || h.closed {
+	out := map[uint32]time.Duration{}
+	for id, t := range h.timers {
+		if t.period > 0 {
+			out[id] = t.period
+		}
+	}
+	return out
+}
+
+// onTick runs proxy_on_tick for a root context if it still exists, as
+// Wasm::tickHandler does. h.mu is held.
+func (h *Host) onTick(id uint32) error {
+	if h.closed || h.roots[id] == nil {
+		return nil
+	}
+	_, err := h.call(id, "proxy_on_tick", uint64(id))
+	return err
+}
+
+// tickHandler is Envoy's Wasm::tickHandler for a timer that fired: the tick of the
+// root context if it still exists, then the timer re-armed while its period is set,
+// whether or not the context is gone.
+func (h *Host) tickHandler(id uint32, gen int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.timers[id]
+	if t == nil || gen != t.gen || h.closed {
 		return
 	}
-	h.effective = rootID
-	if _, err := h.call("proxy_on_tick", rootID); err != nil {
+	if err := h.onTick(id); err != nil {
 		h.opts.Log(4, "proxy_on_tick: "+err.Error())
 	}
-	if gen == h.tickGen && h.tickPeriod > 0 {
-		h.tickTimer = time.AfterFunc(h.tickPeriod, func() { h.tick(gen) })
+	if gen == t.gen && t.period > 0 {
+		t.t = time.AfterFunc(t.period, func() { h.tickHandler(id, gen) })
 	}
 }
 
-// setTick follows Envoy's Wasm::setTimerPeriod: a new period replaces the timer and
-// starts a fresh delay; 0 stops it. h.mu is held.
-func (h *Host) setTick(period time.Duration) {
-	if h.tickTimer != nil {
-		h.tickTimer.Stop()
-		h.tickTimer = nil
+// setTimerPeriod follows Envoy's Wasm::setTimerPeriod for the timer of root context
+// id: a new period replaces the timer and starts a fresh delay; 0 stops it. h.mu is
+// held.
+func (h *Host) setTimerPeriod(id uint32, period time.Duration) {
+	t := h.timers[id]
+	if t == nil {
+		t = &timer{}
+		h.timers[id] = t
 	}
-	h.tickGen++
-	h.tickPeriod = period
+	if t.t != nil {
+		t.t.Stop()
+		t.t = nil
+	}
+	t.gen++
+	t.period = period
 	if period > 0 && !h.closed && !h.opts.Manual {
-		gen := h.tickGen
-		h.tickTimer = time.AfterFunc(period, func() { h.tick(gen) })
+		gen := t.gen
+		t.t = time.AfterFunc(period, func() { h.tickHandler(id, gen) })
 	}
 }
 
-// httpCall checks a callout as Envoy's Context::httpCall does and sends it.
-// h.mu is held.
-func (h *Host) httpCall(cluster string, headers [][2]string, body []byte, trailers [][2]string, timeoutMs uint32) (uint32, Status) {
-	if h.closed {
+// httpCall checks a callout as Envoy's Context::httpCall does and sends it for the
+// root context r. h.mu is held.
+func (h *Host) httpCall(r *root, cluster string, headers [][2]string, body []byte, trailers [][2]string, timeoutMs uint32) (uint32, Status) {
+	if h.closed || r == nil {
 		return 0, StatusInternalFailure // no callout may start once Close waits for them
 	}
 	caller, ok := h.opts.Clusters[cluster]
@@ -503,6 +836,11 @@ func (h *Host) httpCall(cluster string, headers [][2]string, body []byte, traile
 			return 0, StatusBadArgument
 		}
 	}
+	if caller == nil {
+		// A cluster with no healthy endpoint: AsyncClient::send fails inline and
+		// Envoy's httpCall returns InternalFailure, with no callback.
+		return 0, StatusInternalFailure
+	}
 	if len(body) > 0 {
 		headers = setHeader(headers, "content-length", fmt.Sprint(len(body)))
 	}
@@ -512,6 +850,7 @@ func (h *Host) httpCall(cluster string, headers [][2]string, body []byte, traile
 		Timeout: time.Duration(timeoutMs) * time.Millisecond}
 	if h.opts.Manual {
 		h.held = append(h.held, heldCall{token: token, caller: caller, call: c})
+		h.pending[token] = &pendingCall{root: r.id, cancel: func() {}}
 		return token, StatusOK
 	}
 	ctx, cancel := context.Background(), context.CancelFunc(func() {})
@@ -520,7 +859,7 @@ func (h *Host) httpCall(cluster string, headers [][2]string, body []byte, traile
 	} else {
 		ctx, cancel = context.WithCancel(ctx)
 	}
-	h.pending[token] = cancel
+	h.pending[token] = &pendingCall{root: r.id, cancel: cancel}
 	h.callouts.Add(1)
 	go func() {
 		defer h.callouts.Done()
@@ -554,45 +893,59 @@ func envoyAnswer(resp *Response, err error, timedOut bool) *Response {
 // Answer sends the callouts a Manual host holds to their clusters, one after the
 // other in the order the module made them and in the calling goroutine, and delivers
 // each answer to the module. Callouts the module makes meanwhile wait for the next
-// call. A Caller stands for a timeout by returning an error that wraps
+// call; those of a root context deleted meanwhile were cancelled and are not sent. A
+// Caller stands for a timeout by returning an error that wraps
 // context.DeadlineExceeded (its context has no deadline here): the module sees
-// Envoy's 504, at once rather than after the timeout. Answer returns how many callouts it answered, and the first error of
-// the module (a trap).
+// Envoy's 504, at once rather than after the timeout. Answer returns how many
+// callouts it answered, and the first error of the module (a trap).
 func (h *Host) Answer() (int, error) {
 	h.mu.Lock()
 	batch := h.held
 	h.held, h.answering = h.answering[:0], nil
 	h.mu.Unlock()
 	var first error
+	answered := 0
 	for i, c := range batch {
+		batch[i] = heldCall{}
+		if !h.isPending(c.token) {
+			continue
+		}
 		resp, err := c.caller.Call(context.Background(), c.call)
+		answered++
 		if err := h.deliver(c.token, envoyAnswer(resp, err, errors.Is(err, context.DeadlineExceeded))); err != nil && first == nil {
 			first = err
 		}
-		batch[i] = heldCall{}
 	}
 	h.mu.Lock()
 	h.answering = batch[:0]
 	h.mu.Unlock()
-	return len(batch), first
+	return answered, first
 }
 
-// deliver hands a callout's answer to the plugin context that made it.
+func (h *Host) isPending(token uint32) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.pending[token]
+	return ok
+}
+
+// deliver hands a callout's answer to the root context that made it, unless the call
+// was cancelled meanwhile.
 func (h *Host) deliver(token uint32, resp *Response) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delete(h.pending, token)
-	if h.closed {
+	p, ok := h.pending[token]
+	if !ok || h.closed {
 		return nil
 	}
+	delete(h.pending, token)
 	h.answer = resp
 	defer func() { h.answer = nil }()
-	h.effective = rootID
 	var nh, nb, nt uint64
 	if resp != nil {
 		nh, nb, nt = uint64(len(resp.Headers)), uint64(len(resp.Body)), uint64(len(resp.Trailers))
 	}
-	_, err := h.call("proxy_on_http_call_response", rootID, uint64(token), nh, nb, nt)
+	_, err := h.call(p.root, "proxy_on_http_call_response", uint64(p.root), uint64(token), nh, nb, nt)
 	if err != nil {
 		h.opts.Log(4, "proxy_on_http_call_response: "+err.Error())
 	}

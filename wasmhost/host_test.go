@@ -91,10 +91,7 @@ func waitTicks(t *testing.T, h *Host) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		h.mu.Lock()
-		idle := h.tickPeriod == 0
-		h.mu.Unlock()
-		if idle {
+		if h.TickPeriod() == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -172,7 +169,7 @@ func TestHost_httpCallChecks(t *testing.T) {
 		{"no :authority", "shadow", [][2]string{{":path", "/"}, {":method", "GET"}}, 100, StatusBadArgument},
 	}
 	for _, tc := range tests {
-		if _, st := h.httpCall(tc.cluster, tc.headers, nil, nil, tc.timeout); st != tc.want {
+		if _, st := h.httpCall(h.active, tc.cluster, tc.headers, nil, nil, tc.timeout); st != tc.want {
 			t.Errorf("%s: status %d, want %d", tc.name, st, tc.want)
 		}
 	}
@@ -187,7 +184,7 @@ func TestHost_timeoutZeroMeansNone(t *testing.T) {
 	})
 	h := newHost(t, `{"targets": [{"name": "s", "cluster": "shadow"}]}`, map[string]Caller{"shadow": caller})
 	h.mu.Lock()
-	_, st := h.httpCall("shadow", get, nil, nil, 0)
+	_, st := h.httpCall(h.active, "shadow", get, nil, nil, 0)
 	h.mu.Unlock()
 	if st != StatusOK {
 		t.Fatalf("status %d", st)
