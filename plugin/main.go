@@ -40,11 +40,11 @@ const tickMs = 1
 type pluginContext struct {
 	types.DefaultPluginContext
 	mirror  *mirror.Mirror
-	queue   []mirror.Copy // admitted copies waiting for the next tick
-	ticking bool
+	queue   []mirror.Copy   // admitted copies waiting for the next tick
+	tick    uint32          // the tick period set, in milliseconds; 0 for none
 	refusal mirror.Throttle // how often a refused dispatch is logged
 	idle    []*httpContext  // contexts of ended requests, for reuse
-	ending  bool            // Envoy is ending this context; it ends once the queue is sent
+	ending  bool            // Envoy is ending this context (OnPluginDone)
 }
 
 // OnPluginStart implements types.PluginContext: it parses the configuration and
@@ -84,8 +84,14 @@ func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
 const maxIdleContexts = 256
 
 // OnTick implements types.PluginContext: it sends the waiting copies, then stops the
-// ticks until more copies wait. A context that Envoy is ending ends now.
+// ticks until more copies wait. For a context that Envoy is ending, the tick that
+// comes while it awaits its answers is the deadline: it ends then.
 func (p *pluginContext) OnTick() {
+	if p.ending && p.tick != tickMs {
+		p.end()
+		proxywasm.PluginDone()
+		return
+	}
 	now := time.Now() // one reading for the batch: each is a call to the host
 	for i := range p.queue {
 		p.send(&p.queue[i], now)
@@ -93,58 +99,80 @@ func (p *pluginContext) OnTick() {
 	p.mirror.Recycle(p.queue) // Envoy has its own copy of each body now
 	clear(p.queue)
 	p.queue = p.queue[:0]
-	p.setTicking(false)
-	if p.ending {
-		p.end()
-		proxywasm.PluginDone()
+	p.setTick(0)
+	if p.ending && !p.endIfSettled() {
+		p.awaitAnswers()
 	}
 }
 
 // OnPluginDone implements types.PluginContext. Envoy calls it once a newer
-// configuration has replaced this one and the last request under this one has ended.
-// Copies still queued are sent first: the context then defers its end to its next
-// tick (RATIONALE.md).
+// configuration has replaced this one and the last request under it has ended. The
+// context ends when every copy it admitted has an outcome: it defers its end while
+// copies wait to be sent or answered (RATIONALE.md).
 func (p *pluginContext) OnPluginDone() bool {
 	if p.mirror == nil { // never started
 		return true
 	}
 	p.ending = true
-	if len(p.queue) > 0 {
+	if p.settled() {
+		p.end()
+		return true
+	}
+	if len(p.queue) == 0 {
+		p.awaitAnswers()
+	}
+	return false
+}
+
+// settled reports whether every admitted copy has an outcome.
+func (p *pluginContext) settled() bool { return len(p.queue) == 0 && p.mirror.InFlight() == 0 }
+
+// endIfSettled ends an ending context that has nothing left to send or await, and
+// tells Envoy; it reports whether it did.
+func (p *pluginContext) endIfSettled() bool {
+	if !p.ending || !p.settled() {
 		return false
 	}
 	p.end()
+	proxywasm.PluginDone()
 	return true
 }
 
+// awaitAnswers arms the deadline of an ending context: Envoy answers every copy by
+// its timeout, so the longest timeout and a second of grace.
+func (p *pluginContext) awaitAnswers() {
+	longest := uint32(0)
+	for _, t := range p.mirror.Config().Targets {
+		longest = max(longest, t.TimeoutMs)
+	}
+	p.setTick(longest + 1000)
+}
+
 // end lets go of everything the context holds. Envoy cancels the calls of a context
-// it deletes, with no callback: every copy still awaiting an answer counts as
-// cancelled now, so that in_flight stays exact.
+// it deletes, with no callback: a copy still awaiting its answer counts as cancelled,
+// so that in_flight stays exact.
 func (p *pluginContext) end() {
 	p.mirror.Cancel()
-	p.setTicking(false)
+	p.setTick(0)
 	p.queue, p.idle = nil, nil
 }
 
 func (p *pluginContext) enqueue(copies []mirror.Copy) {
 	p.queue = copies
 	if len(copies) > 0 {
-		p.setTicking(true)
+		p.setTick(tickMs)
 	}
 }
 
-func (p *pluginContext) setTicking(on bool) {
-	if on == p.ticking {
+func (p *pluginContext) setTick(period uint32) {
+	if period == p.tick {
 		return
-	}
-	period := uint32(0)
-	if on {
-		period = tickMs
 	}
 	if err := proxywasm.SetTickPeriodMilliSeconds(period); err != nil {
 		proxywasm.LogErrorf("meshmirror: setting the tick period to %d ms: %v", period, err)
 		return
 	}
-	p.ticking = on
+	p.tick = period
 }
 
 // send dispatches one copy from the plugin context at start; its answer is recorded
@@ -154,6 +182,7 @@ func (p *pluginContext) send(c *mirror.Copy, start time.Time) {
 	_, err := proxywasm.DispatchHttpCall(c.Cluster, c.Headers, c.Body, c.Trailers, c.TimeoutMs,
 		func(numHeaders, _, _ int) {
 			p.mirror.Answered(target, responseStatus(numHeaders), time.Since(start).Milliseconds())
+			p.endIfSettled()
 		})
 	if err != nil {
 		p.mirror.Refused(target)

@@ -336,6 +336,16 @@ func (m *Mirror) Cancel() {
 	}
 }
 
+// InFlight is the number of copies admitted and still awaiting an outcome, over
+// every target.
+func (m *Mirror) InFlight() int {
+	n := 0
+	for i := range m.targets {
+		n += m.targets[i].inFlight
+	}
+	return n
+}
+
 func (m *Mirror) release(target int) {
 	if s := &m.targets[target]; s.inFlight > 0 {
 		s.inFlight--
