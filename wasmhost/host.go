@@ -996,8 +996,11 @@ func (h *Host) headerMap(mapType uint32) *[][2]string {
 
 func (h *Host) buffer(bufType uint32) ([]byte, bool) {
 	switch bufType {
-	case bufPluginConfig:
-		return h.opts.PluginConfig, true
+	case bufPluginConfig: // that of the root context being configured
+		if r := h.effectiveRoot(); r != nil {
+			return r.config, true
+		}
+		return nil, false
 	case bufVMConfiguration:
 		return nil, true
 	case bufCallResponseBody:
