@@ -49,7 +49,11 @@ type logRecorder struct {
 	lines []string
 }
 
-func (l *logRecorder) log(_ uint32, msg string) { l.mu.Lock(); l.lines = append(l.lines, msg); l.mu.Unlock() }
+func (l *logRecorder) log(_ uint32, msg string) {
+	l.mu.Lock()
+	l.lines = append(l.lines, msg)
+	l.mu.Unlock()
+}
 
 func (l *logRecorder) count(substr string) int {
 	l.mu.Lock()
