@@ -298,3 +298,35 @@ func TestHttpContext_largeBudgets(t *testing.T) {
 		})
 	}
 }
+
+// TestHttpContext_answeredBeforeTheRequestEnded: a response that ends while its
+// request is still streaming means the request never ends (Envoy resets the stream,
+// ConnectionManagerImpl::doEndStream), and with HTTP/3's deferred logging the SDK
+// drops the stream's log: the body budget is given back at the response's end.
+func TestHttpContext_answeredBeforeTheRequestEnded(t *testing.T) {
+	ends := map[string]func(proxytest.HostEmulator, uint32){
+		"headers": func(h proxytest.HostEmulator, id uint32) {
+			h.CallOnResponseHeaders(id, [][2]string{{":status", "413"}}, true)
+		},
+		"body": func(h proxytest.HostEmulator, id uint32) {
+			h.CallOnResponseHeaders(id, [][2]string{{":status", "200"}}, false)
+			h.CallOnResponseBody(id, []byte("no"), true)
+		},
+		"trailers": func(h proxytest.HostEmulator, id uint32) {
+			h.CallOnResponseHeaders(id, [][2]string{{":status", "200"}}, false)
+			h.CallOnResponseTrailers(id, nil)
+		},
+	}
+	for name, end := range ends {
+		t.Run(name, func(t *testing.T) {
+			vmTest(t, func(t *testing.T, vm types.VMContext) {
+				host := start(t, vm, `{"targets": [{"name": "shadow", "cluster": "c", "maxInFlight": 1, "body": {"maxBytes": 10000}}]}`)
+				early := startPost(t, host)
+				sendBody(t, host, early, randomBody(7, 6000), 1000, false)
+				end(host, early) // no log follows: the SDK drops it
+				wantBodyCopied(t, host, randomBody(8, 9000), "after a request answered before its end")
+				wantCounters(t, host, "shadow", map[mirror.Counter]uint64{mirror.Matched: 2, mirror.Dispatched: 1})
+			})
+		})
+	}
+}

@@ -247,7 +247,7 @@ func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) types.Ac
 			h.abandon()
 			return types.ActionContinue
 		}
-		h.plugin.mirror.Body(&h.req, chunk, time.Now().UnixNano())
+		h.plugin.mirror.Body(&h.req, chunk)
 	}
 	if endOfStream {
 		h.finish(nil)
@@ -261,6 +261,31 @@ func (h *httpContext) OnHttpRequestTrailers(int) types.Action {
 		trailers, _ := proxywasm.GetHttpRequestTrailers()
 		h.finish(trailers)
 	}
+	return types.ActionContinue
+}
+
+// OnHttpResponseHeaders implements types.HttpContext: a response that ends before
+// its request means the request never will, since Envoy then resets the stream
+// (ConnectionManagerImpl::doEndStream); with HTTP/3's deferred logging the plugin
+// would hear of that stream's end no other way.
+func (h *httpContext) OnHttpResponseHeaders(_ int, endOfStream bool) types.Action {
+	if endOfStream {
+		h.abandon()
+	}
+	return types.ActionContinue
+}
+
+// OnHttpResponseBody implements types.HttpContext (see OnHttpResponseHeaders).
+func (h *httpContext) OnHttpResponseBody(_ int, endOfStream bool) types.Action {
+	if endOfStream {
+		h.abandon()
+	}
+	return types.ActionContinue
+}
+
+// OnHttpResponseTrailers implements types.HttpContext (see OnHttpResponseHeaders).
+func (h *httpContext) OnHttpResponseTrailers(int) types.Action {
+	h.abandon()
 	return types.ActionContinue
 }
 

@@ -25,7 +25,6 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
-	"github.com/tetratelabs/wazero/sys"
 )
 
 // Status is a proxy-wasm WasmResult.
@@ -79,10 +78,6 @@ type Options struct {
 	Log func(level uint32, msg string)
 	// Stdout receives what the module writes to its standard output and error.
 	Stdout io.Writer
-	// Clock is the module's wall clock (WASI clock_time_get and
-	// proxy_get_current_time_nanoseconds), for tests that need time to pass at once.
-	// Timers keep real time. Defaults to time.Now.
-	Clock func() time.Time
 	// Manual makes the host run the module only when it is called, in the caller's
 	// goroutine: no timer runs proxy_on_tick (call Tick while TickPeriod is not zero),
 	// and callouts wait until Answer sends them to their clusters and delivers the
@@ -228,9 +223,6 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 	if opts.Stdout == nil {
 		opts.Stdout = io.Discard
 	}
-	if opts.Clock == nil {
-		opts.Clock = time.Now
-	}
 	h, err := newVM(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -288,11 +280,7 @@ func (h *Host) instantiate(ctx context.Context) error {
 	if h.compiled, err = h.runtime.CompileModule(ctx, h.opts.Module); err != nil {
 		return fmt.Errorf("compiling the module: %w", err)
 	}
-	config := wazero.NewModuleConfig().WithSysNanotime().WithSysNanosleep().
-		WithWalltime(func() (int64, int32) {
-			t := h.opts.Clock()
-			return t.Unix(), int32(t.Nanosecond())
-		}, sys.ClockResolution(time.Microsecond/time.Nanosecond)).
+	config := wazero.NewModuleConfig().WithSysWalltime().WithSysNanotime().WithSysNanosleep().
 		WithRandSource(rand.Reader).WithStdout(h.opts.Stdout).WithStderr(h.opts.Stdout).
 		WithStartFunctions() // _initialize or _start is called below, as Envoy does
 	if h.mod, err = h.runtime.InstantiateModule(ctx, h.compiled, config); err != nil {

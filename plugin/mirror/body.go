@@ -27,29 +27,9 @@ func BodyBudget(cfg *Config) int {
 // bodyStore accounts for the body bytes held and keeps buffers for reuse, which
 // spares TinyGo's collector most of the garbage of copying bodies.
 type bodyStore struct {
-	budget  int
-	held    int
-	free    [][]byte
-	holders []*Request // requests holding a body as it streams
-}
-
-// hold records that r holds a body.
-func (s *bodyStore) hold(r *Request) {
-	s.holders = append(s.holders, r)
-	r.holder = len(s.holders)
-}
-
-// unhold records that r holds no body any more.
-func (s *bodyStore) unhold(r *Request) {
-	if r.holder == 0 {
-		return
-	}
-	last := len(s.holders) - 1
-	moved := s.holders[last]
-	s.holders[r.holder-1], moved.holder = moved, r.holder
-	s.holders[last] = nil
-	s.holders = s.holders[:last]
-	r.holder = 0
+	budget int
+	held   int
+	free   [][]byte
 }
 
 // reserve accounts for n more bytes, unless that would pass the budget.

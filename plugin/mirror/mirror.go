@@ -101,15 +101,13 @@ type Request struct {
 	withBody uint32 // the pending targets that copy the body
 	body     []byte
 	bodySize int
-	lastBody int64 // when the last chunk came, in nanoseconds
-	holder   int   // 1 + the request's index among the body holders, 0 if none
 }
 
 // Start decides, per target, whether the request with these headers is to be copied:
 // marker, match, then sampling. It reports whether any copy is pending; if not, the
 // request needs nothing more from the mirror. It keeps h until Finish.
 func (m *Mirror) Start(r *Request, h Headers) bool {
-	m.Abandon(r) // a request that ended unseen leaves nothing behind
+	*r = Request{}
 	if _, loop := h.Get(m.cfg.Marker); loop {
 		m.rec.LoopSkipped()
 		return false
@@ -153,75 +151,36 @@ func (m *Mirror) sampled(t *Target, h Headers) bool {
 // WantsBody reports whether a pending copy still needs the request's body.
 func (r *Request) WantsBody() bool { return r.withBody != 0 }
 
-// Body takes the next chunk of the request's body, at now (in nanoseconds). A copy
-// whose body passes its target's maxBytes is dropped at once; so are all of the
-// request's body copies when holding the chunk would pass the VM's body budget
-// (BodyBudget), once the bodies of stale requests are reclaimed (see staleBody). The
-// body is held only while a copy needs it.
-func (m *Mirror) Body(r *Request, chunk []byte, now int64) {
+// Body takes the next chunk of the request's body. A copy whose body passes its
+// target's maxBytes is dropped at once; so are all of the request's body copies when
+// holding the chunk would pass the VM's body budget (BodyBudget). The body is held
+// only while a copy needs it.
+func (m *Mirror) Body(r *Request, chunk []byte) {
 	if r.withBody == 0 {
 		return
 	}
 	r.bodySize += len(chunk)
-	r.lastBody = now
 	for i := range m.cfg.Targets {
 		if r.withBody&(1<<i) != 0 && r.bodySize > m.cfg.Targets[i].MaxBodyBytes {
 			m.dropBody(r, i, DroppedBodyTooLarge)
 		}
 	}
-	if r.withBody != 0 && !m.bodies.reserve(len(chunk)) &&
-		(!m.reclaimStale(now) || !m.bodies.reserve(len(chunk))) {
-		m.dropBodies(r, DroppedInFlight)
+	if r.withBody != 0 && !m.bodies.reserve(len(chunk)) {
+		for i := range m.cfg.Targets {
+			if r.withBody&(1<<i) != 0 {
+				m.dropBody(r, i, DroppedInFlight)
+			}
+		}
 	}
 	if r.withBody == 0 {
-		m.releaseBody(r)
+		m.bodies.release(r.body)
+		r.body = nil
 		return
 	}
 	if r.body == nil {
 		r.body = m.bodies.take()
-		m.bodies.hold(r)
 	}
 	r.body = append(r.body, chunk...)
-}
-
-// staleBody is how long a request may hold body bytes without a new chunk before the
-// mirror takes them back: Envoy resets a stream idle for its stream_idle_timeout (5
-// minutes by default), and a stream that ends with its log after its deletion (HTTP/3
-// with deferred logging) reaches the plugin with no callback at all, so its bytes
-// would otherwise stay reserved for good.
-const staleBody = int64(5 * 60 * 1e9)
-
-// reclaimStale takes back the bodies of requests that received no chunk for
-// staleBody, dropping their copies; it reports whether it took any.
-func (m *Mirror) reclaimStale(now int64) bool {
-	reclaimed := false
-	for i := 0; i < len(m.bodies.holders); {
-		r := m.bodies.holders[i]
-		if now-r.lastBody < staleBody {
-			i++
-			continue
-		}
-		m.dropBodies(r, DroppedInFlight)
-		m.releaseBody(r) // removes r from the holders: look at index i again
-		reclaimed = true
-	}
-	return reclaimed
-}
-
-// dropBodies drops every copy of the request that needs its body.
-func (m *Mirror) dropBodies(r *Request, why Counter) {
-	for i := range m.cfg.Targets {
-		if r.withBody&(1<<i) != 0 {
-			m.dropBody(r, i, why)
-		}
-	}
-}
-
-// releaseBody lets go of the body the request holds.
-func (m *Mirror) releaseBody(r *Request) {
-	m.bodies.unhold(r)
-	m.bodies.release(r.body)
-	r.body = nil
 }
 
 func (m *Mirror) dropBody(r *Request, target int, why Counter) {
@@ -233,7 +192,7 @@ func (m *Mirror) dropBody(r *Request, target int, why Counter) {
 // Abandon lets go of a request that ended without its end of stream (a reset): it is
 // not copied.
 func (m *Mirror) Abandon(r *Request) {
-	m.releaseBody(r)
+	m.bodies.release(r.body)
 	*r = Request{}
 }
 
@@ -282,7 +241,6 @@ func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []C
 		out = append(out, c)
 	}
 	// The copies share the body until they are sent; the request lets go of it.
-	m.bodies.unhold(r)
 	if !shared {
 		m.bodies.release(r.body)
 	}

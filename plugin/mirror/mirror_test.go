@@ -67,7 +67,7 @@ func run(m *Mirror, h Headers, now int64, chunks ...string) []Copy {
 		return nil
 	}
 	for _, c := range chunks {
-		m.Body(&r, []byte(c), 0)
+		m.Body(&r, []byte(c))
 	}
 	return m.Finish(&r, nil, now, nil)
 }
@@ -105,7 +105,7 @@ func TestMirrorLoopSkipped(t *testing.T) {
 			if r.WantsBody() {
 				t.Error("WantsBody after a loop skip")
 			}
-			m.Body(&r, []byte("body"), 0)
+			m.Body(&r, []byte("body"))
 			if out := m.Finish(&r, nil, 0, nil); len(out) != 0 {
 				t.Errorf("Finish after a loop skip = %+v, want no copy", out)
 			}
@@ -321,7 +321,7 @@ func TestMirrorBody(t *testing.T) {
 				t.Errorf("WantsBody = %v, want %v", r.WantsBody(), tt.wantWants)
 			}
 			for _, c := range tt.chunks {
-				m.Body(&r, []byte(c), 0)
+				m.Body(&r, []byte(c))
 			}
 			out := m.Finish(&r, nil, 0, nil)
 			if got := len(out) == 1; got != tt.wantCopy || len(out) > 1 {
@@ -354,12 +354,12 @@ func TestMirrorBodyPerTarget(t *testing.T) {
 	]}`)
 	var r Request
 	m.Start(&r, req("POST", "/"))
-	m.Body(&r, []byte("abc"), 0)
-	m.Body(&r, []byte("def"), 0)
+	m.Body(&r, []byte("abc"))
+	m.Body(&r, []byte("def"))
 	if !r.WantsBody() {
 		t.Error("WantsBody = false while the large target still copies the body")
 	}
-	m.Body(&r, []byte("ghi"), 0)
+	m.Body(&r, []byte("ghi"))
 	out := m.Finish(&r, [][2]string{{"x-trailer", "1"}}, 0, nil)
 	if len(out) != 2 || out[0].Target != 1 || out[1].Target != 2 {
 		t.Fatalf("copies = %+v, want targets 1 and 2", out)
@@ -382,11 +382,11 @@ func TestMirrorBodyPerTarget(t *testing.T) {
 		{"name":"headers-only","cluster":"c2","body":{"enabled":false}}
 	]}`)
 	m.Start(&r, req("POST", "/"))
-	m.Body(&r, []byte("abc"), 0)
+	m.Body(&r, []byte("abc"))
 	if r.WantsBody() {
 		t.Error("WantsBody = true after the body target was dropped")
 	}
-	m.Body(&r, []byte("def"), 0)
+	m.Body(&r, []byte("def"))
 	if out := m.Finish(&r, nil, 0, nil); len(out) != 1 || out[0].Target != 1 || out[0].Body != nil {
 		t.Errorf("copies = %+v, want one header-only copy for target 1", out)
 	}
@@ -397,7 +397,7 @@ func TestMirrorFinishAppendsAndResets(t *testing.T) {
 	prev := []Copy{{Cluster: "earlier"}}
 	var r Request
 	m.Start(&r, req("POST", "/"))
-	m.Body(&r, []byte("abc"), 0)
+	m.Body(&r, []byte("abc"))
 	out := m.Finish(&r, nil, 0, prev)
 	if len(out) != 2 || out[0].Cluster != "earlier" || out[1].Cluster != "c" {
 		t.Errorf("Finish did not append: %+v", out)
@@ -561,7 +561,7 @@ func TestMirrorSharedBodyNotAliased(t *testing.T) {
 	var r Request
 	m.Start(&r, req("POST", "/"))
 	buf := []byte("abc")
-	m.Body(&r, buf, 0)
+	m.Body(&r, buf)
 	copy(buf, "xyz")
 	out := m.Finish(&r, nil, 0, nil)
 	if len(out) != 1 || !bytes.Equal(out[0].Body, []byte("abc")) {
@@ -625,8 +625,8 @@ func TestMirrorHeldBytes(t *testing.T) {
 
 	var r Request
 	m.Start(&r, h)
-	m.Body(&r, make([]byte, 60), 0)
-	m.Body(&r, make([]byte, 60), 0) // small drops out at 120; big keeps the body
+	m.Body(&r, make([]byte, 60))
+	m.Body(&r, make([]byte, 60)) // small drops out at 120; big keeps the body
 	if m.Held() != 120 {
 		t.Fatalf("held %d bytes, want 120", m.Held())
 	}
@@ -640,14 +640,14 @@ func TestMirrorHeldBytes(t *testing.T) {
 	}
 
 	m.Start(&r, h)
-	m.Body(&r, make([]byte, 50), 0)
+	m.Body(&r, make([]byte, 50))
 	m.Abandon(&r)
 	if m.Held() != 0 {
 		t.Fatalf("held %d bytes after a reset, want 0", m.Held())
 	}
 
 	m.Start(&r, h) // big is still in flight: its copy is refused at Finish
-	m.Body(&r, make([]byte, 200), 0)
+	m.Body(&r, make([]byte, 200))
 	if copies := m.Finish(&r, nil, 0, nil); len(copies) != 0 {
 		t.Fatalf("copies past the in-flight cap: %d", len(copies))
 	}
@@ -666,11 +666,11 @@ func TestMirrorBodyBuffersReused(t *testing.T) {
 	h := Headers{{":method", "POST"}, {":path", "/"}, {":authority", "a"}}
 	var r Request
 	m.Start(&r, h)
-	m.Body(&r, make([]byte, 4096), 0)
+	m.Body(&r, make([]byte, 4096))
 	first := m.Finish(&r, nil, 0, nil)
 	m.Recycle(first)
 	m.Start(&r, h)
-	m.Body(&r, []byte("next"), 0)
+	m.Body(&r, []byte("next"))
 	second := m.Finish(&r, nil, 0, nil)
 	if &second[0].Body[0] != &first[0].Body[0] {
 		t.Error("the second body did not reuse the first one's buffer")
@@ -697,7 +697,7 @@ func BenchmarkMirrorBody(b *testing.B) {
 	for b.Loop() {
 		m.Start(&r, h)
 		for range 16 {
-			m.Body(&r, chunk, 0)
+			m.Body(&r, chunk)
 		}
 		queue = m.Finish(&r, nil, 0, queue[:0])
 		m.Recycle(queue)
@@ -731,34 +731,5 @@ func TestMirrorCancel(t *testing.T) {
 	rec.only(t, 1, map[Counter]int{Matched: 3, Cancelled: 3})
 	if rec.inFlight[0] != 0 || rec.inFlight[1] != 0 || rec.minGauge < 0 {
 		t.Errorf("in_flight = %v (lowest %d), want 0 and never negative", rec.inFlight, rec.minGauge)
-	}
-}
-
-// TestMirrorStaleBody: a request that stops sending its body without ending (a
-// stream whose end the plugin never sees) keeps its bytes until they are needed and
-// it has been idle for staleBody; then its copy is dropped and counted.
-func TestMirrorStaleBody(t *testing.T) {
-	m, rec := newMirror(t, `{"targets":[{"name":"a","cluster":"c","body":{"maxBytes":100},"maxInFlight":1}]}`)
-	post := Headers{{":method", "POST"}, {":path", "/"}, {":authority", "x"}}
-	var gone, next, later Request
-	m.Start(&gone, post)
-	m.Body(&gone, make([]byte, 80), 0) // never ends
-	m.Start(&next, post)
-	m.Body(&next, make([]byte, 80), staleBody-1)
-	if next.WantsBody() || m.Held() != 80 {
-		t.Fatalf("before staleBody: the second body was kept (held %d): the budget of 100 is spent", m.Held())
-	}
-	m.Start(&later, post)
-	m.Body(&later, make([]byte, 80), staleBody)
-	if !later.WantsBody() || m.Held() != 80 {
-		t.Fatalf("after staleBody: held %d, wants body %v; the stale body should make room", m.Held(), later.WantsBody())
-	}
-	if out := m.Finish(&later, nil, staleBody, nil); len(out) != 1 || len(out[0].Body) != 80 {
-		t.Fatalf("copies = %+v", out)
-	}
-	m.Finish(&gone, nil, staleBody, nil) // the stale request did end after all: no copy
-	rec.only(t, 0, map[Counter]int{Matched: 3, DroppedInFlight: 2})
-	if n := len(m.bodies.holders); n != 0 {
-		t.Errorf("%d requests still hold a body", n)
 	}
 }
