@@ -106,30 +106,45 @@ func ExampleMedian() {
 	// Output: 2 2.5
 }
 
-// TestSoak runs a short soak: every kind of request and answer of the mix shows in
-// the module's metrics, and every copy is answered.
+// TestSoak runs a short soak on Envoy's allocator, with a configuration change every
+// 5,000 requests: every kind of request and answer of the mix shows in the module's
+// metrics, every copy has exactly one outcome, and the memory does not grow after the
+// warm-up (the first tenth).
 func TestSoak(t *testing.T) {
 	m := loadModules(t)[0]
-	res, err := Soak(m.Wasm, SoakOptions{Requests: 3000, Every: 500, Seed: 1}, nil)
+	const n, every, reconfigure = 100_000, 1000, 5000
+	res, err := Soak(m.Wasm, SoakOptions{Requests: n, Every: every, Seed: 1, ReconfigureEvery: reconfigure}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Samples) != 7 {
-		t.Errorf("%d samples, want 7 (at 0 and every 500 requests)", len(res.Samples))
+	if len(res.Samples) != n/every+1 || res.Reconfigured != n/reconfigure {
+		t.Errorf("%d samples and %d configuration changes, want %d and %d", len(res.Samples), res.Reconfigured,
+			n/every+1, n/reconfigure)
 	}
 	for _, name := range []string{"reviews-v2.dispatched", "reviews-v2.response_4xx", "audit.sampled_out",
 		"audit.dispatched", "flaky.dropped_body_too_large", "flaky.response_5xx", "flaky.response_failed",
-		"loop_skipped"} {
+		"loop_skipped", "reviews-v2.cancelled"} {
 		if res.Metrics["meshmirror."+name] == 0 {
 			t.Errorf("meshmirror.%s is 0: the mix no longer exercises it", name)
 		}
 	}
-	var sent, inFlight uint64
+	if err := CheckOutcomes(res.Metrics); err != nil {
+		t.Error(err)
+	}
+	var sent, cancelled uint64
 	for _, target := range []string{"reviews-v2", "audit", "flaky"} {
 		sent += res.Metrics["meshmirror."+target+".dispatched"]
-		inFlight += res.Metrics["meshmirror."+target+".in_flight"]
+		cancelled += res.Metrics["meshmirror."+target+".cancelled"]
 	}
-	if int(sent) != res.Answered || inFlight != 0 {
-		t.Errorf("%d copies sent, %d answered, %d still in flight", sent, res.Answered, inFlight)
+	if int(sent) != res.Answered+int(cancelled) {
+		t.Errorf("%d copies sent, %d answered and %d cancelled", sent, res.Answered, cancelled)
+	}
+	warm := res.Samples[len(res.Samples)/10]
+	for _, s := range res.Samples[len(res.Samples)/10:] {
+		if s.MemoryBytes > warm.MemoryBytes {
+			t.Errorf("memory grew after the warm-up: %d KiB at %d requests, %d KiB at %d",
+				warm.MemoryBytes>>10, warm.Requests, s.MemoryBytes>>10, s.Requests)
+			break
+		}
 	}
 }

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/meshmirror/meshmirror/plugin/mirror"
 	"github.com/meshmirror/meshmirror/wasmhost"
 )
 
@@ -37,6 +40,8 @@ type SoakResult struct {
 	Metrics map[string]uint64
 	// Answered is the number of copies answered.
 	Answered int
+	// Reconfigured is the number of configuration changes made.
+	Reconfigured int
 	Elapsed  time.Duration
 }
 
@@ -51,14 +56,25 @@ type SoakOptions struct {
 	Seed uint64
 	// MaxBody is the largest request body, in bytes. Defaults to 64 KiB.
 	MaxBody int
+	// ReconfigureEvery is how many requests pass between two configuration changes,
+	// made as Envoy makes them (Host.Reconfigure) with copies queued and in flight;
+	// the configurations alternate between SoakConfig and a variant of it. Zero means
+	// none.
+	ReconfigureEvery int
 }
+
+// soakVariant is SoakConfig with a rate and a share changed: what an operator's edit
+// of the WasmPlugin looks like.
+var soakVariant = strings.Replace(strings.Replace(SoakConfig, `"percentage": 25`, `"percentage": 30`, 1),
+	`"perSecond": 20000`, `"perSecond": 15000`, 1)
 
 // Soak sends mixed requests through one VM running wasm (SoakConfig), answering
 // copies in batches and ticking as Envoy would, and samples the module's linear
 // memory. The mix: 40% GET, 20% GET of the canary group, 15% POST of it with a body
 // of up to MaxBody in up to 16 chunks, 10% POST with trailers, 8% reset before their
-// end, 7% carrying the marker. The shadows answer 200 or 404; the flaky one answers
-// 200, 503, a connection failure, a reset or a timeout.
+// end, 7% carrying the marker; a quarter of the streams end as HTTP/3 ones with
+// deferred logging do (done, delete, then log). The shadows answer 200 or 404; the
+// flaky one answers 200, 503, a connection failure, a reset or a timeout.
 func Soak(wasm []byte, opts SoakOptions, progress func(SoakSample)) (SoakResult, error) {
 	n, every, seed := opts.Requests, opts.Every, opts.Seed
 	if opts.MaxBody <= 0 {
@@ -105,6 +121,16 @@ func Soak(wasm []byte, opts SoakOptions, progress func(SoakSample)) (SoakResult,
 			if err != nil {
 				return res, fmt.Errorf("answers after request %d: %w", i, err)
 			}
+		}
+		if opts.ReconfigureEvery > 0 && i%opts.ReconfigureEvery == 0 {
+			config := SoakConfig
+			if i/opts.ReconfigureEvery%2 == 1 {
+				config = soakVariant
+			}
+			if err := vm.Host.Reconfigure(context.Background(), []byte(config)); err != nil {
+				return res, fmt.Errorf("configuration change after request %d: %w", i, err)
+			}
+			res.Reconfigured++
 		}
 		if i%every == 0 {
 			sample(i)
@@ -165,10 +191,19 @@ func soakRequest(vm *VM, rng *rand.Rand, body []byte) error {
 		if _, err := s.RequestBody(r.Body[0], false); err != nil {
 			return err
 		}
-		return s.Done()
+		return end(s, rng)
 	}
 	if err := vm.send(s, &r); err != nil {
 		return err
+	}
+	return end(s, rng)
+}
+
+// end ends a stream as HTTP/1 and HTTP/2 do, or a quarter of the time as HTTP/3 with
+// deferred logging does.
+func end(s *wasmhost.Stream, rng *rand.Rand) error {
+	if rng.IntN(4) == 0 {
+		return s.DoneDeferredLog()
 	}
 	return s.Done()
 }
@@ -199,4 +234,32 @@ func soakClusters(rng *rand.Rand) map[string]wasmhost.Caller {
 		}
 	})
 	return map[string]wasmhost.Caller{"shadow": shadow, "shadow-b": shadow, "flaky": flaky}
+}
+
+// CheckOutcomes reports, for every target in metrics (named as the plugin names
+// them), whether each copy Envoy accepted has had exactly one outcome: an answer
+// (response_2xx … response_5xx, response_failed) or a cancellation; none may still
+// be in flight.
+func CheckOutcomes(metrics map[string]uint64) error {
+	var problems []string
+	for name, dispatched := range metrics {
+		target, ok := strings.CutSuffix(strings.TrimPrefix(name, "meshmirror."), ".dispatched")
+		if !ok || mirror.CounterName(target, mirror.Dispatched) != name {
+			continue
+		}
+		var outcomes uint64
+		for _, c := range []mirror.Counter{mirror.Response2xx, mirror.Response3xx, mirror.Response4xx,
+			mirror.Response5xx, mirror.ResponseFailed, mirror.Cancelled} {
+			outcomes += metrics[mirror.CounterName(target, c)]
+		}
+		if inFlight := metrics[mirror.InFlightName(target)]; outcomes != dispatched || inFlight != 0 {
+			problems = append(problems, fmt.Sprintf("%s: %d dispatched, %d outcomes, %d in flight",
+				target, dispatched, outcomes, inFlight))
+		}
+	}
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		return errors.New("copies without exactly one outcome: " + strings.Join(problems, "; "))
+	}
+	return nil
 }

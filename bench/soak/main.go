@@ -1,7 +1,9 @@
 // Command soak sends a million mixed requests through one VM running meshmirror
-// (bench.Soak), records the module's linear memory every thousand requests, and
+// (bench.Soak), on the allocator Envoy would use and with a configuration change every
+// 10,000 requests, records the module's linear memory every thousand requests, and
 // writes the curve as CSV and SVG. It fails when the memory grew after the warm-up
-// (the first tenth of the requests), unless -check=false.
+// (the first tenth of the requests), unless -check=false, and when a copy did not have
+// exactly one outcome.
 //
 //	go run ./bench/soak -out bench/results
 //	go run ./bench/soak -module old.wasm -name before -check=false -out bench/results
@@ -30,13 +32,15 @@ func main() {
 	out := flag.String("out", "bench/results", "where to write soak-<name>.csv and soak.svg")
 	check := flag.Bool("check", true, "fail when the memory grew after the warm-up")
 	maxBody := flag.Int("maxbody", 64<<10, "the largest request body, in bytes")
+	reconfigure := flag.Int("reconfigure", 10_000, "requests between two configuration changes (0: none)")
 	flag.Parse()
 
 	wasm, err := os.ReadFile(*module)
 	if err != nil {
 		log.Fatalf("%v (make build)", err)
 	}
-	opts := bench.SoakOptions{Requests: *requests, Every: *every, Seed: *seed, MaxBody: *maxBody}
+	opts := bench.SoakOptions{Requests: *requests, Every: *every, Seed: *seed, MaxBody: *maxBody,
+		ReconfigureEvery: *reconfigure}
 	res, err := bench.Soak(wasm, opts, func(s bench.SoakSample) {
 		if s.Requests%(*requests/10) == 0 {
 			log.Printf("%7d requests, %4.2f MiB, %v", s.Requests, mib(s.MemoryBytes), s.Elapsed.Round(1e6))
@@ -58,8 +62,9 @@ func main() {
 		}
 	}
 	last := res.Samples[len(res.Samples)-1]
-	fmt.Printf("%s: %d requests in %v (%.1f µs each), %d copies answered\n", *module, *requests,
-		res.Elapsed.Round(1e6), float64(res.Elapsed.Microseconds())/float64(*requests), res.Answered)
+	fmt.Printf("%s: %d requests in %v (%.1f µs each), %d configuration changes, %d copies answered\n", *module,
+		*requests, res.Elapsed.Round(1e6), float64(res.Elapsed.Microseconds())/float64(*requests), res.Reconfigured,
+		res.Answered)
 	fmt.Printf("memory: %.2f MiB at start, %.2f MiB after warm-up (%d requests), peak %.2f MiB after, %.2f MiB at the end\n",
 		mib(res.Samples[0].MemoryBytes), mib(warm.MemoryBytes), warm.Requests, mib(peak.MemoryBytes), mib(last.MemoryBytes))
 	printMetrics(res.Metrics)
@@ -69,6 +74,14 @@ func main() {
 		if err := os.WriteFile(filepath.Join(*out, file), chart(series, limit), 0o644); err != nil {
 			log.Fatal(err)
 		}
+	}
+	if err := bench.CheckOutcomes(res.Metrics); err != nil {
+		if *check {
+			log.Fatal(err)
+		}
+		fmt.Println(err)
+	} else {
+		fmt.Println("every copy sent has exactly one outcome")
 	}
 	if peak.MemoryBytes > warm.MemoryBytes {
 		msg := fmt.Sprintf("memory grew after the warm-up: %.2f MiB to %.2f MiB at %d requests",
