@@ -42,7 +42,7 @@ type SoakResult struct {
 	Answered int
 	// Reconfigured is the number of configuration changes made.
 	Reconfigured int
-	Elapsed  time.Duration
+	Elapsed      time.Duration
 }
 
 // SoakOptions shape a soak.
