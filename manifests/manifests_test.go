@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	"github.com/meshmirror/meshmirror/internal/validate"
 	"github.com/meshmirror/meshmirror/plugin/mirror"
 )
 
@@ -59,18 +60,27 @@ func TestManifests(t *testing.T) {
 }
 
 // TestBrokenManifests checks that validation fails, with the path of the bad field, for
-// each document of testdata/broken.yaml; a document's name says what is wrong with it.
+// each document of testdata/broken.yaml, finding every problem and no other; a
+// document's name says what is wrong with it.
 func TestBrokenManifests(t *testing.T) {
-	want := map[string]string{
-		"unknown-field":              `unknown field "spec.selector.matchLabel"`,
-		"bad-enum":                   `spec.failStrategy: Unsupported value: "FAIL_OPN"`,
-		"cel-rule":                   `spec.url: Invalid value`,
-		"plugin-config":              `spec.pluginConfig.targets[0].percentage: must be between 0 and 100, got 150`,
-		"serviceentry-port":          `spec.ports[0].number: Invalid value`,
-		"deployment-unknown-field":   `unknown field "spec.template.spec.containers[0].imagePullPolcy"`,
-		"deployment-wrong-type":      `spec.replicas`,
-		"deployment-selector":        `spec.template.metadata.labels: Invalid value`,
-		"service-metadata-bad-label": `metadata.labels: Invalid value: "-v1"`,
+	want := map[string][]string{
+		"unknown-field":              {`unknown field "spec.selector.matchLabel"`},
+		"bad-enum":                   {`spec.failStrategy: Unsupported value: "FAIL_OPN"`},
+		"cel-rule":                   {`spec.url: Invalid value`},
+		"plugin-config":              {`spec.pluginConfig.targets[0].percentage: must be between 0 and 100, got 150`},
+		"serviceentry-port":          {`spec.ports[0].number: Invalid value`},
+		"deployment-unknown-field":   {`unknown field "spec.template.spec.containers[0].imagePullPolcy"`},
+		"deployment-wrong-type":      {`spec.replicas`},
+		"deployment-selector":        {`spec.template.metadata.labels: Invalid value`},
+		"service-metadata-bad-label": {`metadata.labels: Invalid value: "-v1"`},
+		"plugin-config-several": {
+			`spec.pluginConfig.targets[0]: unknown key "percent" (did you mean "percentage"?)`,
+			`spec.pluginConfig.targets[1].name: must match ^[a-z0-9][a-z0-9_-]{0,62}$, got "Shadow2"`,
+			`spec.pluginConfig.targets[1].service: must be a fully qualified host name`,
+		},
+		"plugin-config-missing": {`spec.pluginConfig: the configuration is empty`},
+		"plugin-name":           {`spec.pluginName: must be "meshmirror"`},
+		"traffic-extension":     {`spec.wasm.pluginConfig.targets[0].timeoutMs: must be between 1 and 60000, got 0`},
 	}
 	v := newValidator(t)
 	seen := map[string]bool{}
@@ -79,8 +89,13 @@ func TestBrokenManifests(t *testing.T) {
 		seen[name] = true
 		t.Run(name, func(t *testing.T) {
 			problems := check(v, o)
-			if len(problems) != 1 || !strings.Contains(problems[0], want[name]) {
-				t.Errorf("%s: got problems %q, want exactly one containing %q", o.id(), problems, want[name])
+			if len(problems) != len(want[name]) {
+				t.Errorf("%s: got problems %q, want %d: %q", o.id(), problems, len(want[name]), want[name])
+			}
+			for _, w := range want[name] {
+				if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, w) }) {
+					t.Errorf("%s: got problems %q, want one containing %q", o.id(), problems, w)
+				}
 			}
 		})
 	}
@@ -91,21 +106,12 @@ func TestBrokenManifests(t *testing.T) {
 	}
 }
 
-// check returns every problem of o: the API server's and, for a WasmPlugin, meshmirror's.
+// check returns every problem of o: the API server's and, for a WasmPlugin or a
+// TrafficExtension of meshmirror, `meshmirror validate`'s.
 func check(v *validator, o object) []string {
 	problems := v.validate(o)
-	if o.gvk().Kind != "WasmPlugin" {
-		return problems
-	}
-	var plugin extensionsv1alpha1.WasmPlugin
-	if err := decodeSpec(o, &plugin); err != nil {
-		return problems // validate reported it
-	}
-	if plugin.PluginName != "meshmirror" {
-		problems = append(problems, "spec.pluginName: must be meshmirror, the plugin's root id")
-	}
-	if _, err := parsePluginConfig(&plugin); err != nil {
-		problems = append(problems, configProblems("spec.pluginConfig", err)...)
+	for _, p := range validate.Object(o).Problems {
+		problems = append(problems, p.Path+": "+p.Message)
 	}
 	return problems
 }
@@ -118,24 +124,6 @@ func parsePluginConfig(plugin *extensionsv1alpha1.WasmPlugin) (*mirror.Config, e
 		return nil, err
 	}
 	return mirror.ParseConfig(config)
-}
-
-// configProblems turns the parser's problems into paths under prefix:
-// `targets[0].percentage: ...` becomes `spec.pluginConfig.targets[0].percentage: ...`.
-func configProblems(prefix string, err error) []string {
-	configErr, ok := err.(*mirror.ConfigError)
-	if !ok {
-		return []string{prefix + ": " + err.Error()}
-	}
-	var out []string
-	for _, p := range configErr.Problems {
-		if path, _, found := strings.Cut(p, ": "); found && !strings.ContainsAny(path, ` "`) {
-			out = append(out, prefix+"."+p)
-		} else {
-			out = append(out, prefix+": "+p)
-		}
-	}
-	return out
 }
 
 // TestManifestsFitTogether checks what the schemas cannot: within each kustomization,
