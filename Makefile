@@ -33,7 +33,7 @@ testdata: $(TINYGO)
 	done
 
 # What an operator applies, each checked by `meshmirror validate` in `make test`.
-SHIPPED_CONFIGS := envoy.yaml $(shell find manifests -name '*.yaml' -not -path '*/testdata/*' -not -name kustomization.yaml | sort)
+SHIPPED_CONFIGS := envoy.yaml $(shell find manifests -name '*.yaml' -not -path '*/testdata/*' -not -path '*/prometheus/*' -not -name kustomization.yaml | sort)
 
 # The tests load $(WASM); building it first makes a broken build fail the run.
 test: $(WASM) $(WASM_NAMES)
