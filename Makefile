@@ -12,7 +12,7 @@ TINYGO       := tools/tinygo.sh
 TINYGOFLAGS  := -scheduler=none -buildmode=wasi-legacy -no-debug -panic=trap -tags=custommalloc
 SOURCES      := $(shell find plugin -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: build test run fuzz bench soak testdata clean image push envoy
+.PHONY: build test run fuzz bench soak testdata clean image push envoy validate
 
 build: $(WASM)
 
@@ -35,10 +35,14 @@ testdata: $(TINYGO)
 	  $(TINYGO) strip bench/testdata/$$f.wasm || exit 1; \
 	done
 
+# What an operator applies, each checked by `meshmirror validate` in `make test`.
+SHIPPED_CONFIGS := envoy.yaml $(shell find manifests -name '*.yaml' -not -path '*/testdata/*' -not -path '*/prometheus/*' -not -name kustomization.yaml | sort)
+
 # The tests load $(WASM); building it first makes a broken build fail the run.
 test: $(WASM) $(WASM_NAMES)
 	go vet ./... $(addprefix ./bench/testdata/,$(FLOORS))
 	go test -count=1 ./...
+	go run ./cmd/meshmirror validate $(SHIPPED_CONFIGS)
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=20s ./plugin/mirror
 
 # Benchmarks (BENCHMARKS.md): meshmirror against the floors of bench/testdata, in
@@ -53,6 +57,12 @@ bench: $(WASM) $(WASM_NAMES)
 # Writes bench/results/soak-after.csv and soak.svg (with soak-before.csv if present).
 soak: $(WASM)
 	go run ./bench/soak -out bench/results
+
+# Checks a configuration before it is applied: a JSON configuration, WasmPlugin or
+# TrafficExtension manifests, or an envoy.yaml (README, "Validation").
+validate:
+	@test -n "$(FILE)" || { echo "usage: make validate FILE=path/to/file.yaml" >&2; exit 2; }
+	go run ./cmd/meshmirror validate $(FILE)
 
 fuzz:
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=5m ./plugin/mirror

@@ -23,6 +23,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 
+	"github.com/meshmirror/meshmirror/plugin/mirror"
 	"github.com/meshmirror/meshmirror/wasmhost"
 )
 
@@ -236,6 +237,12 @@ func Start(ctx context.Context, wasm []byte, config string, clusters map[string]
 		Clusters: clusters, Manual: true})
 	if err != nil {
 		return nil, err
+	}
+	// An invalid configuration starts a plugin that mirrors nothing: a benchmark of
+	// that would measure the wrong thing. The floors define no such metric.
+	if n, ok := h.Metric(mirror.ConfigErrorsMetric); ok && n != 0 {
+		h.Close(ctx)
+		return nil, fmt.Errorf("the plugin took none of its configuration (%s = %d)", mirror.ConfigErrorsMetric, n)
 	}
 	return &VM{Host: h}, nil
 }

@@ -44,6 +44,17 @@ func backend(t *testing.T, name string, handle http.HandlerFunc) *runner.Backend
 // to addresses.
 func start(t *testing.T, config string, primary *runner.Backend, clusters map[string]string) *mesh {
 	t.Helper()
+	m := serve(t, config, primary, clusters)
+	if n := m.metric(t, mirror.ConfigErrorsMetric); n != 0 {
+		t.Fatalf("the plugin took none of its configuration (%s = %d)", mirror.ConfigErrorsMetric, n)
+	}
+	return m
+}
+
+// serve is start with any configuration: an invalid one starts a plugin that mirrors
+// nothing.
+func serve(t *testing.T, config string, primary *runner.Backend, clusters map[string]string) *mesh {
+	t.Helper()
 	module, err := os.ReadFile(wasmPath)
 	if err != nil {
 		t.Fatalf("the compiled module is needed (make build): %v", err)
@@ -144,12 +155,21 @@ func TestCopyArrivesAtTheShadow(t *testing.T) {
 }
 
 // TestPrimaryUnchanged compares what the client and the primary see with mirroring
-// on and with a configuration that never copies.
+// on, with a configuration that never copies, and with an invalid one, which starts a
+// plugin that mirrors nothing.
 func TestPrimaryUnchanged(t *testing.T) {
-	seen := func(config string) (string, string) {
+	seen := func(config string, problems uint64) (string, string) {
 		primary := backend(t, "primary", nil)
 		shadow := backend(t, "shadow", nil)
-		m := start(t, config, primary, map[string]string{"shadow": shadow.Addr})
+		m := serve(t, config, primary, map[string]string{"shadow": shadow.Addr})
+		if n := m.metric(t, mirror.ConfigErrorsMetric); n != problems {
+			t.Fatalf("%s = %d for %s, want %d", mirror.ConfigErrorsMetric, n, config, problems)
+		}
+		defer func() {
+			if problems > 0 && len(shadow.Requests()) != 0 {
+				t.Errorf("the shadow received %d copies from an invalid configuration", len(shadow.Requests()))
+			}
+		}()
 		var answers strings.Builder
 		for i, body := range [][]byte{nil, []byte("small"), bytes.Repeat([]byte{7}, 200<<10)} {
 			h := http.Header{"X-Request-Id": {fmt.Sprint("req-", i)}, "X-Trace": {"a", "b"}}
@@ -163,13 +183,17 @@ func TestPrimaryUnchanged(t *testing.T) {
 		}
 		return answers.String(), requests.String()
 	}
-	onAnswers, onRequests := seen(`{"targets": [{"name": "shadow", "cluster": "shadow"}]}`)
-	offAnswers, offRequests := seen(`{"targets": [{"name": "shadow", "cluster": "shadow", "percentage": 0}]}`)
+	onAnswers, onRequests := seen(`{"targets": [{"name": "shadow", "cluster": "shadow"}]}`, 0)
+	offAnswers, offRequests := seen(`{"targets": [{"name": "shadow", "cluster": "shadow", "percentage": 0}]}`, 0)
 	if onAnswers != offAnswers {
 		t.Errorf("the client saw different answers with mirroring on:\n%s\nand off:\n%s", onAnswers, offAnswers)
 	}
 	if onRequests != offRequests {
 		t.Errorf("the primary saw different requests with mirroring on:\n%s\nand off:\n%s", onRequests, offRequests)
+	}
+	badAnswers, badRequests := seen(`{"targets": [{"name": "shadow", "cluster": "shadow", "percent": 5, "timeoutMs": 0}]}`, 2)
+	if badAnswers != offAnswers || badRequests != offRequests {
+		t.Errorf("an invalid configuration changed the primary traffic:\n%s%s\nwant:\n%s%s", badAnswers, badRequests, offAnswers, offRequests)
 	}
 }
 

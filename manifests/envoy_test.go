@@ -16,6 +16,7 @@ import (
 	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/meshmirror/meshmirror/internal/validate"
 	"github.com/meshmirror/meshmirror/plugin/mirror"
 	"github.com/meshmirror/meshmirror/runner"
 )
@@ -216,9 +217,12 @@ func checkEnvoy(data []byte) (*runner.Config, []string) {
 			}
 		}
 	}
+	for _, p := range validate.File(data).Problems {
+		problems = append(problems, p.Path+": "+p.Message)
+	}
 	plugin, err := mirror.ParseConfig(c.PluginConfig)
 	if err != nil {
-		return c, append(problems, configProblems("configuration", err)...)
+		return c, problems
 	}
 	for _, target := range plugin.Targets {
 		if c.Clusters[target.Cluster] == "" {

@@ -11,7 +11,6 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
-	meshv1alpha1 "istio.io/api/mesh/v1alpha1"
 	networkingv1 "istio.io/api/networking/v1"
 	typev1beta1 "istio.io/api/type/v1beta1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -20,8 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
-	"sigs.k8s.io/yaml"
 
+	"github.com/meshmirror/meshmirror/internal/validate"
 	"github.com/meshmirror/meshmirror/plugin/mirror"
 )
 
@@ -59,18 +58,27 @@ func TestManifests(t *testing.T) {
 }
 
 // TestBrokenManifests checks that validation fails, with the path of the bad field, for
-// each document of testdata/broken.yaml; a document's name says what is wrong with it.
+// each document of testdata/broken.yaml, finding every problem and no other; a
+// document's name says what is wrong with it.
 func TestBrokenManifests(t *testing.T) {
-	want := map[string]string{
-		"unknown-field":              `unknown field "spec.selector.matchLabel"`,
-		"bad-enum":                   `spec.failStrategy: Unsupported value: "FAIL_OPN"`,
-		"cel-rule":                   `spec.url: Invalid value`,
-		"plugin-config":              `spec.pluginConfig.targets[0].percentage: must be between 0 and 100, got 150`,
-		"serviceentry-port":          `spec.ports[0].number: Invalid value`,
-		"deployment-unknown-field":   `unknown field "spec.template.spec.containers[0].imagePullPolcy"`,
-		"deployment-wrong-type":      `spec.replicas`,
-		"deployment-selector":        `spec.template.metadata.labels: Invalid value`,
-		"service-metadata-bad-label": `metadata.labels: Invalid value: "-v1"`,
+	want := map[string][]string{
+		"unknown-field":              {`unknown field "spec.selector.matchLabel"`},
+		"bad-enum":                   {`spec.failStrategy: Unsupported value: "FAIL_OPN"`},
+		"cel-rule":                   {`spec.url: Invalid value`},
+		"plugin-config":              {`spec.pluginConfig.targets[0].percentage: must be between 0 and 100, got 150`},
+		"serviceentry-port":          {`spec.ports[0].number: Invalid value`},
+		"deployment-unknown-field":   {`unknown field "spec.template.spec.containers[0].imagePullPolcy"`},
+		"deployment-wrong-type":      {`spec.replicas`},
+		"deployment-selector":        {`spec.template.metadata.labels: Invalid value`},
+		"service-metadata-bad-label": {`metadata.labels: Invalid value: "-v1"`},
+		"plugin-config-several": {
+			`spec.pluginConfig.targets[0]: unknown key "percent" (did you mean "percentage"?)`,
+			`spec.pluginConfig.targets[1].name: must match ^[a-z0-9][a-z0-9_-]{0,62}$, got "Shadow2"`,
+			`spec.pluginConfig.targets[1].service: must be a fully qualified host name`,
+		},
+		"plugin-config-missing": {`spec.pluginConfig: the configuration is empty`},
+		"plugin-name":           {`spec.pluginName: must be "meshmirror"`},
+		"traffic-extension":     {`spec.wasm.pluginConfig.targets[0].timeoutMs: must be between 1 and 60000, got 0`},
 	}
 	v := newValidator(t)
 	seen := map[string]bool{}
@@ -79,8 +87,13 @@ func TestBrokenManifests(t *testing.T) {
 		seen[name] = true
 		t.Run(name, func(t *testing.T) {
 			problems := check(v, o)
-			if len(problems) != 1 || !strings.Contains(problems[0], want[name]) {
-				t.Errorf("%s: got problems %q, want exactly one containing %q", o.id(), problems, want[name])
+			if len(problems) != len(want[name]) {
+				t.Errorf("%s: got problems %q, want %d: %q", o.id(), problems, len(want[name]), want[name])
+			}
+			for _, w := range want[name] {
+				if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, w) }) {
+					t.Errorf("%s: got problems %q, want one containing %q", o.id(), problems, w)
+				}
 			}
 		})
 	}
@@ -91,21 +104,12 @@ func TestBrokenManifests(t *testing.T) {
 	}
 }
 
-// check returns every problem of o: the API server's and, for a WasmPlugin, meshmirror's.
+// check returns every problem of o: the API server's and, for a WasmPlugin or a
+// TrafficExtension of meshmirror, `meshmirror validate`'s.
 func check(v *validator, o object) []string {
 	problems := v.validate(o)
-	if o.gvk().Kind != "WasmPlugin" {
-		return problems
-	}
-	var plugin extensionsv1alpha1.WasmPlugin
-	if err := decodeSpec(o, &plugin); err != nil {
-		return problems // validate reported it
-	}
-	if plugin.PluginName != "meshmirror" {
-		problems = append(problems, "spec.pluginName: must be meshmirror, the plugin's root id")
-	}
-	if _, err := parsePluginConfig(&plugin); err != nil {
-		problems = append(problems, configProblems("spec.pluginConfig", err)...)
+	for _, p := range validate.Object(o).Problems {
+		problems = append(problems, p.Path+": "+p.Message)
 	}
 	return problems
 }
@@ -118,24 +122,6 @@ func parsePluginConfig(plugin *extensionsv1alpha1.WasmPlugin) (*mirror.Config, e
 		return nil, err
 	}
 	return mirror.ParseConfig(config)
-}
-
-// configProblems turns the parser's problems into paths under prefix:
-// `targets[0].percentage: ...` becomes `spec.pluginConfig.targets[0].percentage: ...`.
-func configProblems(prefix string, err error) []string {
-	configErr, ok := err.(*mirror.ConfigError)
-	if !ok {
-		return []string{prefix + ": " + err.Error()}
-	}
-	var out []string
-	for _, p := range configErr.Problems {
-		if path, _, found := strings.Cut(p, ": "); found && !strings.ContainsAny(path, ` "`) {
-			out = append(out, prefix+"."+p)
-		} else {
-			out = append(out, prefix+": "+p)
-		}
-	}
-	return out
 }
 
 // TestManifestsFitTogether checks what the schemas cannot: within each kustomization,
@@ -162,12 +148,14 @@ func TestManifestsFitTogether(t *testing.T) {
 	}
 }
 
-// checkPlugin checks that a WasmPlugin selects pods that keep wasmcustom stats (or the
-// ingress gateway, with match mode CLIENT), and that its targets' clusters exist.
+// checkPlugin checks that a WasmPlugin selects pods of these manifests (or the ingress
+// gateway, with match mode CLIENT), and that its targets' clusters exist. Their stats
+// need no proxyStatsMatcher: Istio's bootstrap always keeps the prefix wasm
+// (pkg/bootstrap/config.go), and so wasmcustom.*.
 func checkPlugin(t *testing.T, m *mesh, p named[*extensionsv1alpha1.WasmPlugin]) {
 	selector := labels.SelectorFromSet(p.spec.GetSelector().GetMatchLabels())
 	if p.spec.GetSelector().GetMatchLabels()["istio"] == "ingressgateway" {
-		// The gateway is Istio's own Deployment; README says how to keep its stats.
+		// The gateway is Istio's own Deployment.
 		if modes := p.spec.GetMatch(); len(modes) != 1 || modes[0].GetMode() != typev1beta1.WorkloadMode_CLIENT {
 			t.Errorf("WasmPlugin %s: a gateway's listeners are CLIENT; want match [{mode: CLIENT}]", p.name)
 		}
@@ -178,9 +166,6 @@ func checkPlugin(t *testing.T, m *mesh, p named[*extensionsv1alpha1.WasmPlugin])
 				continue
 			}
 			pods++
-			if !keepsWasmStats(t, d.Spec.Template.Annotations["proxy.istio.io/config"]) {
-				t.Errorf("Deployment %s runs meshmirror but its pods lack the proxy.istio.io/config annotation with proxyStatsMatcher.inclusionPrefixes [wasmcustom]: its metrics would be dropped", d.Name)
-			}
 		}
 		if pods == 0 {
 			t.Errorf("WasmPlugin %s selects no Deployment in %s", p.name, p.namespace)
@@ -202,25 +187,6 @@ func checkPlugin(t *testing.T, m *mesh, p named[*extensionsv1alpha1.WasmPlugin])
 			t.Errorf("WasmPlugin %s: target %s: %s", p.name, target.Name, problem)
 		}
 	}
-}
-
-// keepsWasmStats reports whether a proxy.istio.io/config annotation, Istio's
-// ProxyConfig in YAML, keeps the stats whose names start with wasmcustom.
-func keepsWasmStats(t *testing.T, annotation string) bool {
-	if annotation == "" {
-		return false
-	}
-	data, err := yaml.YAMLToJSON([]byte(annotation))
-	if err != nil {
-		t.Errorf("proxy.istio.io/config: %v", err)
-		return false
-	}
-	var config meshv1alpha1.ProxyConfig
-	if err := protojson.Unmarshal(data, &config); err != nil {
-		t.Errorf("proxy.istio.io/config is not a ProxyConfig: %v", err)
-		return false
-	}
-	return slices.Contains(config.GetProxyStatsMatcher().GetInclusionPrefixes(), "wasmcustom")
 }
 
 // mesh holds the objects of one kustomization, decoded into their Go types.
@@ -335,15 +301,16 @@ func (m *mesh) cluster(namespace, host string, port uint32, subset string) strin
 	return name + ": no DestinationRule defines subset " + subset + " of " + fqdn
 }
 
-// yamlFiles returns the YAML files under manifests/ but testdata and kustomizations.
+// yamlFiles returns the YAML files under manifests/ but testdata, the Prometheus
+// rules and kustomizations.
 func yamlFiles(t *testing.T) []string {
 	var files []string
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		switch {
 		case err != nil:
 			return err
-		case d.IsDir() && d.Name() == "testdata":
-			return filepath.SkipDir
+		case d.IsDir() && (d.Name() == "testdata" || d.Name() == "prometheus"):
+			return filepath.SkipDir // prometheus: not Kubernetes objects of Istio's or core kinds (prometheus_test.go)
 		case !d.IsDir() && strings.HasSuffix(path, ".yaml") && d.Name() != "kustomization.yaml":
 			files = append(files, path)
 		}

@@ -112,11 +112,12 @@ type crdVersion struct {
 // istioTypes are Istio's Go types for the spec of each kind the manifests use: istiod
 // reads specs into them, so a spec must decode strictly.
 var istioTypes = map[schema.GroupKind]func() proto.Message{
-	{Group: "extensions.istio.io", Kind: "WasmPlugin"}:      func() proto.Message { return &extensionsv1alpha1.WasmPlugin{} },
-	{Group: "networking.istio.io", Kind: "DestinationRule"}: func() proto.Message { return &networkingv1.DestinationRule{} },
-	{Group: "networking.istio.io", Kind: "ServiceEntry"}:    func() proto.Message { return &networkingv1.ServiceEntry{} },
-	{Group: "networking.istio.io", Kind: "VirtualService"}:  func() proto.Message { return &networkingv1.VirtualService{} },
-	{Group: "networking.istio.io", Kind: "Gateway"}:         func() proto.Message { return &networkingv1.Gateway{} },
+	{Group: "extensions.istio.io", Kind: "WasmPlugin"}:       func() proto.Message { return &extensionsv1alpha1.WasmPlugin{} },
+	{Group: "extensions.istio.io", Kind: "TrafficExtension"}: func() proto.Message { return &extensionsv1alpha1.TrafficExtension{} },
+	{Group: "networking.istio.io", Kind: "DestinationRule"}:  func() proto.Message { return &networkingv1.DestinationRule{} },
+	{Group: "networking.istio.io", Kind: "ServiceEntry"}:     func() proto.Message { return &networkingv1.ServiceEntry{} },
+	{Group: "networking.istio.io", Kind: "VirtualService"}:   func() proto.Message { return &networkingv1.VirtualService{} },
+	{Group: "networking.istio.io", Kind: "Gateway"}:          func() proto.Message { return &networkingv1.Gateway{} },
 }
 
 // coreKind is a Kubernetes kind the manifests use, with its Go type and the name rule the

@@ -48,17 +48,17 @@ type pluginContext struct {
 }
 
 // OnPluginStart implements types.PluginContext: it parses the configuration and
-// fails the start, logging every problem, when it is not valid.
+// mirrors as it says. It never fails the start: Envoy would reject the filter
+// configuration, and a proxy with no earlier good one would answer every request with
+// 500 (RATIONALE.md). An invalid configuration is logged, problem by problem, at
+// critical level, counted in meshmirror.config_errors, and mirrors nothing.
 func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
-	data, err := proxywasm.GetPluginConfiguration()
-	if err != nil && err != types.ErrorStatusNotFound {
-		proxywasm.LogCriticalf("meshmirror: reading the configuration: %v", err)
-		return types.OnPluginStartStatusFailed
-	}
-	cfg, err := mirror.ParseConfig(data)
-	if err != nil {
-		proxywasm.LogCritical(err.Error())
-		return types.OnPluginStartStatusFailed
+	cfg, problems := readConfig()
+	configErrors := proxywasm.DefineGaugeMetric(mirror.ConfigErrorsMetric)
+	// Set rather than add: every worker and every configuration shares one gauge.
+	configErrors.Add(int64(problems) - configErrors.Value())
+	if cfg == nil {
+		return types.OnPluginStartStatusOK // p.mirror stays nil: nothing is mirrored
 	}
 	p.mirror = mirror.New(cfg, defineMetrics(cfg), seed())
 	p.refusal = mirror.Throttle{Every: int64(10 * time.Second)}
@@ -66,10 +66,34 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 	return types.OnPluginStartStatusOK
 }
 
+// readConfig returns the plugin's configuration, or nil and the number of problems
+// found in it, each logged.
+func readConfig() (*mirror.Config, int) {
+	data, err := proxywasm.GetPluginConfiguration()
+	if err != nil && err != types.ErrorStatusNotFound {
+		proxywasm.LogCriticalf("meshmirror: reading the configuration: %v; mirroring nothing", err)
+		return nil, 1
+	}
+	cfg, err := mirror.ParseConfig(data)
+	if err != nil {
+		n := len(mirror.Problems(err))
+		proxywasm.LogCriticalf("%v\nmeshmirror mirrors nothing until its configuration is valid (meshmirror.config_errors = %d)", err, n)
+		return nil, n
+	}
+	return cfg, 0
+}
+
+// passThrough serves every request of a plugin that mirrors nothing: the SDK's
+// default context, shared, so such a request costs the module no work of its own.
+var passThrough = &types.DefaultHttpContext{}
+
 // NewHttpContext implements types.PluginContext. It reuses the context of a request
 // that has ended when there is one: under TinyGo, allocating it cost a fifth of a
 // request that matches no target (BENCHMARKS.md).
 func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
+	if p.mirror == nil {
+		return passThrough
+	}
 	if n := len(p.idle); n > 0 {
 		h := p.idle[n-1]
 		p.idle[n-1] = nil
@@ -87,6 +111,9 @@ const maxIdleContexts = 256
 // ticks until more copies wait. For a context that Envoy is ending, the tick that
 // comes while it awaits its answers is the deadline: it ends then.
 func (p *pluginContext) OnTick() {
+	if p.mirror == nil {
+		return // it never sets a tick period; a host may tick anyway
+	}
 	if p.ending && p.tick != tickMs {
 		p.end()
 		proxywasm.PluginDone()

@@ -50,7 +50,8 @@ func wasmVM(tb testing.TB) types.VMContext {
 	return vm
 }
 
-// start starts the plugin with config and fails the test unless it starts.
+// start starts the plugin with config and fails the test unless it starts and took
+// the configuration (an invalid one starts too, mirroring nothing).
 func start(t *testing.T, vm types.VMContext, config string) proxytest.HostEmulator {
 	t.Helper()
 	host, reset := proxytest.NewHostEmulator(proxytest.NewEmulatorOption().
@@ -58,6 +59,9 @@ func start(t *testing.T, vm types.VMContext, config string) proxytest.HostEmulat
 	t.Cleanup(reset)
 	if status := host.StartPlugin(); status != types.OnPluginStartStatusOK {
 		t.Fatalf("plugin did not start: %v", host.GetCriticalLogs())
+	}
+	if n := configErrors(t, host); n != 0 {
+		t.Fatalf("the plugin refused its configuration (%s = %d): %v", mirror.ConfigErrorsMetric, n, host.GetCriticalLogs())
 	}
 	return host
 }
@@ -157,13 +161,22 @@ func TestPluginContext_OnPluginStart(t *testing.T) {
 		if counter(t, host, mirror.LoopSkippedMetric) != 0 {
 			t.Error("loop_skipped is not zero at start")
 		}
+		if n := configErrors(t, host); n != 0 {
+			t.Errorf("%s = %d for a valid configuration, want 0", mirror.ConfigErrorsMetric, n)
+		}
+		if logs := host.GetCriticalLogs(); len(logs) != 0 {
+			t.Errorf("critical logs for a valid configuration: %q", logs)
+		}
 		if p := host.GetTickPeriod(); p != 0 {
 			t.Errorf("tick period at start = %d, want 0: nothing is queued", p)
 		}
 	})
 }
 
-func TestPluginContext_OnPluginStart_refusesBadConfiguration(t *testing.T) {
+// TestPluginContext_OnPluginStart_badConfiguration: an invalid configuration never
+// fails the start (Envoy would then answer every request with 500); the plugin logs
+// every problem, counts them in config_errors, and mirrors nothing.
+func TestPluginContext_OnPluginStart_badConfiguration(t *testing.T) {
 	tests := []struct {
 		name   string
 		config string
@@ -180,16 +193,22 @@ func TestPluginContext_OnPluginStart_refusesBadConfiguration(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			vmTest(t, func(t *testing.T, vm types.VMContext) {
-				status, host := startStatus(t, vm, []byte(tc.config))
-				if status != types.OnPluginStartStatusFailed {
-					t.Fatal("the plugin started with a bad configuration")
-				}
+				host := startDisabled(t, vm, []byte(tc.config))
 				logs := strings.Join(host.GetCriticalLogs(), "\n")
 				for _, w := range tc.want {
 					if !strings.Contains(logs, w) {
 						t.Errorf("critical log lacks %q:\n%s", w, logs)
 					}
 				}
+				if got := configErrors(t, host); got != uint64(len(tc.want)) {
+					t.Errorf("%s = %d, want %d, one per problem", mirror.ConfigErrorsMetric, got, len(tc.want))
+				}
+				for _, target := range []string{"a", "b"} {
+					if _, err := host.GetCounterMetric(mirror.CounterName(target, mirror.Matched)); err == nil {
+						t.Errorf("target %s of a refused configuration has metrics", target)
+					}
+				}
+				wantPassThrough(t, host)
 			})
 		})
 	}
@@ -220,15 +239,76 @@ func TestPluginContext_OnPluginStart_hostileConfiguration(t *testing.T) {
 	for name, config := range tests {
 		t.Run(name, func(t *testing.T) {
 			vmTest(t, func(t *testing.T, vm types.VMContext) {
-				status, host := startStatus(t, vm, []byte(config))
-				if status != types.OnPluginStartStatusFailed {
-					t.Fatal("the plugin started with a hostile configuration")
-				}
+				host := startDisabled(t, vm, []byte(config))
 				if len(host.GetCriticalLogs()) == 0 {
-					t.Error("the refusal was not logged")
+					t.Error("the problems were not logged")
 				}
+				if configErrors(t, host) == 0 {
+					t.Errorf("%s = 0 for a refused configuration", mirror.ConfigErrorsMetric)
+				}
+				wantPassThrough(t, host)
 			})
 		})
+	}
+}
+
+// startDisabled starts the plugin with an invalid configuration: the start must
+// succeed, so that Envoy keeps the filter, with a plugin that mirrors nothing.
+func startDisabled(t *testing.T, vm types.VMContext, config []byte) proxytest.HostEmulator {
+	t.Helper()
+	status, host := startStatus(t, vm, config)
+	if status != types.OnPluginStartStatusOK {
+		t.Fatalf("OnPluginStart failed on an invalid configuration; Envoy would reject the filter: %v", host.GetCriticalLogs())
+	}
+	return host
+}
+
+func configErrors(t *testing.T, host proxytest.HostEmulator) uint64 {
+	t.Helper()
+	v, err := host.GetGaugeMetric(mirror.ConfigErrorsMetric)
+	if err != nil {
+		t.Fatalf("%s: %v", mirror.ConfigErrorsMetric, err)
+	}
+	return v
+}
+
+// wantPassThrough sends requests of every shape through a plugin that mirrors nothing
+// and checks that each callback continues, the primary is untouched, and no callout
+// nor tick is ever asked for.
+func wantPassThrough(t *testing.T, host proxytest.HostEmulator) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("the plugin crashed on a request: %v", r)
+		}
+	}()
+	continues := func(what string, a types.Action) {
+		t.Helper()
+		if a != types.ActionContinue {
+			t.Errorf("%s: action %v, want continue", what, a)
+		}
+	}
+	post := [][2]string{{":method", "POST"}, {":path", "/api/items"}, {":authority", "a"}, {"content-length", "5"}}
+	for range 3 {
+		request(t, host, getRequest)
+		id := host.InitializeHttpContext()
+		continues("request headers", host.CallOnRequestHeaders(id, post, false))
+		continues("request body", host.CallOnRequestBody(id, []byte("hello"), false))
+		continues("request trailers", host.CallOnRequestTrailers(id, [][2]string{{"x-checksum", "1"}}))
+		continues("response headers", host.CallOnResponseHeaders(id, [][2]string{{":status", "200"}}, false))
+		continues("response body", host.CallOnResponseBody(id, []byte("world"), false))
+		continues("response trailers", host.CallOnResponseTrailers(id, [][2]string{{"grpc-status", "0"}}))
+		if resp := host.GetSentLocalResponse(id); resp != nil {
+			t.Errorf("the plugin answered the primary itself: %+v", resp)
+		}
+		host.CompleteHttpContext(id)
+		host.Tick() // the emulator ticks even without a period
+	}
+	if p := host.GetTickPeriod(); p != 0 {
+		t.Errorf("tick period = %d, want 0: a plugin that mirrors nothing has nothing to send", p)
+	}
+	if got := callouts(host); len(got) != 0 {
+		t.Errorf("%d callouts from a plugin that mirrors nothing", len(got))
 	}
 }
 
@@ -258,9 +338,10 @@ func TestRegexAtTheLimit(t *testing.T) {
 			}
 			re := shape(n)
 			vmTest(t, func(t *testing.T, vm types.VMContext) {
-				status, host := startStatus(t, vm, []byte(pathRegexConfig(re)))
-				if status != types.OnPluginStartStatusOK {
-					t.Fatalf("refused %q: %v", re, host.GetCriticalLogs())
+				_, host := startStatus(t, vm, []byte(pathRegexConfig(re)))
+				// It always starts: config_errors says whether it took the pattern.
+				if n := configErrors(t, host); n != 0 {
+					t.Fatalf("refused %q (config_errors = %d): %v", re, n, host.GetCriticalLogs())
 				}
 				defer func() {
 					if r := recover(); r != nil {

@@ -62,13 +62,9 @@ func LoadEnvoyConfig(path string) (*Config, error) {
 // validates it as Envoy would, and takes the first listener, its route's cluster, the
 // meshmirror wasm filter and the static clusters.
 func ParseEnvoyConfig(data []byte) (*Config, error) {
-	js, err := yaml.YAMLToJSON(data)
+	boot, err := DecodeBootstrap(data)
 	if err != nil {
 		return nil, err
-	}
-	boot := &bootstrapv3.Bootstrap{}
-	if err := protojson.Unmarshal(js, boot); err != nil {
-		return nil, fmt.Errorf("not an Envoy bootstrap: %w", err)
 	}
 	if errs := validateAll(boot); len(errs) > 0 {
 		return nil, fmt.Errorf("invalid Envoy bootstrap: %w", errors.Join(errs...))
@@ -139,6 +135,45 @@ func ParseEnvoyConfig(data []byte) (*Config, error) {
 	return cfg, nil
 }
 
+// DecodeBootstrap decodes a bootstrap (YAML or JSON) into Envoy's Bootstrap message,
+// refusing unknown fields and typed_config types, without Envoy's validation rules
+// (ValidateBootstrap) or anything the runner needs.
+func DecodeBootstrap(data []byte) (*bootstrapv3.Bootstrap, error) {
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, err
+	}
+	boot := &bootstrapv3.Bootstrap{}
+	if err := protojson.Unmarshal(js, boot); err != nil {
+		return nil, fmt.Errorf("not an Envoy bootstrap: %w", err)
+	}
+	return boot, nil
+}
+
+// ValidateBootstrap returns every violation of Envoy's validation rules in boot, each
+// starting with the path of its message (see validateAll).
+func ValidateBootstrap(boot *bootstrapv3.Bootstrap) []error { return validateAll(boot) }
+
+// WasmFilter is a wasm HTTP filter found in a bootstrap.
+type WasmFilter struct {
+	// Path is where its Wasm message is, in proto field names:
+	// static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[0].typed_config.
+	Path string
+	Wasm *wasmv3.Wasm
+}
+
+// WasmFilters returns every wasm HTTP filter of boot, wherever it is (any listener,
+// filter chain or typed_config), in the order of the document.
+func WasmFilters(boot *bootstrapv3.Bootstrap) []WasmFilter {
+	var filters []WasmFilter
+	walkMessages(boot.ProtoReflect(), "", func(m proto.Message, path string) {
+		if w, ok := m.(*wasmv3.Wasm); ok {
+			filters = append(filters, WasmFilter{Path: path, Wasm: w})
+		}
+	})
+	return filters
+}
+
 // validateAll runs the validation rules (protoc-gen-validate) of m and of every
 // message packed in an Any inside it, as Envoy does on load: a message's own rules stop
 // at its Any fields, so a typed_config would otherwise go unchecked. Each error starts
@@ -152,6 +187,15 @@ func validateAll(m proto.Message) []error {
 			}
 		}
 	}
+	check(m, "bootstrap")
+	return append(errs, walkMessages(m.ProtoReflect(), "bootstrap", check)...)
+}
+
+// walkMessages calls visit for every message packed in an Any inside m (a
+// typed_config), unpacked, with the path of the Any; it returns the Anys it cannot
+// unpack.
+func walkMessages(m protoreflect.Message, path string, visit func(m proto.Message, path string)) []error {
+	var errs []error
 	var walk func(m protoreflect.Message, path string)
 	walk = func(m protoreflect.Message, path string) {
 		if a, ok := m.Interface().(*anypb.Any); ok {
@@ -160,11 +204,14 @@ func validateAll(m proto.Message) []error {
 				errs = append(errs, fmt.Errorf("%s: %w", path, err))
 				return
 			}
-			check(inner, path)
+			visit(inner, path)
 			m = inner.ProtoReflect()
 		}
 		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			name := path + "." + string(fd.Name())
+			name := string(fd.Name())
+			if path != "" {
+				name = path + "." + name
+			}
 			switch {
 			case fd.IsMap():
 				if fd.MapValue().Message() != nil {
@@ -185,8 +232,7 @@ func validateAll(m proto.Message) []error {
 			return true
 		})
 	}
-	check(m, "bootstrap")
-	walk(m.ProtoReflect(), "bootstrap")
+	walk(m, path)
 	return errs
 }
 

@@ -338,13 +338,18 @@ func TestHost_refusedConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs []string
-	_, err = New(context.Background(), Options{Module: module, PluginConfig: []byte(`{"targets": []}`),
+	// The plugin starts all the same (SPEC.md, Validation) and says why in a gauge.
+	h, err := New(context.Background(), Options{Module: module, PluginConfig: []byte(`{"targets": []}`),
 		Log: func(_ uint32, msg string) { logs = append(logs, msg) }})
-	if err == nil {
-		t.Fatal("the plugin started with no targets")
+	if err != nil {
+		t.Fatalf("the plugin failed to start on an invalid configuration: %v", err)
 	}
+	defer h.Close(context.Background())
 	if !strings.Contains(strings.Join(logs, "\n"), "targets: must hold 1 to 16 targets, got 0") {
 		t.Errorf("the plugin's log does not say why: %q", logs)
+	}
+	if v, ok := h.Metric("meshmirror.config_errors"); !ok || v != 1 {
+		t.Errorf("meshmirror.config_errors = %d, %v; want 1", v, ok)
 	}
 }
 

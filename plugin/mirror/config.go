@@ -4,7 +4,6 @@
 package mirror
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -123,24 +122,57 @@ const (
 
 // ConfigError lists every problem found in a configuration, each with its JSON path.
 type ConfigError struct {
-	Problems []string
+	Problems []Problem
+}
+
+// Problem is one mistake in a configuration.
+type Problem struct {
+	// Path is where it is, in the parser's notation (targets[1].match.paths[0].regex);
+	// empty for the document as a whole (empty, not JSON, nested too deep).
+	Path string
+	// Message says what is wrong, e.g. "must be between 0 and 100, got 150".
+	Message string
+}
+
+// String is "path: message", or the message alone for the whole document.
+func (p Problem) String() string {
+	if p.Path == "" {
+		return p.Message
+	}
+	return p.Path + ": " + p.Message
 }
 
 // Error joins the problems, one per line.
 func (e *ConfigError) Error() string {
-	return "invalid meshmirror configuration:\n  " + strings.Join(e.Problems, "\n  ")
+	var b strings.Builder
+	b.WriteString("invalid meshmirror configuration:")
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return b.String()
 }
 
-// errEmpty is returned for an empty or missing configuration.
-var errEmpty = errors.New("invalid meshmirror configuration: it is empty; the plugin needs at least one target")
+// Problems returns the problems of an error from ParseConfig: one per mistake for a
+// *ConfigError, the error itself otherwise, none for nil.
+func Problems(err error) []Problem {
+	if err == nil {
+		return nil
+	}
+	if ce, ok := err.(*ConfigError); ok {
+		return ce.Problems
+	}
+	return []Problem{{Message: err.Error()}}
+}
 
 // ParseConfig parses and validates a JSON configuration. Every problem found is reported
 // at once in a *ConfigError; no input makes it panic.
 func ParseConfig(data []byte) (*Config, error) {
-	if len(strings.TrimSpace(string(data))) == 0 {
-		return nil, errEmpty
-	}
 	p := &parser{}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		p.addf("", "the configuration is empty; the plugin needs at least one target")
+		return nil, p.err()
+	}
 	if at, ok := depthWithin(data, maxDepth); !ok {
 		p.addf("", "nested deeper than %d levels at byte %d", maxDepth, at)
 		return nil, p.err()
@@ -158,15 +190,11 @@ func ParseConfig(data []byte) (*Config, error) {
 
 // parser collects problems while it walks the document.
 type parser struct {
-	problems []string
+	problems []Problem
 }
 
 func (p *parser) addf(path, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if path != "" {
-		msg = path + ": " + msg
-	}
-	p.problems = append(p.problems, msg)
+	p.problems = append(p.problems, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
 func (p *parser) err() error {
@@ -208,7 +236,7 @@ func (p *parser) config(doc gjson.Result) *Config {
 	}
 	targets, ok := fields["targets"]
 	if !ok {
-		p.addf("", "targets: required, with 1 to %d targets", MaxTargets)
+		p.addf("targets", "required, with 1 to %d targets", MaxTargets)
 		return cfg
 	}
 	if !targets.IsArray() {

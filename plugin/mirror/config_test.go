@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -75,7 +76,7 @@ func mustFail(t *testing.T, doc string) *ConfigError {
 
 func hasProblem(ce *ConfigError, want string) bool {
 	for _, p := range ce.Problems {
-		if strings.Contains(p, want) {
+		if strings.Contains(p.String(), want) {
 			return true
 		}
 	}
@@ -553,7 +554,7 @@ func TestParseConfigReportsEveryProblem(t *testing.T) {
 	}
 	ce := mustFail(t, doc)
 	if len(ce.Problems) != len(want) {
-		t.Errorf("got %d problems, want %d:\n  %s", len(ce.Problems), len(want), strings.Join(ce.Problems, "\n  "))
+		t.Errorf("got %d problems, want %d:\n  %s", len(ce.Problems), len(want), ce.Error())
 	}
 	for _, w := range want {
 		if !hasProblem(ce, w) {
@@ -629,5 +630,37 @@ func TestParseConfigRegexMatchesWholePath(t *testing.T) {
 				t.Errorf("regex %q on %q: matches = %v, want %v", tt.pattern, tt.path, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestProblems: each problem keeps its path apart from its message, so that
+// `meshmirror validate` can place it inside a manifest; a problem of the whole
+// document has no path.
+func TestProblems(t *testing.T) {
+	_, err := ParseConfig([]byte(`{"targets": [{"name": "a", "cluster": "c", "percentage": 150}], "x": 1}`))
+	got := Problems(err)
+	want := []Problem{
+		{Path: "", Message: `unknown key "x"`},
+		{Path: "targets[0].percentage", Message: "must be between 0 and 100, got 150"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Problems = %q, want %q", got, want)
+	}
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("Problems = %q, want %q among them", got, w)
+		}
+	}
+	for _, data := range []string{"", "{", strings.Repeat("[", 40)} {
+		_, err := ParseConfig([]byte(data))
+		if p := Problems(err); len(p) != 1 || p[0].Path != "" || p[0].String() != p[0].Message {
+			t.Errorf("ParseConfig(%q): problems %q, want one for the whole document", data, p)
+		}
+	}
+	if p := Problems(nil); p != nil {
+		t.Errorf("Problems(nil) = %q", p)
+	}
+	if p := Problems(errors.New("boom")); len(p) != 1 || p[0].String() != "boom" {
+		t.Errorf("Problems(other error) = %q", p)
 	}
 }

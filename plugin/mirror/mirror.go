@@ -40,8 +40,11 @@ var counterNames = [NumCounters]string{
 const (
 	// LoopSkippedMetric counts requests that already carried the marker.
 	LoopSkippedMetric = "meshmirror.loop_skipped"
-	inFlightSuffix    = "in_flight"
-	latencySuffix     = "latency_ms"
+	// ConfigErrorsMetric is the gauge of problems in the configuration: 0 when it is
+	// valid, more when it is not and the plugin mirrors nothing.
+	ConfigErrorsMetric = "meshmirror.config_errors"
+	inFlightSuffix     = "in_flight"
+	latencySuffix      = "latency_ms"
 )
 
 // CounterName is the full name of a target's counter, e.g. meshmirror.reviews-v2.matched.
