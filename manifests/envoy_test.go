@@ -13,7 +13,6 @@ import (
 
 	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/wasm/v3"
 	"google.golang.org/protobuf/encoding/protojson"
-	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshmirror/meshmirror/plugin/mirror"
@@ -99,7 +98,8 @@ func TestBrokenEnvoyConfig(t *testing.T) {
 	}
 }
 
-// TestPluginConfigsAgree checks that envoy.yaml and the WasmPlugins mirror to the same
+// TestPluginConfigsAgree checks that envoy.yaml, the WasmPlugins and the
+// TrafficExtensions mirror to the same
 // targets with the same rules; only how they name the destination differs (an Envoy
 // cluster here, an Istio service, port and subset there).
 func TestPluginConfigsAgree(t *testing.T) {
@@ -115,14 +115,14 @@ func TestPluginConfigsAgree(t *testing.T) {
 	plugins := 0
 	for _, file := range yamlFiles(t) {
 		for _, o := range readObjects(t, file) {
-			if o.gvk().Kind != "WasmPlugin" {
+			plugin, _, err := wasmPlugin(o)
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			if plugin == nil {
 				continue
 			}
 			plugins++
-			var plugin extensionsv1alpha1.WasmPlugin
-			if err := decodeSpec(o, &plugin); err != nil {
-				t.Fatalf("%s: %v", file, err)
-			}
 			pluginConfig, err := protojson.Marshal(plugin.GetPluginConfig())
 			if err != nil {
 				t.Fatal(err)

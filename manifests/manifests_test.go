@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -91,23 +93,56 @@ func TestBrokenManifests(t *testing.T) {
 	}
 }
 
-// check returns every problem of o: the API server's and, for a WasmPlugin, meshmirror's.
+// check returns every problem of o: the API server's and, for a WasmPlugin or a
+// TrafficExtension, meshmirror's.
 func check(v *validator, o object) []string {
 	problems := v.validate(o)
-	if o.gvk().Kind != "WasmPlugin" {
-		return problems
-	}
-	var plugin extensionsv1alpha1.WasmPlugin
-	if err := decodeSpec(o, &plugin); err != nil {
-		return problems // validate reported it
+	plugin, prefix, err := wasmPlugin(o)
+	if plugin == nil || err != nil {
+		return problems // not a plugin, or validate reported it
 	}
 	if plugin.PluginName != "meshmirror" {
-		problems = append(problems, "spec.pluginName: must be meshmirror, the plugin's root id")
+		problems = append(problems, prefix+"pluginName: must be meshmirror, the plugin's root id")
 	}
-	if _, err := parsePluginConfig(&plugin); err != nil {
-		problems = append(problems, configProblems("spec.pluginConfig", err)...)
+	if _, err := parsePluginConfig(plugin); err != nil {
+		problems = append(problems, configProblems(prefix+"pluginConfig", err)...)
 	}
 	return problems
+}
+
+// wasmPlugin returns the plugin o configures, in WasmPlugin's shape, and the path of
+// its module fields: o itself for a WasmPlugin (spec.), or for a TrafficExtension the
+// same fields, which it keeps under spec.wasm (Istio 1.30 made it WasmPlugin's
+// successor with the same selector, targetRefs, phase, priority and match), so that
+// every check of a WasmPlugin holds for both. It is nil for any other kind.
+func wasmPlugin(o object) (*extensionsv1alpha1.WasmPlugin, string, error) {
+	switch o.gvk().Kind {
+	case "WasmPlugin":
+		plugin := &extensionsv1alpha1.WasmPlugin{}
+		return plugin, "spec.", decodeSpec(o, plugin)
+	case "TrafficExtension":
+		te := &extensionsv1alpha1.TrafficExtension{}
+		if err := decodeSpec(o, te); err != nil {
+			return nil, "", err
+		}
+		w := te.GetWasm()
+		if w == nil {
+			return nil, "", fmt.Errorf("spec.wasm: meshmirror is a Wasm module, not %T", te.GetFilterConfig())
+		}
+		plugin := &extensionsv1alpha1.WasmPlugin{
+			Selector: te.GetSelector(), TargetRefs: te.GetTargetRefs(),
+			Phase: extensionsv1alpha1.PluginPhase(te.GetPhase()), Priority: te.GetPriority(),
+			Url: w.GetUrl(), Sha256: w.GetSha256(), ImagePullPolicy: w.GetImagePullPolicy(),
+			ImagePullSecret: w.GetImagePullSecret(), VerificationKey: w.GetVerificationKey(),
+			PluginConfig: w.GetPluginConfig(), PluginName: w.GetPluginName(),
+			FailStrategy: w.GetFailStrategy(), VmConfig: w.GetVmConfig(), Type: w.GetType(),
+		}
+		for _, m := range te.GetMatch() {
+			plugin.Match = append(plugin.Match, &extensionsv1alpha1.WasmPlugin_TrafficSelector{Mode: m.GetMode(), Ports: m.GetPorts()})
+		}
+		return plugin, "spec.wasm.", nil
+	}
+	return nil, "", nil
 }
 
 // parsePluginConfig parses a WasmPlugin's pluginConfig as the module does, after Istio
@@ -162,14 +197,40 @@ func TestManifestsFitTogether(t *testing.T) {
 	}
 }
 
-// checkPlugin checks that a WasmPlugin selects pods that keep wasmcustom stats (or the
-// ingress gateway, with match mode CLIENT), and that its targets' clusters exist.
+// checkPlugin checks that a plugin runs where meshmirror can work and its targets'
+// clusters exist there: in a waypoint it names with targetRefs, in the ingress gateway
+// (match mode CLIENT), or in pods that exist and keep wasmcustom stats.
 func checkPlugin(t *testing.T, m *mesh, p named[*extensionsv1alpha1.WasmPlugin]) {
+	id := p.kind + " " + p.name
+	config, err := parsePluginConfig(p.spec)
+	if err != nil {
+		t.Fatalf("%s: %v", id, err)
+	}
+	if refs := p.spec.GetTargetRefs(); len(refs) > 0 {
+		for _, ref := range refs {
+			waypoint := m.waypoint(p.namespace, ref)
+			if waypoint == "" {
+				t.Errorf("%s: targetRef %s %s is no Gateway of class istio-waypoint in %s", id, ref.GetKind(), ref.GetName(), p.namespace)
+				continue
+			}
+			for _, target := range config.Targets {
+				if problem := m.waypointCluster(p.namespace, waypoint, target.Cluster); problem != "" {
+					t.Errorf("%s: target %s: %s", id, target.Name, problem)
+				}
+			}
+		}
+		// A waypoint's HTTP filters are built as a sidecar's inbound ones
+		// (pilot/pkg/networking/core/waypoint.go, buildWaypointHTTPFilters).
+		if modes := p.spec.GetMatch(); len(modes) != 1 || modes[0].GetMode() != typev1beta1.WorkloadMode_SERVER {
+			t.Errorf("%s: a waypoint's listeners are SERVER; want match [{mode: SERVER}]", id)
+		}
+		return
+	}
 	selector := labels.SelectorFromSet(p.spec.GetSelector().GetMatchLabels())
 	if p.spec.GetSelector().GetMatchLabels()["istio"] == "ingressgateway" {
 		// The gateway is Istio's own Deployment; README says how to keep its stats.
 		if modes := p.spec.GetMatch(); len(modes) != 1 || modes[0].GetMode() != typev1beta1.WorkloadMode_CLIENT {
-			t.Errorf("WasmPlugin %s: a gateway's listeners are CLIENT; want match [{mode: CLIENT}]", p.name)
+			t.Errorf("%s: a gateway's listeners are CLIENT; want match [{mode: CLIENT}]", id)
 		}
 	} else {
 		pods := 0
@@ -183,25 +244,77 @@ func checkPlugin(t *testing.T, m *mesh, p named[*extensionsv1alpha1.WasmPlugin])
 			}
 		}
 		if pods == 0 {
-			t.Errorf("WasmPlugin %s selects no Deployment in %s", p.name, p.namespace)
+			t.Errorf("%s selects no Deployment in %s", id, p.namespace)
 		}
-	}
-	config, err := parsePluginConfig(p.spec)
-	if err != nil {
-		t.Fatalf("WasmPlugin %s: %v", p.name, err)
 	}
 	for _, target := range config.Targets {
 		// outbound|<port>|<subset>|<host>, Istio's name for the cluster.
 		parts := strings.Split(target.Cluster, "|")
 		if len(parts) != 4 || parts[0] != "outbound" {
-			t.Errorf("WasmPlugin %s: target %s: cluster %q is not an Istio outbound cluster", p.name, target.Name, target.Cluster)
+			t.Errorf("%s: target %s: cluster %q is not an Istio outbound cluster", id, target.Name, target.Cluster)
 			continue
 		}
 		port, _ := strconv.Atoi(parts[1])
 		if problem := m.cluster(p.namespace, parts[3], uint32(port), parts[2]); problem != "" {
-			t.Errorf("WasmPlugin %s: target %s: %s", p.name, target.Name, problem)
+			t.Errorf("%s: target %s: %s", id, target.Name, problem)
 		}
 	}
+}
+
+// waypoint returns the name of the waypoint a targetRef names in namespace: a Gateway
+// API Gateway of class istio-waypoint in these manifests; "" if there is none.
+func (m *mesh) waypoint(namespace string, ref *typev1beta1.PolicyTargetReference) string {
+	if ref.GetGroup() != "gateway.networking.k8s.io" || ref.GetKind() != "Gateway" {
+		return ""
+	}
+	for _, g := range m.gateways {
+		if g.namespace == namespace && g.name == ref.GetName() && g.spec.GatewayClassName == "istio-waypoint" {
+			return g.name
+		}
+	}
+	return ""
+}
+
+// waypointCluster says why a waypoint would have no cluster of this name, or returns "".
+// A waypoint names a service's cluster inbound-vip|<port>|http[/<subset>]|<host>
+// (pilot/pkg/networking/core/waypoint.go), and has it only for the services bound to
+// it by the label istio.io/use-waypoint, on the Service, the ServiceEntry or their
+// namespace.
+func (m *mesh) waypointCluster(namespace, waypoint, cluster string) string {
+	parts := strings.Split(cluster, "|")
+	protocol, subset, _ := strings.Cut(parts[min(2, len(parts)-1)], "/")
+	if len(parts) != 4 || parts[0] != "inbound-vip" || protocol != "http" {
+		return fmt.Sprintf("cluster %q is not a waypoint's cluster inbound-vip|<port>|http[/<subset>]|<host>", cluster)
+	}
+	port, _ := strconv.Atoi(parts[1])
+	if problem := m.cluster(namespace, parts[3], uint32(port), subset); problem != "" {
+		return problem
+	}
+	if !m.usesWaypoint(parts[3], waypoint) {
+		return parts[3] + " is not bound to the waypoint " + waypoint + " (label istio.io/use-waypoint)"
+	}
+	return ""
+}
+
+// usesWaypoint reports whether the Service or ServiceEntry of host is bound to waypoint.
+func (m *mesh) usesWaypoint(host, waypoint string) bool {
+	bound := func(own map[string]string, namespace string) bool {
+		if w, ok := own["istio.io/use-waypoint"]; ok {
+			return w == waypoint
+		}
+		return m.namespaces[namespace]["istio.io/use-waypoint"] == waypoint
+	}
+	for _, s := range m.services {
+		if s.Name+"."+s.Namespace+".svc.cluster.local" == host && bound(s.Labels, s.Namespace) {
+			return true
+		}
+	}
+	for _, se := range m.serviceEntries {
+		if slices.Contains(se.spec.GetHosts(), host) && bound(se.labels, se.namespace) {
+			return true
+		}
+	}
+	return false
 }
 
 // keepsWasmStats reports whether a proxy.istio.io/config annotation, Istio's
@@ -230,23 +343,36 @@ type mesh struct {
 	destinationRules []named[*networkingv1.DestinationRule]
 	serviceEntries   []named[*networkingv1.ServiceEntry]
 	virtualServices  []named[*networkingv1.VirtualService]
-	plugins          []named[*extensionsv1alpha1.WasmPlugin]
+	gateways         []named[*gatewayv1.GatewaySpec]
+	// plugins are the WasmPlugins and TrafficExtensions, in WasmPlugin's shape.
+	plugins    []named[*extensionsv1alpha1.WasmPlugin]
+	namespaces map[string]map[string]string // name → labels
 }
 
-// named is an Istio object's spec with its name and namespace.
+// named is an object's spec with its kind, name, namespace and labels.
 type named[T any] struct {
 	name, namespace string
 	spec            T
+	kind            string
+	labels          map[string]string
 }
 
 func index(t *testing.T, objects []object) *mesh {
-	m := &mesh{}
+	m := &mesh{namespaces: map[string]map[string]string{}}
 	for _, o := range objects {
 		md := o["metadata"].(map[string]any)
 		name, _ := md["name"].(string)
 		namespace, _ := md["namespace"].(string)
+		objLabels := map[string]string{}
+		if l, ok := md["labels"].(map[string]any); ok {
+			for k, v := range l {
+				objLabels[k], _ = v.(string)
+			}
+		}
 		var err error
 		switch o.gvk().Kind {
+		case "Namespace":
+			m.namespaces[name] = objLabels
 		case "Deployment":
 			d := &appsv1.Deployment{}
 			err = runtime.DefaultUnstructuredConverter.FromUnstructured(o, d)
@@ -258,19 +384,25 @@ func index(t *testing.T, objects []object) *mesh {
 		case "DestinationRule":
 			s := &networkingv1.DestinationRule{}
 			err = decodeSpec(o, s)
-			m.destinationRules = append(m.destinationRules, named[*networkingv1.DestinationRule]{name, namespace, s})
+			m.destinationRules = append(m.destinationRules, named[*networkingv1.DestinationRule]{name: name, namespace: namespace, spec: s})
 		case "ServiceEntry":
 			s := &networkingv1.ServiceEntry{}
 			err = decodeSpec(o, s)
-			m.serviceEntries = append(m.serviceEntries, named[*networkingv1.ServiceEntry]{name, namespace, s})
+			m.serviceEntries = append(m.serviceEntries, named[*networkingv1.ServiceEntry]{name: name, namespace: namespace, spec: s, labels: objLabels})
 		case "VirtualService":
 			s := &networkingv1.VirtualService{}
 			err = decodeSpec(o, s)
-			m.virtualServices = append(m.virtualServices, named[*networkingv1.VirtualService]{name, namespace, s})
-		case "WasmPlugin":
-			s := &extensionsv1alpha1.WasmPlugin{}
-			err = decodeSpec(o, s)
-			m.plugins = append(m.plugins, named[*extensionsv1alpha1.WasmPlugin]{name, namespace, s})
+			m.virtualServices = append(m.virtualServices, named[*networkingv1.VirtualService]{name: name, namespace: namespace, spec: s})
+		case "Gateway":
+			if o.gvk().Group == "gateway.networking.k8s.io" {
+				s := &gatewayv1.GatewaySpec{}
+				err = runtime.DefaultUnstructuredConverter.FromUnstructured(o["spec"].(map[string]any), s)
+				m.gateways = append(m.gateways, named[*gatewayv1.GatewaySpec]{name: name, namespace: namespace, spec: s})
+			}
+		case "WasmPlugin", "TrafficExtension":
+			var s *extensionsv1alpha1.WasmPlugin
+			s, _, err = wasmPlugin(o)
+			m.plugins = append(m.plugins, named[*extensionsv1alpha1.WasmPlugin]{name: name, namespace: namespace, spec: s, kind: o.gvk().Kind})
 		}
 		if err != nil {
 			t.Fatalf("%s: %v", o.id(), err)
