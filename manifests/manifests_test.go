@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -209,12 +210,15 @@ func checkPlugin(t *testing.T, m *mesh, p named[*extensionsv1alpha1.WasmPlugin])
 	if refs := p.spec.GetTargetRefs(); len(refs) > 0 {
 		for _, ref := range refs {
 			waypoint := m.waypoint(p.namespace, ref)
-			if waypoint == "" {
+			if waypoint == nil {
 				t.Errorf("%s: targetRef %s %s is no Gateway of class istio-waypoint in %s", id, ref.GetKind(), ref.GetName(), p.namespace)
 				continue
 			}
+			if problem := m.waypointStatsTags(waypoint); problem != "" {
+				t.Errorf("Gateway %s: %s", waypoint.name, problem)
+			}
 			for _, target := range config.Targets {
-				if problem := m.waypointCluster(p.namespace, waypoint, target.Cluster); problem != "" {
+				if problem := m.waypointCluster(p.namespace, waypoint.name, target.Cluster); problem != "" {
 					t.Errorf("%s: target %s: %s", id, target.Name, problem)
 				}
 			}
@@ -242,6 +246,9 @@ func checkPlugin(t *testing.T, m *mesh, p named[*extensionsv1alpha1.WasmPlugin])
 			if !keepsWasmStats(t, d.Spec.Template.Annotations["proxy.istio.io/config"]) {
 				t.Errorf("Deployment %s runs meshmirror but its pods lack the proxy.istio.io/config annotation with proxyStatsMatcher.inclusionPrefixes [wasmcustom]: its metrics would be dropped", d.Name)
 			}
+			if !m.holdsBootstrap(d.Namespace, d.Spec.Template.Annotations["sidecar.istio.io/bootstrapOverride"]) {
+				t.Errorf("Deployment %s runs meshmirror but its pods lack the annotation sidecar.istio.io/bootstrapOverride naming a ConfigMap with custom_bootstrap.json: its metrics would have no target label", d.Name)
+			}
 		}
 		if pods == 0 {
 			t.Errorf("%s selects no Deployment in %s", id, p.namespace)
@@ -261,18 +268,68 @@ func checkPlugin(t *testing.T, m *mesh, p named[*extensionsv1alpha1.WasmPlugin])
 	}
 }
 
-// waypoint returns the name of the waypoint a targetRef names in namespace: a Gateway
-// API Gateway of class istio-waypoint in these manifests; "" if there is none.
-func (m *mesh) waypoint(namespace string, ref *typev1beta1.PolicyTargetReference) string {
+// waypoint returns the waypoint a targetRef names in namespace: a Gateway API Gateway
+// of class istio-waypoint in these manifests; nil if there is none.
+func (m *mesh) waypoint(namespace string, ref *typev1beta1.PolicyTargetReference) *named[*gatewayv1.GatewaySpec] {
 	if ref.GetGroup() != "gateway.networking.k8s.io" || ref.GetKind() != "Gateway" {
-		return ""
+		return nil
 	}
-	for _, g := range m.gateways {
+	for i, g := range m.gateways {
 		if g.namespace == namespace && g.name == ref.GetName() && g.spec.GatewayClassName == "istio-waypoint" {
-			return g.name
+			return &m.gateways[i]
 		}
 	}
-	return ""
+	return nil
+}
+
+// holdsBootstrap reports whether namespace has a ConfigMap of this name with a
+// custom_bootstrap.json, the file Istio's injector mounts for
+// sidecar.istio.io/bootstrapOverride (TestStatsTags checks its rules).
+func (m *mesh) holdsBootstrap(namespace, name string) bool {
+	_, ok := m.configMaps[namespace+"/"+name]["custom_bootstrap.json"]
+	return ok
+}
+
+// waypointStatsTags says why a waypoint's Envoy would not load the stats_tags, or
+// returns "": its parametersRef must name a ConfigMap whose deployment patch, a
+// Deployment as Istio merges it, sets ISTIO_BOOTSTRAP_OVERRIDE on the istio-proxy
+// container to the custom_bootstrap.json of a mounted ConfigMap.
+func (m *mesh) waypointStatsTags(g *named[*gatewayv1.GatewaySpec]) string {
+	ref := g.spec.Infrastructure
+	if ref == nil || ref.ParametersRef == nil || ref.ParametersRef.Kind != "ConfigMap" || ref.ParametersRef.Group != "" {
+		return "no spec.infrastructure.parametersRef to a ConfigMap: the waypoint's metrics would have no target label"
+	}
+	patch, ok := m.configMaps[g.namespace+"/"+ref.ParametersRef.Name]["deployment"]
+	if !ok {
+		return "parametersRef: no ConfigMap " + ref.ParametersRef.Name + " with a key deployment"
+	}
+	js, err := yaml.YAMLToJSON([]byte(patch))
+	if err != nil {
+		return "ConfigMap " + ref.ParametersRef.Name + ": deployment: " + err.Error()
+	}
+	var d appsv1.Deployment
+	if problems, _ := decodeStrict(json.RawMessage(js), &d); len(problems) > 0 {
+		return "ConfigMap " + ref.ParametersRef.Name + ": deployment: " + strings.Join(problems, "; ")
+	}
+	pod := d.Spec.Template.Spec
+	for _, c := range pod.Containers {
+		if c.Name != "istio-proxy" {
+			continue
+		}
+		for _, e := range c.Env {
+			if e.Name != "ISTIO_BOOTSTRAP_OVERRIDE" {
+				continue
+			}
+			for _, vm := range c.VolumeMounts {
+				for _, v := range pod.Volumes {
+					if v.Name == vm.Name && v.ConfigMap != nil && e.Value == vm.MountPath+"/custom_bootstrap.json" && m.holdsBootstrap(g.namespace, v.ConfigMap.Name) {
+						return ""
+					}
+				}
+			}
+		}
+	}
+	return "ConfigMap " + ref.ParametersRef.Name + ": the istio-proxy container does not get ISTIO_BOOTSTRAP_OVERRIDE pointing at a mounted custom_bootstrap.json"
 }
 
 // waypointCluster says why a waypoint would have no cluster of this name, or returns "".
@@ -347,6 +404,7 @@ type mesh struct {
 	// plugins are the WasmPlugins and TrafficExtensions, in WasmPlugin's shape.
 	plugins    []named[*extensionsv1alpha1.WasmPlugin]
 	namespaces map[string]map[string]string // name → labels
+	configMaps map[string]map[string]string // namespace/name → data
 }
 
 // named is an object's spec with its kind, name, namespace and labels.
@@ -358,7 +416,7 @@ type named[T any] struct {
 }
 
 func index(t *testing.T, objects []object) *mesh {
-	m := &mesh{namespaces: map[string]map[string]string{}}
+	m := &mesh{namespaces: map[string]map[string]string{}, configMaps: map[string]map[string]string{}}
 	for _, o := range objects {
 		md := o["metadata"].(map[string]any)
 		name, _ := md["name"].(string)
@@ -373,6 +431,10 @@ func index(t *testing.T, objects []object) *mesh {
 		switch o.gvk().Kind {
 		case "Namespace":
 			m.namespaces[name] = objLabels
+		case "ConfigMap":
+			c := &corev1.ConfigMap{}
+			err = runtime.DefaultUnstructuredConverter.FromUnstructured(o, c)
+			m.configMaps[namespace+"/"+name] = c.Data
 		case "Deployment":
 			d := &appsv1.Deployment{}
 			err = runtime.DefaultUnstructuredConverter.FromUnstructured(o, d)
