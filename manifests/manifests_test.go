@@ -15,6 +15,7 @@ import (
 	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
 	meshv1alpha1 "istio.io/api/mesh/v1alpha1"
 	networkingv1 "istio.io/api/networking/v1"
+	telemetryv1 "istio.io/api/telemetry/v1"
 	typev1beta1 "istio.io/api/type/v1beta1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -184,6 +185,7 @@ func TestManifestsFitTogether(t *testing.T) {
 			for _, p := range m.plugins {
 				checkPlugin(t, m, p)
 			}
+			checkTelemetry(t, m)
 			for _, vs := range m.virtualServices {
 				for _, route := range vs.spec.GetHttp() {
 					for _, dest := range route.GetRoute() {
@@ -264,6 +266,34 @@ func checkPlugin(t *testing.T, m *mesh, p named[*extensionsv1alpha1.WasmPlugin])
 		port, _ := strconv.Atoi(parts[1])
 		if problem := m.cluster(p.namespace, parts[3], uint32(port), parts[2]); problem != "" {
 			t.Errorf("%s: target %s: %s", id, target.Name, problem)
+		}
+	}
+}
+
+// checkTelemetry checks that the kustomization has a Telemetry that labels the
+// shadow's request count and duration with each plugin's marker header, the label
+// README's shadow queries use.
+func checkTelemetry(t *testing.T, m *mesh) {
+	for _, p := range m.plugins {
+		config, err := parsePluginConfig(p.spec)
+		if err != nil {
+			continue // checkPlugin reports it
+		}
+		want := "request.headers['" + config.Marker + "']"
+		for _, metric := range []telemetryv1.MetricSelector_IstioMetric{telemetryv1.MetricSelector_REQUEST_COUNT, telemetryv1.MetricSelector_REQUEST_DURATION} {
+			found := false
+			for _, tel := range m.telemetries {
+				for _, metrics := range tel.spec.GetMetrics() {
+					for _, o := range metrics.GetOverrides() {
+						if o.GetMatch().GetMetric() == metric && o.GetTagOverrides()["mirrored"].GetValue() == want {
+							found = true
+						}
+					}
+				}
+			}
+			if !found {
+				t.Errorf("%s %s: no Telemetry labels %s with mirrored: %s", p.kind, p.name, metric, want)
+			}
 		}
 	}
 }
@@ -402,9 +432,10 @@ type mesh struct {
 	virtualServices  []named[*networkingv1.VirtualService]
 	gateways         []named[*gatewayv1.GatewaySpec]
 	// plugins are the WasmPlugins and TrafficExtensions, in WasmPlugin's shape.
-	plugins    []named[*extensionsv1alpha1.WasmPlugin]
-	namespaces map[string]map[string]string // name → labels
-	configMaps map[string]map[string]string // namespace/name → data
+	plugins     []named[*extensionsv1alpha1.WasmPlugin]
+	telemetries []named[*telemetryv1.Telemetry]
+	namespaces  map[string]map[string]string // name → labels
+	configMaps  map[string]map[string]string // namespace/name → data
 }
 
 // named is an object's spec with its kind, name, namespace and labels.
@@ -461,6 +492,10 @@ func index(t *testing.T, objects []object) *mesh {
 				err = runtime.DefaultUnstructuredConverter.FromUnstructured(o["spec"].(map[string]any), s)
 				m.gateways = append(m.gateways, named[*gatewayv1.GatewaySpec]{name: name, namespace: namespace, spec: s})
 			}
+		case "Telemetry":
+			s := &telemetryv1.Telemetry{}
+			err = decodeSpec(o, s)
+			m.telemetries = append(m.telemetries, named[*telemetryv1.Telemetry]{name: name, namespace: namespace, spec: s})
 		case "WasmPlugin", "TrafficExtension":
 			var s *extensionsv1alpha1.WasmPlugin
 			s, _, err = wasmPlugin(o)
