@@ -99,18 +99,11 @@ func TestBrokenEnvoyConfig(t *testing.T) {
 }
 
 // TestPluginConfigsAgree checks that envoy.yaml, the WasmPlugins and the
-// TrafficExtensions mirror to the same
-// targets with the same rules; only how they name the destination differs (an Envoy
-// cluster here, an Istio service, port and subset there).
+// TrafficExtensions mirror to the same targets with the same rules; only how they name
+// the destination differs (an Envoy cluster here, an Istio service and port or a
+// waypoint's cluster there).
 func TestPluginConfigsAgree(t *testing.T) {
-	data, err := os.ReadFile(envoyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	config, problems := checkEnvoy(data)
-	if config == nil {
-		t.Fatal(problems)
-	}
+	config := loadEnvoy(t)
 	want := withoutDestinations(t, config.PluginConfig)
 	plugins := 0
 	for _, file := range yamlFiles(t) {
@@ -133,7 +126,7 @@ func TestPluginConfigsAgree(t *testing.T) {
 		}
 	}
 	if plugins == 0 {
-		t.Error("no WasmPlugin in the manifests")
+		t.Error("no WasmPlugin or TrafficExtension in the manifests")
 	}
 }
 
@@ -158,14 +151,7 @@ func TestCompose(t *testing.T) {
 	if err := yaml.UnmarshalStrict(data, &compose); err != nil {
 		t.Fatalf("compose.yaml: %v", err)
 	}
-	data, err = os.ReadFile(envoyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	config, problems := checkEnvoy(data)
-	if config == nil {
-		t.Fatal(problems)
-	}
+	config := loadEnvoy(t)
 
 	envoy, ok := compose.Services["envoy"]
 	if !ok {
@@ -192,6 +178,20 @@ func TestCompose(t *testing.T) {
 			t.Errorf("cluster %s: no compose service listens on its port %s", c.GetName(), port)
 		}
 	}
+}
+
+// loadEnvoy returns envoy.yaml as checkEnvoy reads it; a problem fails the test.
+func loadEnvoy(t *testing.T) *runner.Config {
+	t.Helper()
+	data, err := os.ReadFile(envoyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config, problems := checkEnvoy(data)
+	if config == nil || len(problems) > 0 {
+		t.Fatalf("%s: %s", envoyFile, strings.Join(problems, "\n"))
+	}
+	return config
 }
 
 // checkEnvoy decodes an Envoy configuration as the runner does (Envoy's protos, with

@@ -71,14 +71,7 @@ func TestREADMEGuide(t *testing.T) {
 		}
 	}
 
-	envoy, err := os.ReadFile(envoyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	config, problems := checkEnvoy(envoy)
-	if config == nil {
-		t.Fatal(problems)
-	}
+	config := loadEnvoy(t)
 	ports := map[string]bool{
 		strconv.Itoa(int(config.Bootstrap.GetAdmin().GetAddress().GetSocketAddress().GetPortValue())):                             true,
 		strconv.Itoa(int(config.Bootstrap.GetStaticResources().GetListeners()[0].GetAddress().GetSocketAddress().GetPortValue())): true,

@@ -5,7 +5,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -268,15 +267,7 @@ type family struct {
 // statsTags returns the stats_tags of envoy.yaml, decoded with Envoy's protos.
 func statsTags(t *testing.T) []*metricsv3.TagSpecifier {
 	t.Helper()
-	data, err := os.ReadFile(envoyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	config, problems := checkEnvoy(data)
-	if config == nil {
-		t.Fatal(problems)
-	}
-	return config.Bootstrap.GetStatsConfig().GetStatsTags()
+	return loadEnvoy(t).Bootstrap.GetStatsConfig().GetStatsTags()
 }
 
 // prometheusFamilies returns the families Prometheus shows for the plugin's metrics,
@@ -289,9 +280,7 @@ func prometheusFamilies(t *testing.T) map[string]family {
 	if err != nil {
 		t.Fatalf("%s: stats_tags: %v", envoyFile, err)
 	}
-	data, _ := os.ReadFile(envoyFile)
-	config, _ := checkEnvoy(data)
-	plugin, err := mirror.ParseConfig(config.PluginConfig)
+	plugin, err := mirror.ParseConfig(loadEnvoy(t).PluginConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
