@@ -36,6 +36,11 @@ func TestREADMEGuide(t *testing.T) {
 			switch o.gvk().Kind {
 			case "Deployment":
 				deployments[md["name"].(string)] = true
+			case "Gateway":
+				// Istio deploys a waypoint as a Deployment of the Gateway's name.
+				if spec, _ := o["spec"].(map[string]any); spec["gatewayClassName"] == "istio-waypoint" {
+					deployments[md["name"].(string)] = true
+				}
 			case "WasmPlugin", "TrafficExtension":
 				plugins[strings.ToLower(o.gvk().Kind)+" "+md["name"].(string)+" -n "+md["namespace"].(string)] = true
 				plugin, _, err := wasmPlugin(o)
