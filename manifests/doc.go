@@ -3,11 +3,17 @@
 // against the real schemas without a cluster or an Envoy:
 //
 //   - every object kustomize builds is validated as the API server would on
-//     `kubectl apply`: Istio's CRD schemas from the Go module istio.io/api (OpenAPI,
-//     CEL rules, unknown fields) and Istio's own Go types, Kubernetes' types for core
-//     objects, each problem reported with the path of its field;
+//     `kubectl apply`: Istio's CRD schemas from the Go module istio.io/api and the
+//     Gateway API's from sigs.k8s.io/gateway-api (OpenAPI, CEL rules, unknown fields)
+//     and their Go types, Kubernetes' types for core objects, each problem reported
+//     with the path of its field;
 //   - envoy.yaml is decoded into Envoy's bootstrap message from go-control-plane and
 //     passes ValidateAll, including every typed_config inside it;
-//   - each pluginConfig is accepted by mirror.ParseConfig, the code the module runs, and
-//     the manifests and envoy.yaml mirror to the same targets.
+//   - each pluginConfig (of a WasmPlugin or a TrafficExtension) is accepted by
+//     mirror.ParseConfig, the code the module runs, and the manifests and envoy.yaml
+//     mirror to the same targets;
+//   - the stats_tags of envoy.yaml and of Istio's bootstrap override, applied as
+//     Envoy's tag extractor does to every metric plugin/mirror names, give the
+//     Prometheus names and labels README promises, and grafana/meshmirror.json asks
+//     for nothing else.
 package manifests

@@ -13,7 +13,6 @@ import (
 
 	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/wasm/v3"
 	"google.golang.org/protobuf/encoding/protojson"
-	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshmirror/meshmirror/internal/validate"
@@ -100,30 +99,24 @@ func TestBrokenEnvoyConfig(t *testing.T) {
 	}
 }
 
-// TestPluginConfigsAgree checks that envoy.yaml and the WasmPlugins mirror to the same
-// targets with the same rules; only how they name the destination differs (an Envoy
-// cluster here, an Istio service, port and subset there).
+// TestPluginConfigsAgree checks that envoy.yaml, the WasmPlugins and the
+// TrafficExtensions mirror to the same targets with the same rules; only how they name
+// the destination differs (an Envoy cluster here, an Istio service and port or a
+// waypoint's cluster there).
 func TestPluginConfigsAgree(t *testing.T) {
-	data, err := os.ReadFile(envoyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	config, problems := checkEnvoy(data)
-	if config == nil {
-		t.Fatal(problems)
-	}
+	config := loadEnvoy(t)
 	want := withoutDestinations(t, config.PluginConfig)
 	plugins := 0
 	for _, file := range yamlFiles(t) {
 		for _, o := range readObjects(t, file) {
-			if o.gvk().Kind != "WasmPlugin" {
+			plugin, _, err := wasmPlugin(o)
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			if plugin == nil {
 				continue
 			}
 			plugins++
-			var plugin extensionsv1alpha1.WasmPlugin
-			if err := decodeSpec(o, &plugin); err != nil {
-				t.Fatalf("%s: %v", file, err)
-			}
 			pluginConfig, err := protojson.Marshal(plugin.GetPluginConfig())
 			if err != nil {
 				t.Fatal(err)
@@ -134,7 +127,7 @@ func TestPluginConfigsAgree(t *testing.T) {
 		}
 	}
 	if plugins == 0 {
-		t.Error("no WasmPlugin in the manifests")
+		t.Error("no WasmPlugin or TrafficExtension in the manifests")
 	}
 }
 
@@ -159,14 +152,7 @@ func TestCompose(t *testing.T) {
 	if err := yaml.UnmarshalStrict(data, &compose); err != nil {
 		t.Fatalf("compose.yaml: %v", err)
 	}
-	data, err = os.ReadFile(envoyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	config, problems := checkEnvoy(data)
-	if config == nil {
-		t.Fatal(problems)
-	}
+	config := loadEnvoy(t)
 
 	envoy, ok := compose.Services["envoy"]
 	if !ok {
@@ -193,6 +179,20 @@ func TestCompose(t *testing.T) {
 			t.Errorf("cluster %s: no compose service listens on its port %s", c.GetName(), port)
 		}
 	}
+}
+
+// loadEnvoy returns envoy.yaml as checkEnvoy reads it; a problem fails the test.
+func loadEnvoy(t *testing.T) *runner.Config {
+	t.Helper()
+	data, err := os.ReadFile(envoyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config, problems := checkEnvoy(data)
+	if config == nil || len(problems) > 0 {
+		t.Fatalf("%s: %s", envoyFile, strings.Join(problems, "\n"))
+	}
+	return config
 }
 
 // checkEnvoy decodes an Envoy configuration as the runner does (Envoy's protos, with

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
-
 	"github.com/meshmirror/meshmirror/plugin/mirror"
 )
 
@@ -38,13 +36,18 @@ func TestREADMEGuide(t *testing.T) {
 			switch o.gvk().Kind {
 			case "Deployment":
 				deployments[md["name"].(string)] = true
-			case "WasmPlugin":
-				plugins[md["name"].(string)+" -n "+md["namespace"].(string)] = true
-				var plugin extensionsv1alpha1.WasmPlugin
-				if err := decodeSpec(o, &plugin); err != nil {
+			case "Gateway":
+				// Istio deploys a waypoint as a Deployment of the Gateway's name.
+				if spec, _ := o["spec"].(map[string]any); spec["gatewayClassName"] == "istio-waypoint" {
+					deployments[md["name"].(string)] = true
+				}
+			case "WasmPlugin", "TrafficExtension":
+				plugins[strings.ToLower(o.gvk().Kind)+" "+md["name"].(string)+" -n "+md["namespace"].(string)] = true
+				plugin, _, err := wasmPlugin(o)
+				if err != nil {
 					t.Fatal(err)
 				}
-				config, err := parsePluginConfig(&plugin)
+				config, err := parsePluginConfig(plugin)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -67,20 +70,13 @@ func TestREADMEGuide(t *testing.T) {
 			t.Errorf("README names deployment/%s, which the manifests do not define", m[1])
 		}
 	}
-	for _, m := range regexp.MustCompile(`wasmplugin ([\w-]+ -n [\w-]+)`).FindAllStringSubmatch(readme, -1) {
-		if !plugins[m[1]] {
-			t.Errorf("README names the WasmPlugin %s, which the manifests do not define", m[1])
+	for _, m := range regexp.MustCompile(`(?:wasmplugin|trafficextension) [\w-]+ -n [\w-]+`).FindAllString(readme, -1) {
+		if !plugins[m] {
+			t.Errorf("README names %s, which the manifests do not define", m)
 		}
 	}
 
-	envoy, err := os.ReadFile(envoyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	config, problems := checkEnvoy(envoy)
-	if config == nil {
-		t.Fatal(problems)
-	}
+	config := loadEnvoy(t)
 	ports := map[string]bool{
 		strconv.Itoa(int(config.Bootstrap.GetAdmin().GetAddress().GetSocketAddress().GetPortValue())):                             true,
 		strconv.Itoa(int(config.Bootstrap.GetStaticResources().GetListeners()[0].GetAddress().GetSocketAddress().GetPortValue())): true,

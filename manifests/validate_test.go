@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
 	networkingv1 "istio.io/api/networking/v1"
+	telemetryv1 "istio.io/api/telemetry/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
@@ -38,6 +39,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
@@ -118,6 +120,13 @@ var istioTypes = map[schema.GroupKind]func() proto.Message{
 	{Group: "networking.istio.io", Kind: "ServiceEntry"}:     func() proto.Message { return &networkingv1.ServiceEntry{} },
 	{Group: "networking.istio.io", Kind: "VirtualService"}:   func() proto.Message { return &networkingv1.VirtualService{} },
 	{Group: "networking.istio.io", Kind: "Gateway"}:          func() proto.Message { return &networkingv1.Gateway{} },
+	{Group: "telemetry.istio.io", Kind: "Telemetry"}:         func() proto.Message { return &telemetryv1.Telemetry{} },
+}
+
+// gatewayAPITypes are the Gateway API's Go types for the spec of each of its kinds the
+// manifests use: istiod reads them with these types (sigs.k8s.io/gateway-api).
+var gatewayAPITypes = map[schema.GroupKind]func() any{
+	{Group: "gateway.networking.k8s.io", Kind: "Gateway"}: func() any { return &gatewayv1.GatewaySpec{} },
 }
 
 // coreKind is a Kubernetes kind the manifests use, with its Go type and the name rule the
@@ -132,14 +141,33 @@ var coreKinds = map[schema.GroupVersionKind]coreKind{
 	{Version: "v1", Kind: "Namespace"}:                 {func() runtime.Object { return &corev1.Namespace{} }, false, apivalidation.ValidateNamespaceName},
 	{Version: "v1", Kind: "ServiceAccount"}:            {func() runtime.Object { return &corev1.ServiceAccount{} }, true, apivalidation.ValidateServiceAccountName},
 	{Version: "v1", Kind: "Service"}:                   {func() runtime.Object { return &corev1.Service{} }, true, apivalidation.NameIsDNS1035Label},
+	{Version: "v1", Kind: "ConfigMap"}:                 {func() runtime.Object { return &corev1.ConfigMap{} }, true, apivalidation.NameIsDNSSubdomain},
 	{Group: "apps", Version: "v1", Kind: "Deployment"}: {func() runtime.Object { return &appsv1.Deployment{} }, true, apivalidation.NameIsDNSSubdomain},
 }
 
-// newValidator reads Istio's CRDs from the module istio.io/api at the version go.mod
-// requires.
+// newValidator reads Istio's CRDs from the module istio.io/api and the Gateway API's
+// standard channel from sigs.k8s.io/gateway-api, at the versions go.mod requires.
 func newValidator(t testing.TB) *validator {
 	t.Helper()
-	path := filepath.Join(moduleDir(t, "istio.io/api"), "kubernetes", "customresourcedefinitions.gen.yaml")
+	v := &validator{crds: map[schema.GroupVersionKind]*crdVersion{}}
+	v.load(t, filepath.Join(moduleDir(t, "istio.io/api"), "kubernetes", "customresourcedefinitions.gen.yaml"))
+	gatewayCRDs, err := filepath.Glob(filepath.Join(moduleDir(t, "sigs.k8s.io/gateway-api"), "config", "crd", "standard", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range gatewayCRDs {
+		v.load(t, path)
+	}
+	if len(v.crds) == 0 {
+		t.Fatal("no CRD found in istio.io/api and sigs.k8s.io/gateway-api")
+	}
+	return v
+}
+
+// load adds the served versions of every CRD in a file; other documents (the Gateway
+// API ships admission policies beside its CRDs) are skipped.
+func (v *validator) load(t testing.TB, path string) {
+	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -148,8 +176,10 @@ func newValidator(t testing.TB) *validator {
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	v := &validator{crds: map[schema.GroupVersionKind]*crdVersion{}}
 	for _, doc := range docs {
+		if doc.gvk().Kind != "CustomResourceDefinition" {
+			continue
+		}
 		var crd apiextensionsv1.CustomResourceDefinition
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(doc, &crd); err != nil {
 			t.Fatalf("%s: %s: %v", path, doc.id(), err)
@@ -166,10 +196,6 @@ func newValidator(t testing.TB) *validator {
 			v.crds[gvk] = &crdVersion{namespaced: crd.Spec.Scope == apiextensionsv1.NamespaceScoped, openAPI: &internal}
 		}
 	}
-	if len(v.crds) == 0 {
-		t.Fatalf("%s holds no CRD", path)
-	}
-	return v
 }
 
 // moduleDir returns the directory of a module of the build list. The tests import
@@ -201,26 +227,16 @@ func (v *validator) validate(o object) []string {
 	if crd := v.crds[gvk]; crd != nil {
 		return crd.validate(o, gvk.GroupKind())
 	}
-	return []string{fmt.Sprintf("apiVersion, kind: %s is neither a core kind these tests know nor a CRD of istio.io/api", gvk)}
+	return []string{fmt.Sprintf("apiVersion, kind: %s is neither a core kind these tests know nor a CRD of istio.io/api or sigs.k8s.io/gateway-api", gvk)}
 }
 
 // validateCore decodes o strictly into its Kubernetes Go type, as the API server does
 // with fieldValidation=Strict, and applies the API server's checks of names, labels and
 // Deployment selectors.
 func validateCore(o object, kind coreKind) []string {
-	data, err := json.Marshal(o)
-	if err != nil {
-		return []string{err.Error()}
-	}
 	typed := kind.new()
-	strict, err := kjson.UnmarshalStrict(data, typed)
-	var problems []string
-	for _, e := range append(strict, err) {
-		if e != nil {
-			problems = append(problems, e.Error())
-		}
-	}
-	if err != nil {
+	problems, decoded := decodeStrict(o, typed)
+	if !decoded {
 		return problems
 	}
 	accessor, err := meta.Accessor(typed)
@@ -232,6 +248,23 @@ func validateCore(o object, kind coreKind) []string {
 		errs = append(errs, validateSelector(d)...)
 	}
 	return append(problems, errorStrings(errs)...)
+}
+
+// decodeStrict decodes v into a Go type as the API server does with
+// fieldValidation=Strict: an unknown or duplicate field is a problem. decoded is false
+// when v does not fit the type at all.
+func decodeStrict(v any, typed any) (problems []string, decoded bool) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return []string{err.Error()}, false
+	}
+	strict, err := kjson.UnmarshalStrict(data, typed)
+	for _, e := range append(strict, err) {
+		if e != nil {
+			problems = append(problems, e.Error())
+		}
+	}
+	return problems, err == nil
 }
 
 // validateSelector applies the API server's rule that a Deployment's selector is not
@@ -283,18 +316,21 @@ func (c *crdVersion) validate(o object, kind schema.GroupKind) []string {
 	}
 	problems = append(problems, errorStrings(errs)...)
 
-	// Istio's types are the second line: the schema's report names the field's path.
-	newSpec := istioTypes[kind]
-	if newSpec == nil {
-		return append(problems, fmt.Sprintf("kind: no Istio Go type listed for %s", kind))
-	}
+	// The Go types are the second line: the schema's report names the field's path.
 	if len(problems) > 0 {
 		return problems
 	}
-	if err := decodeSpec(o, newSpec()); err != nil {
-		return []string{"spec: " + err.Error()}
+	if newSpec := istioTypes[kind]; newSpec != nil {
+		if err := decodeSpec(o, newSpec()); err != nil {
+			return []string{"spec: " + err.Error()}
+		}
+		return nil
 	}
-	return nil
+	if newSpec := gatewayAPITypes[kind]; newSpec != nil {
+		problems, _ := decodeStrict(o["spec"], newSpec())
+		return problems
+	}
+	return []string{fmt.Sprintf("kind: no Go type listed for %s", kind)}
 }
 
 // compile builds the validators of the schema, once, on first use: the CRD file has
