@@ -131,6 +131,9 @@ func TestSoak(t *testing.T) {
 	if err := CheckOutcomes(res.Metrics); err != nil {
 		t.Error(err)
 	}
+	if len(res.Timers) > 0 {
+		t.Errorf("tick timers still set at the end, by root context: %v", res.Timers)
+	}
 	var sent, cancelled uint64
 	for _, target := range []string{"reviews-v2", "audit", "flaky"} {
 		sent += res.Metrics["meshmirror."+target+".dispatched"]

@@ -42,6 +42,9 @@ type SoakResult struct {
 	Answered int
 	// Reconfigured is the number of configuration changes made.
 	Reconfigured int
+	// Timers are the tick timers still set at the end, by root context id: none,
+	// unless a context left its tick running.
+	Timers map[uint32]time.Duration
 	Elapsed      time.Duration
 }
 
@@ -136,13 +139,23 @@ func Soak(wasm []byte, opts SoakOptions, progress func(SoakSample)) (SoakResult,
 			sample(i)
 		}
 	}
-	for vm.Host.TickPeriod() > 0 {
+	// Tick until no timer is set, answer what is left, and tick once more for the
+	// contexts that end on their last answer. A timer that survives that is one Envoy
+	// would fire for good.
+	for range 1000 {
+		if vm.Host.TickPeriod() == 0 {
+			break
+		}
 		if err := vm.Host.Tick(); err != nil {
 			return res, err
 		}
 	}
 	a, err := vm.Host.Answer()
 	res.Answered += a
+	if err == nil && vm.Host.TickPeriod() > 0 {
+		err = vm.Host.Tick()
+	}
+	res.Timers = vm.Host.Timers()
 	res.Elapsed = time.Since(start)
 	res.Metrics = vm.Host.Metrics()
 	return res, err

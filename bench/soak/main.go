@@ -75,6 +75,13 @@ func main() {
 			log.Fatal(err)
 		}
 	}
+	if len(res.Timers) > 0 {
+		msg := fmt.Sprintf("tick timers still set at the end, by root context: %v", res.Timers)
+		if *check {
+			log.Fatal(msg)
+		}
+		fmt.Println(msg)
+	}
 	if err := bench.CheckOutcomes(res.Metrics); err != nil {
 		if *check {
 			log.Fatal(err)
