@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/meshmirror/meshmirror/wasmhost"
@@ -20,7 +21,8 @@ import (
 // Runner proxies HTTP to the primary cluster through the plugin, like an Envoy with
 // one worker, and sends the plugin's callouts for real.
 type Runner struct {
-	cfg     *Config
+	cfg     atomic.Pointer[Config]
+	shadows *http.Transport
 	host    *wasmhost.Host
 	primary *http.Client
 	server  *http.Server
@@ -37,27 +39,51 @@ type Options struct {
 func New(ctx context.Context, cfg *Config, module []byte, opts Options) (*Runner, error) {
 	// Copies get a transport of their own, so that a shadow that hangs cannot take
 	// the connections the primary needs (Envoy keeps a pool per cluster too).
-	shadows := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
-	clusters := map[string]wasmhost.Caller{}
-	for name, addr := range cfg.Clusters {
-		clusters[name] = &caller{addr: addr, client: &http.Client{Transport: shadows}}
-	}
-	host, err := wasmhost.New(ctx, wasmhost.Options{
-		Module: module, PluginConfig: cfg.PluginConfig, Clusters: clusters, Log: opts.Log,
-	})
-	if err != nil {
-		return nil, err
-	}
 	r := &Runner{
-		cfg:  cfg,
-		host: host,
+		shadows: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
 		primary: &http.Client{
 			Transport:     &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
+	host, err := wasmhost.New(ctx, wasmhost.Options{
+		Module: module, PluginConfig: cfg.PluginConfig, Clusters: r.callers(cfg), Log: opts.Log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.host = host
+	r.cfg.Store(cfg)
 	r.server = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	return r, nil
+}
+
+// callers are the clusters of cfg as the plugin's callouts reach them.
+func (r *Runner) callers(cfg *Config) map[string]wasmhost.Caller {
+	clusters := map[string]wasmhost.Caller{}
+	for name, addr := range cfg.Clusters {
+		clusters[name] = &caller{addr: addr, client: &http.Client{Transport: r.shadows}}
+	}
+	return clusters
+}
+
+// Reload applies a changed configuration as Envoy applies one it is sent: the
+// clusters and the route's cluster at once, and the plugin's configuration in a new
+// root context of the same VM, which takes the new requests while those under way
+// finish under the old one (wasmhost.Host.Reconfigure). The listener and the module
+// are those the runner started with: a change to either is an error and changes
+// nothing.
+func (r *Runner) Reload(ctx context.Context, cfg *Config) error {
+	old := r.cfg.Load()
+	if cfg.Listen != old.Listen || cfg.Module != old.Module {
+		return fmt.Errorf("the listener (%s) and the module (%s) cannot change without a restart", old.Listen, old.Module)
+	}
+	r.host.SetClusters(r.callers(cfg))
+	r.cfg.Store(cfg)
+	if bytes.Equal(cfg.PluginConfig, old.PluginConfig) {
+		return nil // the same filter configuration: Envoy keeps its plugin
+	}
+	return r.host.Reconfigure(ctx, cfg.PluginConfig)
 }
 
 // Host is the VM the runner drives.
@@ -67,7 +93,7 @@ func (r *Runner) Host() *wasmhost.Host { return r.host }
 // on it in the background; it returns the address it listens on.
 func (r *Runner) Listen(addr string) (string, error) {
 	if addr == "" {
-		addr = r.cfg.Listen
+		addr = r.cfg.Load().Listen
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -112,7 +138,8 @@ func (r *Runner) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	// The plugin may have changed the headers; the primary gets them as they are now.
-	upstream, err := upstreamRequest(req.Context(), r.cfg.Clusters[r.cfg.Primary], stream.RequestHeaderMap())
+	cfg := r.cfg.Load()
+	upstream, err := upstreamRequest(req.Context(), cfg.Clusters[cfg.Primary], stream.RequestHeaderMap())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return

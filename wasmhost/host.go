@@ -313,11 +313,12 @@ func (h *Host) instantiate(ctx context.Context) error {
 func (h *Host) canary(ctx context.Context, config []byte) error {
 	h.mu.Lock()
 	err, seen := h.canaried[string(config)]
+	opts := h.opts
 	h.mu.Unlock()
 	if seen {
 		return err
 	}
-	c, err := newVM(ctx, h.opts)
+	c, err := newVM(ctx, opts)
 	if err == nil {
 		c.mu.Lock()
 		_, err = c.startRoot(config)
@@ -408,6 +409,14 @@ func (h *Host) deleteRoot(r *root) {
 			delete(h.pending, token)
 		}
 	}
+}
+
+// SetClusters replaces the clusters that http_call may name, as a cluster update
+// reaches Envoy; callouts already out keep going.
+func (h *Host) SetClusters(clusters map[string]Caller) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.opts.Clusters = clusters
 }
 
 // Close stops the ticks, cancels the callouts still out (a Manual host drops those it

@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -147,11 +148,30 @@ func run(configPath string, keep bool) error {
 
 	if keep {
 		fmt.Printf("\nserving on http://%s until interrupted; try: curl -H 'x-user-id: alice' http://%s/api/items\n", addr, addr)
-		stop := make(chan os.Signal, 1)
-		signal.Notify(stop, os.Interrupt)
-		<-stop
+		fmt.Printf("kill -HUP %d reloads %s, as Envoy takes a new configuration\n", os.Getpid(), configPath)
+		signals := make(chan os.Signal, 1)
+		signal.Notify(signals, os.Interrupt, syscall.SIGHUP)
+		for sig := range signals {
+			if sig != syscall.SIGHUP {
+				break
+			}
+			if err := reload(ctx, r, configPath); err != nil {
+				log.Printf("reloading %s: %v; the previous configuration stays", configPath, err)
+			} else {
+				log.Printf("reloaded %s", configPath)
+			}
+		}
 	}
 	return r.Close(ctx)
+}
+
+// reload reads the configuration file again and applies it to the runner.
+func reload(ctx context.Context, r *runner.Runner, path string) error {
+	cfg, err := runner.LoadEnvoyConfig(path)
+	if err != nil {
+		return err
+	}
+	return r.Reload(ctx, cfg)
 }
 
 func send(addr string, s scenario) (int, error) {
