@@ -76,6 +76,9 @@ func TestABI(t *testing.T) {
 	}
 	anyOf("ABI version", "proxy_abi_version_0_2_0", "proxy_abi_version_0_2_1", "proxy_abi_version_0_1_0")
 	anyOf("allocator", "proxy_on_memory_allocate", "malloc")
+	if exports["malloc"] {
+		t.Error("the module exports malloc, which Envoy would use for every buffer and TinyGo never frees (build with -tags=custommalloc)")
+	}
 	anyOf("entry point", "_start", "_initialize")
 	for _, name := range []string{"memory", "proxy_on_context_create", "proxy_on_configure",
 		"proxy_on_request_headers", "proxy_on_request_body", "proxy_on_request_trailers",
@@ -83,6 +86,9 @@ func TestABI(t *testing.T) {
 		anyOf(name, name)
 	}
 }
+
+// wasmNamesPath is the same build with its name section (make build).
+const wasmNamesPath = "../build/meshmirror.names.wasm"
 
 // TestModuleSize keeps the module within its budget: Istio pulls it on every proxy.
 func TestModuleSize(t *testing.T) {
@@ -150,5 +156,28 @@ func TestEnvoyAllocator(t *testing.T) {
 	if grown := h.MemoryBytes() - warm; grown > 0 {
 		t.Errorf("memory grew by %d KiB over 20,000 requests after warm-up (%d KiB): the allocator pins what Envoy hands over",
 			grown>>10, warm>>10)
+	}
+}
+
+// TestNoLibcAllocator: without TinyGo's malloc, a C function that needs one would link
+// wasi-libc's dlmalloc, which grows the memory behind TinyGo's heap; the build with
+// names must have no such function.
+func TestNoLibcAllocator(t *testing.T) {
+	data, err := os.ReadFile(wasmNamesPath)
+	if err != nil {
+		t.Fatalf("the compiled module is needed (make build): %v", err)
+	}
+	mod, err := binary.DecodeModule(data, wasm.CoreFeaturesV2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mod.NameSection == nil || len(mod.NameSection.FunctionNames) == 0 {
+		t.Fatalf("%s has no function names", wasmNamesPath)
+	}
+	for _, f := range mod.NameSection.FunctionNames {
+		switch f.Name {
+		case "malloc", "free", "calloc", "realloc", "sbrk", "dlmalloc", "dlfree":
+			t.Errorf("the module has a C allocator function %q", f.Name)
+		}
 	}
 }
