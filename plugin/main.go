@@ -205,10 +205,10 @@ func (p *pluginContext) setTick(period uint32) {
 // send dispatches one copy from the plugin context at start; its answer is recorded
 // whenever it comes, whether or not the primary request is still there.
 func (p *pluginContext) send(c *mirror.Copy, start time.Time) {
-	target := c.Target
+	target, grpc := c.Target, c.GRPC
 	_, err := proxywasm.DispatchHttpCall(c.Cluster, c.Headers, c.Body, c.Trailers, c.TimeoutMs,
-		func(numHeaders, _, _ int) {
-			p.mirror.Answered(target, responseStatus(numHeaders), time.Since(start).Milliseconds())
+		func(numHeaders, _, numTrailers int) {
+			p.mirror.Answered(target, grpc, answer(numHeaders, numTrailers, grpc), time.Since(start).Milliseconds())
 			p.endIfSettled()
 		})
 	if err != nil {
@@ -223,18 +223,29 @@ func (p *pluginContext) send(c *mirror.Copy, start time.Time) {
 	p.mirror.Sent(target)
 }
 
-// responseStatus is the :status of the answer being handled, or "" for a reset or a
-// timeout, which Envoy reports with no headers.
-func responseStatus(numHeaders int) string {
+// answer reads the answer being handled: its :status ("" for a reset or a failure,
+// which Envoy reports with no headers) and, for a gRPC copy, its grpc-status, in the
+// headers of a trailers-only answer or else in the trailers.
+func answer(numHeaders, numTrailers int, grpc bool) mirror.Answer {
+	var a mirror.Answer
 	if numHeaders == 0 {
-		return ""
+		return a
 	}
 	headers, err := proxywasm.GetHttpCallResponseHeaders()
 	if err != nil {
-		return ""
+		return a
 	}
-	status, _ := mirror.Headers(headers).Get(":status")
-	return status
+	a.Status, _ = mirror.Headers(headers).Get(":status")
+	if !grpc {
+		return a
+	}
+	var found bool
+	if a.GRPCStatus, found = mirror.Headers(headers).Get("grpc-status"); !found && numTrailers > 0 {
+		if trailers, err := proxywasm.GetHttpCallResponseTrailers(); err == nil {
+			a.GRPCStatus, _ = mirror.Headers(trailers).Get("grpc-status")
+		}
+	}
+	return a
 }
 
 // httpContext implements types.HttpContext. It never pauses, changes or fails the
@@ -351,6 +362,7 @@ type hostMetrics struct {
 	inFlight    []proxywasm.MetricGauge
 	latency     []proxywasm.MetricHistogram
 	loopSkipped proxywasm.MetricCounter
+	unsupported proxywasm.MetricCounter
 	// names keeps the metric names alive: the SDK's wazero emulator keys its metrics
 	// by the module's own bytes, so a collected name would corrupt the test host.
 	names []string
@@ -364,6 +376,7 @@ func defineMetrics(cfg *mirror.Config) *hostMetrics {
 		inFlight:    make([]proxywasm.MetricGauge, len(cfg.Targets)),
 		latency:     make([]proxywasm.MetricHistogram, len(cfg.Targets)),
 		loopSkipped: proxywasm.DefineCounterMetric(mirror.LoopSkippedMetric),
+		unsupported: proxywasm.DefineCounterMetric(mirror.UnsupportedSkippedMetric),
 	}
 	for i, t := range cfg.Targets {
 		for c := range mirror.NumCounters {
@@ -382,6 +395,7 @@ func (m *hostMetrics) keep(name string) string {
 
 func (m *hostMetrics) Count(target int, c mirror.Counter) { m.counters[target][c].Increment(1) }
 func (m *hostMetrics) LoopSkipped()                       { m.loopSkipped.Increment(1) }
+func (m *hostMetrics) UnsupportedSkipped()                { m.unsupported.Increment(1) }
 func (m *hostMetrics) InFlight(target, delta int)         { m.inFlight[target].Add(int64(delta)) }
 func (m *hostMetrics) Latency(target int, ms int64)       { m.latency[target].Record(uint64(max(ms, 0))) }
 

@@ -78,6 +78,8 @@ type Target struct {
 	// RatePerSecond is zero when the target has no rate limit.
 	RatePerSecond float64
 	RateBurst     float64
+	// KeepTracing copies the request's trace context; by default it is dropped.
+	KeepTracing bool
 }
 
 // Match holds a target's request rules; an empty Match matches every request.
@@ -210,7 +212,8 @@ var connectionHeaders = []string{"host", "content-length", "transfer-encoding", 
 var (
 	topKeys    = []string{"marker", "targets"}
 	targetKeys = []string{"name", "cluster", "service", "port", "subset", "percentage", "stickyHeader",
-		"match", "authority", "authoritySuffix", "headers", "body", "timeoutMs", "maxInFlight", "rateLimit"}
+		"match", "authority", "authoritySuffix", "headers", "body", "timeoutMs", "maxInFlight", "rateLimit",
+		"tracing"}
 	matchKeys      = []string{"methods", "paths", "headers"}
 	pathKeys       = []string{"exact", "prefix", "regex"}
 	headerKeys     = []string{"name", "exact", "prefix", "suffix", "contains", "regex", "present", "invert"}
@@ -339,6 +342,17 @@ func (p *parser) target(path string, v gjson.Result, marker string) (Target, boo
 	}
 	if v, ok := f["rateLimit"]; ok {
 		p.rateLimit(path+".rateLimit", v, &t)
+	}
+	if v, ok := f["tracing"]; ok {
+		if s, ok := p.str(path+".tracing", v); ok {
+			switch s {
+			case "drop":
+			case "keep":
+				t.KeepTracing = true
+			default:
+				p.addf(path+".tracing", `must be "drop" or "keep", got %q`, s)
+			}
+		}
 	}
 	return t, true
 }

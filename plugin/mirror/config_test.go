@@ -506,6 +506,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"body.enabled not bool", oneTarget(`,"body":{"enabled":"no"}`), `targets[0].body.enabled: must be true or false, got string "no"`},
 		{"body.maxBytes too large", oneTarget(`,"body":{"maxBytes":16777217}`), "targets[0].body.maxBytes: must be between 0 and 16777216, got 16777217"},
 		{"body.maxBytes negative", oneTarget(`,"body":{"maxBytes":-1}`), "targets[0].body.maxBytes: must be between 0 and 16777216, got -1"},
+		{"tracing unknown", oneTarget(`,"tracing":"strip"`), `targets[0].tracing: must be "drop" or "keep", got "strip"`},
+		{"tracing not a string", oneTarget(`,"tracing":false`), "targets[0].tracing: must be a string, got false"},
 		{"timeoutMs 0", oneTarget(`,"timeoutMs":0`), "targets[0].timeoutMs: must be between 1 and 60000, got 0"},
 		{"timeoutMs 60001", oneTarget(`,"timeoutMs":60001`), "targets[0].timeoutMs: must be between 1 and 60000, got 60001"},
 		{"timeoutMs fraction", oneTarget(`,"timeoutMs":1.5`), "targets[0].timeoutMs: must be a whole number, got 1.5"},
@@ -662,5 +664,15 @@ func TestProblems(t *testing.T) {
 	}
 	if p := Problems(errors.New("boom")); len(p) != 1 || p[0].String() != "boom" {
 		t.Errorf("Problems(other error) = %q", p)
+	}
+}
+
+func TestParseConfigTracing(t *testing.T) {
+	for doc, keep := range map[string]bool{
+		oneTarget(``): false, oneTarget(`,"tracing":"drop"`): false, oneTarget(`,"tracing":"keep"`): true,
+	} {
+		if got := mustParse(t, doc).Targets[0].KeepTracing; got != keep {
+			t.Errorf("%s: KeepTracing = %v, want %v", doc, got, keep)
+		}
 	}
 }

@@ -23,6 +23,9 @@ const (
 	Response4xx
 	Response5xx
 	ResponseFailed
+	// ResponseGRPCError counts gRPC copies answered with HTTP 200 and a grpc-status
+	// other than 0, or none.
+	ResponseGRPCError
 	// Cancelled counts copies whose call Envoy cancelled without an answer: the
 	// configuration that sent them ended first.
 	Cancelled
@@ -33,13 +36,15 @@ const (
 var counterNames = [NumCounters]string{
 	"matched", "sampled_out", "dispatched", "dropped_body_too_large", "dropped_rate_limited",
 	"dropped_in_flight", "dispatch_failed", "response_2xx", "response_3xx", "response_4xx",
-	"response_5xx", "response_failed", "cancelled",
+	"response_5xx", "response_failed", "response_grpc_error", "cancelled",
 }
 
 // Metric names that are not per-target counters.
 const (
 	// LoopSkippedMetric counts requests that already carried the marker.
 	LoopSkippedMetric = "meshmirror.loop_skipped"
+	// UnsupportedSkippedMetric counts CONNECT and upgrade requests, never copied.
+	UnsupportedSkippedMetric = "meshmirror.unsupported_skipped"
 	// ConfigErrorsMetric is the gauge of problems in the configuration: 0 when it is
 	// valid, more when it is not and the plugin mirrors nothing.
 	ConfigErrorsMetric = "meshmirror.config_errors"
@@ -63,6 +68,7 @@ func metricName(target, metric string) string { return "meshmirror." + target + 
 type Recorder interface {
 	Count(target int, c Counter)
 	LoopSkipped()
+	UnsupportedSkipped()
 	// InFlight moves the target's count of copies awaiting an answer by delta.
 	InFlight(target, delta int)
 	Latency(target int, ms int64)
@@ -107,10 +113,15 @@ type Request struct {
 }
 
 // Start decides, per target, whether the request with these headers is to be copied:
-// marker, match, then sampling. It reports whether any copy is pending; if not, the
-// request needs nothing more from the mirror. It keeps h until Finish.
+// a request that cannot be mirrored, marker, match, then sampling. It reports whether
+// any copy is pending; if not, the request needs nothing more from the mirror. It
+// keeps h until Finish.
 func (m *Mirror) Start(r *Request, h Headers) bool {
 	*r = Request{}
+	if unsupported(h) {
+		m.rec.UnsupportedSkipped()
+		return false
+	}
 	if _, loop := h.Get(m.cfg.Marker); loop {
 		m.rec.LoopSkipped()
 		return false
@@ -134,6 +145,26 @@ func (m *Mirror) Start(r *Request, h Headers) bool {
 		r.headers = h
 	}
 	return r.pending != 0
+}
+
+// unsupported reports whether a request cannot be mirrored, as Envoy's own mirror does
+// not mirror it: CONNECT (HTTP/2's extended CONNECT carries :protocol) and upgrade
+// requests such as WebSocket. Their copy could only be sent once the tunnel closed,
+// with its frames as a body; a CONNECT has no :path, so Envoy would refuse it anyway.
+func unsupported(h Headers) bool {
+	for _, kv := range h {
+		switch name := kv[0]; len(name) {
+		case len(":method"): // and len("upgrade")
+			if name == "upgrade" || name == ":method" && kv[1] == "CONNECT" {
+				return true
+			}
+		case len(":protocol"):
+			if name == ":protocol" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (m *Mirror) sampled(t *Target, h Headers) bool {
@@ -208,6 +239,8 @@ type Copy struct {
 	Body      []byte
 	Trailers  [][2]string
 	TimeoutMs uint32
+	// GRPC is set for a gRPC request: its answer is classified by grpc-status.
+	GRPC bool
 }
 
 // Finish ends the request: each pending copy passes the rate limit and the in-flight
@@ -215,6 +248,7 @@ type Copy struct {
 // or Refused is called for it. trailers may be nil; now is in nanoseconds.
 func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []Copy {
 	shared := false
+	grpc := r.pending != 0 && isGRPC(r.headers)
 	for i := range m.cfg.Targets {
 		if r.pending&(1<<i) == 0 {
 			continue
@@ -236,6 +270,7 @@ func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []C
 			Headers:   t.copyHeaders(r.headers, m.cfg.Marker),
 			Trailers:  trailers,
 			TimeoutMs: t.TimeoutMs,
+			GRPC:      grpc,
 		}
 		if t.BodyEnabled && len(r.body) > 0 {
 			c.Body = r.body
@@ -272,13 +307,27 @@ func (m *Mirror) Refused(target int) {
 	m.release(target)
 }
 
-// Answered records the outcome of a sent copy: status is the response's :status, or
-// "" when the call was reset or got no response. Envoy answers a copy that timed out
-// with its own 504, which counts as a failure too.
-func (m *Mirror) Answered(target int, status string, latencyMs int64) {
-	c := statusCounter(status)
-	if c == Response5xx && status == "504" && latencyMs >= int64(m.cfg.Targets[target].TimeoutMs) {
+// Answer is what came back for a sent copy.
+type Answer struct {
+	// Status is the response's :status, or "" when the call was reset or got no
+	// response.
+	Status string
+	// GRPCStatus is the answer's grpc-status, from its headers or else its trailers;
+	// "" when it has none.
+	GRPCStatus string
+}
+
+// Answered records the outcome of a sent copy of a gRPC request (grpc) or not. Envoy
+// answers a copy that timed out with its own 504, which counts as a failure too. A
+// gRPC copy answered with HTTP 200 succeeded only with grpc-status 0: with another, or
+// none, a gRPC client sees an error.
+func (m *Mirror) Answered(target int, grpc bool, a Answer, latencyMs int64) {
+	c := statusCounter(a.Status)
+	switch {
+	case c == Response5xx && a.Status == "504" && latencyMs >= int64(m.cfg.Targets[target].TimeoutMs):
 		c = ResponseFailed
+	case grpc && c == Response2xx && (a.Status != "200" || a.GRPCStatus != "0"):
+		c = ResponseGRPCError
 	}
 	m.rec.Count(target, c)
 	m.rec.Latency(target, latencyMs)
@@ -333,8 +382,16 @@ func statusCounter(status string) Counter {
 	return ResponseFailed
 }
 
-// copyHeaders builds the copy's headers: the request's, with the target's mutations
-// and the marker. content-length and transfer-encoding are left to Envoy, which sets
+// isGRPC reports whether a request is a gRPC call: content-type application/grpc,
+// or application/grpc+proto and the like (the gRPC over HTTP/2 specification).
+func isGRPC(h Headers) bool {
+	ct, _ := h.Get("content-type")
+	const grpc = "application/grpc"
+	return len(ct) >= len(grpc) && ct[:len(grpc)] == grpc && (len(ct) == len(grpc) || ct[len(grpc)] == '+' || ct[len(grpc)] == ';')
+}
+
+// copyHeaders builds the copy's headers: the request's, less those the copy must not
+// carry (see dropped), with the target's mutations and the marker. content-length and transfer-encoding are left to Envoy, which sets
 // content-length for a non-empty body. It fills a slice of the largest size it can
 // need rather than appending, and compares names by length first (see Headers.Get):
 // under TinyGo, each append and each string comparison is a call into the runtime.
@@ -357,7 +414,7 @@ func (t *Target) copyHeaders(h Headers, marker string) [][2]string {
 				continue
 			}
 		}
-		if t.removes(kv[0], marker) {
+		if t.removes(kv[0], marker) || dropped(kv[0], t.KeepTracing) {
 			continue
 		}
 		out[n] = kv
@@ -405,6 +462,60 @@ func (t *Target) removes(name, marker string) bool {
 	}
 	for _, kv := range t.SetHeaders {
 		if len(kv[0]) == len(name) && kv[0] == name {
+			return true
+		}
+	}
+	return false
+}
+
+// routerHeaders are the request headers Envoy's router acts on: timeouts, retries,
+// hedging, stats (the ones ConnectionManagerUtility::cleanInternalHeaders strips from
+// an external request, source/common/http/conn_manager_utility.cc). On a copy they
+// would override timeoutMs (0: no timeout at all) or make Envoy retry it.
+var routerHeaders = []string{
+	"x-envoy-upstream-rq-timeout-ms", "x-envoy-upstream-rq-per-try-timeout-ms",
+	"x-envoy-expected-rq-timeout-ms", "x-envoy-upstream-rq-timeout-alt-response",
+	"x-envoy-max-retries", "x-envoy-retry-on", "x-envoy-retry-grpc-on",
+	"x-envoy-retriable-status-codes", "x-envoy-retriable-header-names",
+	"x-envoy-hedge-on-per-try-timeout", "x-envoy-upstream-alt-stat-name",
+}
+
+// traceHeaders carry trace context: W3C, B3 (single and multi), OpenTracing, Jaeger,
+// Google Cloud, gRPC, SkyWalking; the x-datadog- headers are matched by prefix, and
+// x-envoy-force-trace asks Envoy to sample the trace. x-request-id is not among them.
+var traceHeaders = []string{
+	"traceparent", "tracestate", "b3", "x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid",
+	"x-b3-sampled", "x-b3-flags", "x-ot-span-context", "uber-trace-id",
+	"x-cloud-trace-context", "grpc-trace-bin", "sw8", "sw8-correlation", "sw8-x",
+	"x-envoy-force-trace",
+}
+
+// dropped reports whether the request header name stays off every copy: the router's
+// x-envoy- headers always, trace context unless the target keeps it. Most names are
+// told apart by their first byte, without a string comparison.
+func dropped(name string, keepTracing bool) bool {
+	if name == "" {
+		return false
+	}
+	switch name[0] {
+	case 'x':
+		if len(name) > len("x-envoy-") && name[:len("x-envoy-")] == "x-envoy-" {
+			return listed(routerHeaders, name) || !keepTracing && name == "x-envoy-force-trace"
+		}
+		if keepTracing {
+			return false
+		}
+		return len(name) > len("x-datadog-") && name[:len("x-datadog-")] == "x-datadog-" || listed(traceHeaders, name)
+	case 't', 'b', 'u', 'g', 's':
+		return !keepTracing && listed(traceHeaders, name)
+	}
+	return false
+}
+
+// listed reports whether name is in names, comparing lengths first.
+func listed(names []string, name string) bool {
+	for _, n := range names {
+		if len(n) == len(name) && n == name {
 			return true
 		}
 	}

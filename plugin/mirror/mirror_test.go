@@ -3,18 +3,20 @@ package mirror
 import (
 	"bytes"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // fakeRecorder records what the mirror reports.
 type fakeRecorder struct {
-	counts   map[[2]int]int // by target and Counter
-	loops    int
-	inFlight map[int]int // current gauge per target, the sum of the deltas
-	minGauge int         // the lowest any gauge went
-	deltas   []int
-	latency  map[int][]int64
+	counts      map[[2]int]int // by target and Counter
+	loops       int
+	unsupported int
+	inFlight    map[int]int // current gauge per target, the sum of the deltas
+	minGauge    int         // the lowest any gauge went
+	deltas      []int
+	latency     map[int][]int64
 }
 
 func (f *fakeRecorder) Count(target int, c Counter) {
@@ -25,6 +27,8 @@ func (f *fakeRecorder) Count(target int, c Counter) {
 }
 
 func (f *fakeRecorder) LoopSkipped() { f.loops++ }
+
+func (f *fakeRecorder) UnsupportedSkipped() { f.unsupported++ }
 
 func (f *fakeRecorder) InFlight(target, delta int) {
 	if f.inFlight == nil {
@@ -151,7 +155,7 @@ func TestMirrorStartCounters(t *testing.T) {
 			if m.Config().Targets[c.Target].Cluster != c.Cluster {
 				t.Errorf("copy %+v: Target and Cluster disagree", c)
 			}
-			m.Answered(c.Target, "200", 1)
+			m.Answered(c.Target, false, Answer{Status: "200"}, 1)
 		}
 		if !reflect.DeepEqual(clusters, rq.wantCopyTo) {
 			t.Errorf("request %d: copies to %v (besides c4), want %v", i, clusters, rq.wantCopyTo)
@@ -421,7 +425,7 @@ func TestMirrorRateLimit(t *testing.T) {
 		for _, c := range run(m, req("GET", "/"), now) {
 			per[c.Target]++
 			m.Sent(c.Target)
-			m.Answered(c.Target, "200", 1)
+			m.Answered(c.Target, false, Answer{Status: "200"}, 1)
 		}
 	}
 	if per != [2]int{2, 5} {
@@ -450,7 +454,7 @@ func TestMirrorMaxInFlight(t *testing.T) {
 		t.Errorf("in_flight = %d, want 2", rec.inFlight[0])
 	}
 	// An answer frees a slot.
-	m.Answered(0, "200", 3)
+	m.Answered(0, false, Answer{Status: "200"}, 3)
 	if got := run(m, req("GET", "/"), 0); len(got) != 1 {
 		t.Errorf("after an answer: %d copies, want 1", len(got))
 	}
@@ -498,7 +502,7 @@ func TestMirrorAnswered(t *testing.T) {
 				t.Fatalf("copies %d, in_flight %d; want 1, 1", len(out), rec.inFlight[0])
 			}
 			m.Sent(0)
-			m.Answered(0, tt.status, tt.latency)
+			m.Answered(0, false, Answer{Status: tt.status}, tt.latency)
 			rec.only(t, 0, map[Counter]int{Matched: 1, Dispatched: 1, tt.want: 1})
 			if !reflect.DeepEqual(rec.latency[0], []int64{tt.latency}) {
 				t.Errorf("latencies = %v, want [%d]", rec.latency[0], tt.latency)
@@ -513,7 +517,7 @@ func TestMirrorAnswered(t *testing.T) {
 func TestMirrorInFlightNeverNegative(t *testing.T) {
 	m, rec := newMirror(t, `{"targets":[{"name":"a","cluster":"ca"},{"name":"b","cluster":"cb"}]}`)
 	// Answers and refusals without a copy in flight do not move the gauge.
-	m.Answered(0, "200", 1)
+	m.Answered(0, false, Answer{Status: "200"}, 1)
 	m.Refused(1)
 	if len(rec.deltas) != 0 {
 		t.Errorf("in-flight deltas %v without any copy", rec.deltas)
@@ -527,8 +531,8 @@ func TestMirrorInFlightNeverNegative(t *testing.T) {
 	}
 	m.Refused(0)
 	m.Refused(0)
-	m.Answered(1, "", 5000)
-	m.Answered(1, "", 5000)
+	m.Answered(1, false, Answer{Status: ""}, 5000)
+	m.Answered(1, false, Answer{Status: ""}, 5000)
 	if rec.inFlight[0] != 0 || rec.inFlight[1] != 0 || rec.minGauge < 0 {
 		t.Errorf("gauges %v (min %d), want 0 and never negative", rec.inFlight, rec.minGauge)
 	}
@@ -573,7 +577,7 @@ func TestMetricNames(t *testing.T) {
 	want := []string{
 		"matched", "sampled_out", "dispatched", "dropped_body_too_large", "dropped_rate_limited",
 		"dropped_in_flight", "dispatch_failed", "response_2xx", "response_3xx", "response_4xx",
-		"response_5xx", "response_failed", "cancelled",
+		"response_5xx", "response_failed", "response_grpc_error", "cancelled",
 	}
 	if int(NumCounters) != len(want) {
 		t.Fatalf("NumCounters = %d, want %d", NumCounters, len(want))
@@ -701,16 +705,17 @@ func BenchmarkMirrorBody(b *testing.B) {
 		}
 		queue = m.Finish(&r, nil, 0, queue[:0])
 		m.Recycle(queue)
-		m.Answered(0, "200", 1)
+		m.Answered(0, false, Answer{Status: "200"}, 1)
 	}
 }
 
 type nopRecorder struct{}
 
-func (nopRecorder) Count(int, Counter) {}
-func (nopRecorder) LoopSkipped()       {}
-func (nopRecorder) InFlight(int, int)  {}
-func (nopRecorder) Latency(int, int64) {}
+func (nopRecorder) Count(int, Counter)  {}
+func (nopRecorder) LoopSkipped()        {}
+func (nopRecorder) UnsupportedSkipped() {}
+func (nopRecorder) InFlight(int, int)   {}
+func (nopRecorder) Latency(int, int64)  {}
 
 // TestMirrorCancel: copies whose calls the host cancels count once each in cancelled
 // and leave in_flight; copies answered before do not.
@@ -724,12 +729,122 @@ func TestMirrorCancel(t *testing.T) {
 	m.Sent(0)
 	m.Sent(0)
 	m.Sent(0)
-	m.Answered(0, "200", 1)
+	m.Answered(0, false, Answer{Status: "200"}, 1)
 	m.Cancel()
 	m.Cancel() // nothing left the second time
 	rec.only(t, 0, map[Counter]int{Matched: 3, Dispatched: 3, Response2xx: 1, Cancelled: 2})
 	rec.only(t, 1, map[Counter]int{Matched: 3, Cancelled: 3})
 	if rec.inFlight[0] != 0 || rec.inFlight[1] != 0 || rec.minGauge < 0 {
 		t.Errorf("in_flight = %v (lowest %d), want 0 and never negative", rec.inFlight, rec.minGauge)
+	}
+}
+
+// TestMirrorUnsupported: CONNECT and upgrade requests are never copied, and count once
+// each, whatever the targets.
+func TestMirrorUnsupported(t *testing.T) {
+	get := Headers{{":method", "GET"}, {":path", "/chat"}, {":authority", "a"}}
+	tests := []struct {
+		name    string
+		headers Headers
+		want    bool // unsupported
+	}{
+		{"CONNECT", Headers{{":method", "CONNECT"}, {":authority", "db:5432"}}, true},
+		{"WebSocket upgrade", append(get[:3:3], [2]string{"connection", "Upgrade"}, [2]string{"upgrade", "websocket"}), true},
+		{"HTTP/2 extended CONNECT", Headers{{":method", "CONNECT"}, {":protocol", "websocket"}, {":path", "/chat"}, {":authority", "a"}}, true},
+		{"plain GET", get, false},
+		{"a header named like the method", append(get[:3:3], [2]string{"x-method", "CONNECT"}), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, rec := newMirror(t, `{"targets":[{"name":"a","cluster":"c"},{"name":"b","cluster":"d"}]}`)
+			var r Request
+			if got := m.Start(&r, tt.headers); got == tt.want {
+				t.Errorf("Start = %v", got)
+			}
+			if want := map[bool]int{true: 1}[tt.want]; rec.unsupported != want {
+				t.Errorf("unsupported_skipped = %d, want %d", rec.unsupported, want)
+			}
+			if tt.want && (rec.count(0, Matched) != 0 || rec.count(1, Matched) != 0) {
+				t.Error("an unsupported request counted as matched")
+			}
+		})
+	}
+}
+
+// TestCopyDropsRouterAndTraceHeaders: the copy never carries the x-envoy- headers
+// Envoy's router acts on, and carries trace context only with tracing "keep";
+// x-request-id and other x-envoy- headers stay.
+func TestCopyDropsRouterAndTraceHeaders(t *testing.T) {
+	request := Headers{{":method", "GET"}, {":path", "/"}, {":authority", "a"}, {"user-agent", "u"},
+		{"x-request-id", "rid"}, {"x-envoy-original-path", "/old"}, {"sec-fetch-mode", "cors"}, {"grpc-timeout", "1S"}}
+	for _, name := range routerHeaders {
+		request = append(request, [2]string{name, "0"})
+	}
+	for _, name := range append(traceHeaders, "x-datadog-trace-id", "x-datadog-parent-id") {
+		request = append(request, [2]string{name, "trace"})
+	}
+	kept := []string{":method", ":path", ":authority", "user-agent", "x-request-id", "x-envoy-original-path",
+		"sec-fetch-mode", "grpc-timeout", "x-meshmirror"}
+	for _, tc := range []struct {
+		tracing string
+		want    []string
+	}{
+		{"drop", kept},
+		{"keep", append(append(kept[:len(kept):len(kept)], traceHeaders...), "x-datadog-trace-id", "x-datadog-parent-id")},
+	} {
+		cfg := mustParse(t, `{"targets":[{"name":"t","cluster":"c","tracing":"`+tc.tracing+`",
+			"headers":{"set":{"traceparent":"00-set-by-the-target"}}}]}`)
+		got := map[string]bool{}
+		for _, kv := range cfg.Targets[0].copyHeaders(request, cfg.Marker) {
+			got[kv[0]] = true
+		}
+		want := map[string]bool{"traceparent": true} // set by the target: always there
+		for _, name := range tc.want {
+			want[name] = true
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("tracing %s: copy headers %v, want %v", tc.tracing, keys(got), keys(want))
+		}
+	}
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestMirrorAnsweredGRPC: a gRPC copy answered with HTTP 200 is a success only with
+// grpc-status 0; a non-gRPC copy ignores grpc-status.
+func TestMirrorAnsweredGRPC(t *testing.T) {
+	tests := []struct {
+		grpc   bool
+		answer Answer
+		want   Counter
+	}{
+		{true, Answer{Status: "200", GRPCStatus: "0"}, Response2xx},
+		{true, Answer{Status: "200", GRPCStatus: "14"}, ResponseGRPCError},
+		{true, Answer{Status: "200"}, ResponseGRPCError}, // no grpc-status: INTERNAL for a client
+		{true, Answer{Status: "204", GRPCStatus: "0"}, ResponseGRPCError},
+		{true, Answer{Status: "503"}, Response5xx},
+		{true, Answer{}, ResponseFailed},
+		{false, Answer{Status: "200", GRPCStatus: "14"}, Response2xx},
+	}
+	for _, tt := range tests {
+		m, rec := newMirror(t, `{"targets":[{"name":"a","cluster":"c"}]}`)
+		m.Answered(0, tt.grpc, tt.answer, 1)
+		rec.only(t, 0, map[Counter]int{tt.want: 1})
+	}
+}
+
+func TestIsGRPC(t *testing.T) {
+	for ct, want := range map[string]bool{"application/grpc": true, "application/grpc+proto": true,
+		"application/grpc;charset=utf-8": true, "application/grpc-web": false, "application/json": false, "": false} {
+		if got := isGRPC(Headers{{"content-type", ct}}); got != want {
+			t.Errorf("isGRPC(%q) = %v, want %v", ct, got, want)
+		}
 	}
 }
