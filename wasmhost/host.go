@@ -136,6 +136,7 @@ var ErrReset = errors.New("stream reset after the response began")
 type Host struct {
 	mu       sync.Mutex // held while the VM runs
 	opts     Options
+	cache    wazero.CompilationCache // the module's compiled code, for the canary too
 	runtime  wazero.Runtime
 	compiled wazero.CompiledModule
 	mod      api.Module
@@ -208,10 +209,6 @@ type shared struct {
 	cas   uint32
 }
 
-// compilations keeps compiled modules across hosts: a canary and its worker VM, and
-// the many hosts of a test run, compile each module once.
-var compilations = wazero.NewCompilationCache()
-
 // New starts the module as Envoy's createWasm does: a canary VM checks the plugin
 // configuration first (started, configured, then discarded), then the worker VM
 // runs _start and starts the plugin: proxy_on_context_create, proxy_on_vm_start,
@@ -223,10 +220,16 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 	if opts.Stdout == nil {
 		opts.Stdout = io.Discard
 	}
-	h, err := newVM(ctx, opts)
+	// The canary and the worker VM share the module's compiled code, as Envoy's clones
+	// share the base VM's; only this host's runtimes use it, so a function listener
+	// in ctx (the benchmarks count allocations with one) reaches both.
+	cache := wazero.NewCompilationCache()
+	h, err := newVM(ctx, opts, cache)
 	if err != nil {
+		cache.Close(ctx)
 		return nil, err
 	}
+	h.cache = cache
 	if err := h.canary(ctx, opts.PluginConfig); err != nil {
 		h.Close(ctx)
 		return nil, err
@@ -242,13 +245,13 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 }
 
 // newVM instantiates the module and runs _initialize or _start.
-func newVM(ctx context.Context, opts Options) (*Host, error) {
+func newVM(ctx context.Context, opts Options, cache wazero.CompilationCache) (*Host, error) {
 	h := &Host{
 		opts: opts, nextID: 1, roots: map[uint32]*root{}, streams: map[uint32]*Stream{},
 		metrics: map[uint32]*metric{}, stats: map[string]*metric{}, timers: map[uint32]*timer{},
 		pending: map[uint32]*pendingCall{}, sharedData: map[string]shared{}, canaried: map[string]error{},
 	}
-	h.runtime = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(compilations))
+	h.runtime = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
 	if err := h.instantiate(ctx); err != nil {
 		h.runtime.Close(ctx)
 		return nil, err
@@ -318,7 +321,7 @@ func (h *Host) canary(ctx context.Context, config []byte) error {
 	if seen {
 		return err
 	}
-	c, err := newVM(ctx, opts)
+	c, err := newVM(ctx, opts, h.cache)
 	if err == nil {
 		c.mu.Lock()
 		_, err = c.startRoot(config)
@@ -434,7 +437,11 @@ func (h *Host) Close(ctx context.Context) error {
 	}
 	h.mu.Unlock()
 	h.callouts.Wait()
-	return h.runtime.Close(ctx)
+	err := h.runtime.Close(ctx)
+	if h.cache != nil {
+		h.cache.Close(ctx)
+	}
+	return err
 }
 
 // Wait blocks until every callout sent so far has been answered and delivered.
