@@ -176,7 +176,12 @@ func chart(series []bench.Series, limit int) []byte {
 	}
 	return bench.LineChart(title, "requests", "MiB", series,
 		func(v float64) string { return fmt.Sprintf("%gk", v/1000) },
-		func(v float64) string { return fmt.Sprintf("%.2g", v) })
+		func(v float64) string {
+			if v >= 100 {
+				return fmt.Sprintf("%.0f", v)
+			}
+			return fmt.Sprintf("%.2g", v)
+		})
 }
 
 func printMetrics(m map[string]uint64) {
