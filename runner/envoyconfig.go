@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -24,16 +25,23 @@ import (
 	// The typed configs envoy.yaml names must be registered to decode.
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
+	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 )
 
 // Config is what the runner takes from an Envoy bootstrap.
 type Config struct {
 	// Listen is the listener's address, host:port.
 	Listen string
-	// Primary is the cluster the route sends requests to.
+	// Primary is the cluster of the first route.
 	Primary string
+	// Routes are the route table's prefix and path rules, in order: a request goes to
+	// the cluster of the first that matches. Empty means every request goes to Primary.
+	Routes []Route
 	// Clusters maps cluster names to the address of their first endpoint.
 	Clusters map[string]string
+	// HTTP2 names the clusters that Envoy reaches over HTTP/2 (cleartext here): those
+	// whose typed_extension_protocol_options set explicit_http_config.http2_protocol_options.
+	HTTP2 map[string]bool
 	// Module is the wasm filter's local module file.
 	Module string
 	// PluginConfig is the wasm filter's configuration.
@@ -78,8 +86,15 @@ func ParseEnvoyConfig(data []byte) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listener %s: %w", listener.GetName(), err)
 	}
-	cfg := &Config{Listen: listen, Clusters: map[string]string{}, Bootstrap: boot}
+	cfg := &Config{Listen: listen, Clusters: map[string]string{}, HTTP2: map[string]bool{}, Bootstrap: boot}
 	for _, c := range res.GetClusters() {
+		if opts, ok := c.GetTypedExtensionProtocolOptions()[httpProtocolOptions]; ok {
+			var http upstreamhttpv3.HttpProtocolOptions
+			if err := opts.UnmarshalTo(&http); err != nil {
+				return nil, fmt.Errorf("cluster %s: %s: %w", c.GetName(), httpProtocolOptions, err)
+			}
+			cfg.HTTP2[c.GetName()] = http.GetExplicitHttpConfig().GetHttp2ProtocolOptions() != nil
+		}
 		eps := c.GetLoadAssignment().GetEndpoints()
 		if len(eps) == 0 || len(eps[0].GetLbEndpoints()) == 0 {
 			return nil, fmt.Errorf("cluster %s has no endpoint", c.GetName())
@@ -106,13 +121,21 @@ func ParseEnvoyConfig(data []byte) (*Config, error) {
 	}
 	for _, vh := range hcm.GetRouteConfig().GetVirtualHosts() {
 		for _, r := range vh.GetRoutes() {
-			if c := r.GetRoute().GetCluster(); c != "" && cfg.Primary == "" {
+			c := r.GetRoute().GetCluster()
+			if c == "" {
+				continue
+			}
+			if _, ok := cfg.Clusters[c]; !ok {
+				return nil, fmt.Errorf("route: no cluster %q among the static clusters", c)
+			}
+			if cfg.Primary == "" {
 				cfg.Primary = c
 			}
+			cfg.Routes = append(cfg.Routes, Route{Prefix: r.GetMatch().GetPrefix(), Path: r.GetMatch().GetPath(), Cluster: c})
 		}
 	}
-	if _, ok := cfg.Clusters[cfg.Primary]; !ok {
-		return nil, fmt.Errorf("route: no cluster %q among the static clusters", cfg.Primary)
+	if cfg.Primary == "" {
+		return nil, fmt.Errorf("no route to a cluster")
 	}
 	for _, f := range hcm.GetHttpFilters() {
 		wasm := &wasmv3.Wasm{}
@@ -133,6 +156,32 @@ func ParseEnvoyConfig(data []byte) (*Config, error) {
 		return nil, fmt.Errorf("no wasm filter with a local module in the http_connection_manager")
 	}
 	return cfg, nil
+}
+
+// httpProtocolOptions is the key of a cluster's HTTP protocol options in
+// typed_extension_protocol_options.
+const httpProtocolOptions = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+
+// Route is one route of the route table: a prefix or an exact path (without the query
+// string), as Envoy's RouteMatch has them, and its cluster.
+type Route struct {
+	Prefix, Path, Cluster string
+}
+
+// Cluster is the cluster a request for path goes to: that of the first route that
+// matches, as Envoy's route table picks it; Primary when there are no routes; "" when
+// none matches (Envoy answers 404).
+func (c *Config) Cluster(path string) string {
+	if len(c.Routes) == 0 {
+		return c.Primary
+	}
+	withoutQuery, _, _ := strings.Cut(path, "?")
+	for _, r := range c.Routes {
+		if r.Path != "" && r.Path == withoutQuery || r.Path == "" && strings.HasPrefix(path, r.Prefix) {
+			return r.Cluster
+		}
+	}
+	return ""
 }
 
 // DecodeBootstrap decodes a bootstrap (YAML or JSON) into Envoy's Bootstrap message,

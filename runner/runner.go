@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -18,15 +19,41 @@ import (
 	"github.com/meshmirror/meshmirror/wasmhost"
 )
 
-// Runner proxies HTTP to the primary cluster through the plugin, like an Envoy with
-// one worker, and sends the plugin's callouts for real.
+// Runner proxies HTTP to the clusters of its routes through the plugin, like an Envoy
+// with one worker, and sends the plugin's callouts for real. It speaks HTTP/1.1 and
+// cleartext HTTP/2 (h2c) on its listener, and HTTP/2 to the clusters configured for it.
 type Runner struct {
-	cfg     atomic.Pointer[Config]
-	shadows *http.Transport
+	cfg atomic.Pointer[Config]
+	// Copies get transports of their own, so that a shadow that hangs cannot take the
+	// connections the primary needs (Envoy keeps a pool per cluster too).
+	shadows transports
+	primary transports
 	host    *wasmhost.Host
-	primary *http.Client
 	server  *http.Server
 	ln      net.Listener
+}
+
+// transports are an HTTP/1.1 and a cleartext HTTP/2 transport.
+type transports struct{ http1, http2 *http.Client }
+
+func newTransports() transports {
+	var h2c http.Protocols
+	h2c.SetUnencryptedHTTP2(true)
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return transports{
+		http1: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
+			CheckRedirect: noRedirect},
+		http2: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true,
+			Protocols: &h2c}, CheckRedirect: noRedirect},
+	}
+}
+
+// to is the client for a cluster of cfg.
+func (t transports) to(cfg *Config, cluster string) *http.Client {
+	if cfg.HTTP2[cluster] {
+		return t.http2
+	}
+	return t.http1
 }
 
 // Options tune a Runner beyond its Config.
@@ -37,15 +64,7 @@ type Options struct {
 
 // New starts the plugin with cfg and module; Serve then takes traffic.
 func New(ctx context.Context, cfg *Config, module []byte, opts Options) (*Runner, error) {
-	// Copies get a transport of their own, so that a shadow that hangs cannot take
-	// the connections the primary needs (Envoy keeps a pool per cluster too).
-	r := &Runner{
-		shadows: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
-		primary: &http.Client{
-			Transport:     &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
+	r := &Runner{shadows: newTransports(), primary: newTransports()}
 	host, err := wasmhost.New(ctx, wasmhost.Options{
 		Module: module, PluginConfig: cfg.PluginConfig, Clusters: r.callers(cfg), Log: opts.Log,
 	})
@@ -54,7 +73,10 @@ func New(ctx context.Context, cfg *Config, module []byte, opts Options) (*Runner
 	}
 	r.host = host
 	r.cfg.Store(cfg)
-	r.server = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	r.server = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, Protocols: &protocols}
 	return r, nil
 }
 
@@ -62,7 +84,7 @@ func New(ctx context.Context, cfg *Config, module []byte, opts Options) (*Runner
 func (r *Runner) callers(cfg *Config) map[string]wasmhost.Caller {
 	clusters := map[string]wasmhost.Caller{}
 	for name, addr := range cfg.Clusters {
-		clusters[name] = &caller{addr: addr, client: &http.Client{Transport: r.shadows}}
+		clusters[name] = &caller{addr: addr, client: r.shadows.to(cfg, name)}
 	}
 	return clusters
 }
@@ -113,11 +135,13 @@ func (r *Runner) Close(ctx context.Context) error {
 	return r.host.Close(ctx)
 }
 
-// hopByHop are connection headers that Envoy's codecs consume instead of passing on.
+// hopByHop are connection headers that Envoy's codecs consume instead of passing on;
+// "te: trailers" is kept (gRPC needs it), and so are the upgrade headers of an upgrade.
 var hopByHop = map[string]bool{"connection": true, "keep-alive": true, "proxy-connection": true,
 	"transfer-encoding": true, "upgrade": true, "te": true}
 
-// ServeHTTP runs one request through the filter and proxies it to the primary.
+// ServeHTTP runs one request through the filter and proxies it to the cluster of its
+// route.
 func (r *Runner) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	stream, err := r.host.NewStream()
 	if err != nil {
@@ -132,14 +156,27 @@ func (r *Runner) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	defer func() { <-bodyDone; stream.Done() }()
 
 	headers := requestHeaders(req)
-	noBody := req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0
+	upgrade := isUpgrade(req)
+	noBody := !upgrade && (req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0)
 	if _, err := stream.RequestHeaders(headers, noBody); err != nil {
 		http.Error(w, "wasm: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	// The plugin may have changed the headers; the primary gets them as they are now.
+	// The plugin may have changed the headers; the route and the upstream request
+	// follow them as they are now.
+	headers = stream.RequestHeaderMap()
+	path, _ := mirrorHeader(headers, ":path")
 	cfg := r.cfg.Load()
-	upstream, err := upstreamRequest(req.Context(), cfg.Clusters[cfg.Primary], stream.RequestHeaderMap())
+	cluster := cfg.Cluster(path)
+	if cluster == "" {
+		http.Error(w, "no route", http.StatusNotFound) // Envoy's NR
+		return
+	}
+	if upgrade {
+		r.tunnel(w, req, stream, cfg.Clusters[cluster], headers)
+		return
+	}
+	upstream, err := upstreamRequest(req.Context(), cfg.Clusters[cluster], headers)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -154,30 +191,136 @@ func (r *Runner) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			pw.CloseWithError(streamBody(stream, req, pw))
 		}()
 	}
-	resp, err := r.primary.Do(upstream)
+	resp, err := r.primary.to(cfg, cluster).Do(upstream)
 	if err != nil {
 		http.Error(w, "upstream connect error or disconnect/reset before headers", http.StatusServiceUnavailable)
 		return
 	}
 	defer resp.Body.Close()
-	respHeaders := append([][2]string{{":status", strconv.Itoa(resp.StatusCode)}}, lowerHeaders(resp.Header)...)
-	stream.ResponseHeaders(respHeaders, false)
+	stream.ResponseHeaders(responseHeaders(resp), false)
 	for k, vs := range resp.Header {
 		w.Header()[k] = vs
 	}
 	w.WriteHeader(resp.StatusCode)
+	flusher, _ := w.(http.Flusher)
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
 			stream.ResponseBody(buf[:n], false)
 			w.Write(buf[:n])
+			if flusher != nil {
+				flusher.Flush() // a streaming response (gRPC server streaming) passes as it comes
+			}
 		}
 		if err != nil {
-			stream.ResponseBody(nil, true)
-			return
+			break
 		}
 	}
+	if trailers := lowerHeaders(resp.Trailer); len(trailers) > 0 {
+		for k, vs := range resp.Trailer {
+			for _, v := range vs {
+				w.Header().Add(http.TrailerPrefix+k, v)
+			}
+		}
+		stream.ResponseTrailers(trailers)
+		return
+	}
+	stream.ResponseBody(nil, true)
+}
+
+// isUpgrade reports whether req asks to switch protocols (WebSocket): Envoy passes
+// such a request through the filter chain with its upgrade headers, then the tunnel's
+// bytes as its body.
+func isUpgrade(req *http.Request) bool {
+	return req.ProtoMajor == 1 && req.Header.Get("Upgrade") != "" &&
+		strings.Contains(strings.ToLower(req.Header.Get("Connection")), "upgrade")
+}
+
+// tunnel proxies an upgrade request to addr and, once the upstream has switched
+// protocols, the bytes both ways, handing them to the filter as Envoy does: the
+// client's as the request body, the upstream's as the response body.
+func (r *Runner) tunnel(w http.ResponseWriter, req *http.Request, stream *wasmhost.Stream, addr string, headers [][2]string) {
+	upstream, err := upstreamRequest(req.Context(), addr, headers)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		http.Error(w, "upstream connect error or disconnect/reset before headers", http.StatusServiceUnavailable)
+		return
+	}
+	defer conn.Close()
+	upstream.Header.Set("Connection", "Upgrade")
+	upstream.Header.Set("Upgrade", req.Header.Get("Upgrade"))
+	if err := upstream.Write(conn); err != nil {
+		http.Error(w, "upstream reset", http.StatusServiceUnavailable)
+		return
+	}
+	fromUpstream := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(fromUpstream, upstream)
+	if err != nil {
+		http.Error(w, "upstream reset", http.StatusServiceUnavailable)
+		return
+	}
+	defer resp.Body.Close()
+	stream.ResponseHeaders(responseHeaders(resp), false)
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		for k, vs := range resp.Header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+		stream.ResponseBody(nil, true)
+		return
+	}
+	client, fromClient, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "cannot switch protocols: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer client.Close()
+	if err := resp.Write(client); err != nil {
+		return
+	}
+	done := make(chan struct{}, 2)
+	relay := func(to net.Conn, from io.Reader, chunk func([]byte, bool) (wasmhost.Action, error)) {
+		buf := make([]byte, 16<<10)
+		for {
+			n, err := from.Read(buf)
+			if n > 0 {
+				chunk(buf[:n], false)
+				if _, err := to.Write(buf[:n]); err != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		chunk(nil, true)
+		to.Close() // the other way stops too: the tunnel is over
+		done <- struct{}{}
+	}
+	go relay(conn, fromClient, stream.RequestBody)
+	go relay(client, fromUpstream, stream.ResponseBody)
+	<-done
+	<-done
+}
+
+// responseHeaders is the header map of an upstream response, as the filter sees it.
+func responseHeaders(resp *http.Response) [][2]string {
+	return append([][2]string{{":status", strconv.Itoa(resp.StatusCode)}}, lowerHeaders(resp.Header)...)
+}
+
+func mirrorHeader(headers [][2]string, name string) (string, bool) {
+	for _, kv := range headers {
+		if kv[0] == name {
+			return kv[1], true
+		}
+	}
+	return "", false
 }
 
 // streamBody hands the request body to the filter chunk by chunk as it passes to the
@@ -214,6 +357,12 @@ func requestHeaders(req *http.Request) [][2]string {
 	h := [][2]string{{":authority", req.Host}, {":path", req.URL.RequestURI()},
 		{":method", req.Method}, {":scheme", "http"}}
 	h = append(h, lowerHeaders(req.Header)...)
+	if isUpgrade(req) {
+		h = append(h, [2]string{"connection", "Upgrade"}, [2]string{"upgrade", req.Header.Get("Upgrade")})
+	}
+	if strings.EqualFold(req.Header.Get("Te"), "trailers") {
+		h = append(h, [2]string{"te", "trailers"})
+	}
 	if req.Header.Get("X-Request-Id") == "" {
 		var id [16]byte
 		rand.Read(id[:])

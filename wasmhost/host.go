@@ -18,6 +18,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -558,6 +559,11 @@ func (s *Stream) ResponseBody(chunk []byte, endOfStream bool) (Action, error) {
 	return s.enter(func() { s.body = chunk }, "proxy_on_response_body", uint64(len(chunk)), b2u(endOfStream))
 }
 
+// ResponseTrailers hands the response trailers to the filter; they end the response.
+func (s *Stream) ResponseTrailers(trailers [][2]string) (Action, error) {
+	return s.enter(func() { s.respTrl = trailers }, "proxy_on_response_trailers", uint64(len(trailers)))
+}
+
 // RequestHeaderMap returns the request headers as the filter left them.
 func (s *Stream) RequestHeaderMap() [][2]string {
 	s.h.mu.Lock()
@@ -847,6 +853,14 @@ func (h *Host) httpCall(r *root, cluster string, headers [][2]string, body []byt
 	}
 	if len(body) > 0 {
 		headers = setHeader(headers, "content-length", fmt.Sprint(len(body)))
+	}
+	// Envoy's router lets the request's own x-envoy-upstream-rq-timeout-ms replace the
+	// call's timeout, 0 meaning none (FilterUtility::finalTimeout,
+	// source/common/router/router.cc): a plugin must not pass it on.
+	if v, ok := lookup(headers, "x-envoy-upstream-rq-timeout-ms"); ok {
+		if ms, err := strconv.ParseUint(v, 10, 32); err == nil {
+			timeoutMs = uint32(ms)
+		}
 	}
 	h.nextToken++
 	token := h.nextToken

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -395,5 +396,27 @@ func TestHost_editHeader(t *testing.T) {
 	}
 	if got := fmt.Sprint(h.current.request); got != "[[x-key value]]" {
 		t.Errorf("headers = %s, want x-key replaced once", got)
+	}
+}
+
+// TestHost_routerTimeoutHeader: Envoy's router takes a call's timeout from its
+// x-envoy-upstream-rq-timeout-ms header when there is one, 0 meaning none
+// (FilterUtility::finalTimeout, source/common/router/router.cc).
+func TestHost_routerTimeoutHeader(t *testing.T) {
+	shadow := &recorder{}
+	h := newHost(t, `{"targets": [{"name": "s", "cluster": "shadow"}]}`, map[string]Caller{"shadow": shadow})
+	h.mu.Lock()
+	for _, v := range []string{"0", "250"} {
+		h.httpCall(h.active, "shadow", append(get[:len(get):len(get)], [2]string{"x-envoy-upstream-rq-timeout-ms", v}), nil, nil, 100)
+	}
+	h.mu.Unlock()
+	h.Wait()
+	var timeouts []time.Duration
+	for _, c := range shadow.callouts() {
+		timeouts = append(timeouts, c.Timeout)
+	}
+	slices.Sort(timeouts)
+	if fmt.Sprint(timeouts) != "[0s 250ms]" {
+		t.Errorf("timeouts %v, want 0 (none) and 250ms, from the header", timeouts)
 	}
 }
