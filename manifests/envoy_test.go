@@ -52,9 +52,24 @@ func TestEnvoyConfig(t *testing.T) {
 	if module := vm.GetCode().GetLocal().GetFilename(); module != "build/meshmirror.wasm" {
 		t.Errorf("the module is %q, want build/meshmirror.wasm (what make build writes)", module)
 	}
-	routes := config.Manager.GetRouteConfig().GetVirtualHosts()
-	if len(routes) != 1 || len(routes[0].GetRoutes()) != 1 || routes[0].GetRoutes()[0].GetRoute().GetCluster() != "primary" {
-		t.Errorf("want one virtual host with one route to the cluster primary, got %v", routes)
+	// Every request reaches the primary service: the last route, for "/", names the
+	// cluster primary, and the routes before it clusters of the same address (the
+	// same service over HTTP/2, for gRPC).
+	hosts := config.Manager.GetRouteConfig().GetVirtualHosts()
+	if len(hosts) != 1 || len(hosts[0].GetRoutes()) == 0 {
+		t.Fatalf("want one virtual host with routes, got %v", hosts)
+	}
+	routes := hosts[0].GetRoutes()
+	if last := routes[len(routes)-1]; last.GetMatch().GetPrefix() != "/" || last.GetRoute().GetCluster() != "primary" {
+		t.Errorf("the last route is %v, want prefix / to the cluster primary", last)
+	}
+	for _, r := range routes {
+		if c := r.GetRoute().GetCluster(); config.Clusters[c] != config.Clusters["primary"] {
+			t.Errorf("route %v: cluster %s at %s, not the primary service at %s", r.GetMatch(), c, config.Clusters[c], config.Clusters["primary"])
+		}
+	}
+	if !config.HTTP2["primary-grpc"] || config.HTTP2["primary"] {
+		t.Errorf("HTTP/2 clusters %v, want primary-grpc only", config.HTTP2)
 	}
 	for _, c := range config.Bootstrap.GetStaticResources().GetClusters() {
 		for _, e := range c.GetLoadAssignment().GetEndpoints() {

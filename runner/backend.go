@@ -7,12 +7,19 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // Backend is a small echo service for demos and tests: it records every request it
-// receives and answers with a JSON summary of it.
+// receives and answers with a JSON summary of it. Over cleartext HTTP/2 it also
+// serves gRPC's health service (grpc.health.v1.Health, "" SERVING), as a gRPC
+// backend of an HTTP/2 cluster would.
 type Backend struct {
 	// Name is the service's name, echoed in its answers.
 	Name string
@@ -22,6 +29,7 @@ type Backend struct {
 	mu       sync.Mutex
 	received []Received
 	handle   http.HandlerFunc
+	grpc     *grpc.Server
 	server   *http.Server
 }
 
@@ -50,19 +58,25 @@ func StartBackend(name, addr string, handle http.HandlerFunc) (*Backend, error) 
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{Name: name, Addr: ln.Addr().String(), handle: handle}
-	b.server = &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second}
+	b := &Backend{Name: name, Addr: ln.Addr().String(), handle: handle, grpc: grpc.NewServer()}
+	healthpb.RegisterHealthServer(b.grpc, health.NewServer())
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	b.server = &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second, Protocols: &protocols}
 	go b.server.Serve(ln)
 	return b, nil
 }
 
 // ServeHTTP records the request and echoes it.
 func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+		b.record(r, nil)
+		b.grpc.ServeHTTP(w, r) // gRPC needs HTTP/2; over HTTP/1.1 it gets the echo
+		return
+	}
 	body, _ := io.ReadAll(r.Body)
-	b.mu.Lock()
-	b.received = append(b.received, Received{Method: r.Method, Path: r.URL.RequestURI(),
-		Header: r.Header.Clone(), Host: r.Host, Body: body, At: time.Now()})
-	b.mu.Unlock()
+	b.record(r, body)
 	if b.handle != nil {
 		b.handle(w, r)
 		return
@@ -71,6 +85,13 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(Echo{Service: b.Name, Method: r.Method, Path: r.URL.RequestURI(),
 		BodyBytes: len(body), BodySHA256: hex.EncodeToString(sum[:])})
+}
+
+func (b *Backend) record(r *http.Request, body []byte) {
+	b.mu.Lock()
+	b.received = append(b.received, Received{Method: r.Method, Path: r.URL.RequestURI(),
+		Header: r.Header.Clone(), Host: r.Host, Body: body, At: time.Now()})
+	b.mu.Unlock()
 }
 
 // Requests returns what the backend has received so far.

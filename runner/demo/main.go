@@ -21,6 +21,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
 	"github.com/meshmirror/meshmirror/runner"
 )
 
@@ -70,14 +77,20 @@ func run(configPath string, keep bool) error {
 	if err != nil {
 		return fmt.Errorf("the module (make build): %w", err)
 	}
-	backends := map[string]*runner.Backend{}
-	for name, addr := range cfg.Clusters {
+	backends := map[string]*runner.Backend{} // by cluster; clusters of one address share it
+	byAddr := map[string]*runner.Backend{}
+	for _, name := range names(cfg.Clusters) {
+		addr := cfg.Clusters[name]
+		if b := byAddr[addr]; b != nil {
+			backends[name] = b
+			continue
+		}
 		b, err := runner.StartBackend(name, addr, nil)
 		if err != nil {
 			return fmt.Errorf("backend for cluster %s on %s: %w", name, addr, err)
 		}
 		defer b.Close()
-		backends[name] = b
+		backends[name], byAddr[addr] = b, b
 	}
 	ctx := context.Background()
 	r, err := runner.New(ctx, cfg, module, runner.Options{Log: func(level uint32, msg string) {
@@ -92,7 +105,11 @@ func run(configPath string, keep bool) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("meshmirror on %s: primary %q, clusters %v\n\n", addr, cfg.Primary, names(backends))
+	var routes []string
+	for _, r := range cfg.Routes {
+		routes = append(routes, r.Prefix+r.Path+" → "+r.Cluster)
+	}
+	fmt.Printf("meshmirror on %s: routes %s; clusters %v\n\n", addr, strings.Join(routes, ", "), names(backends))
 
 	primaryAnswers := map[string]map[int]int{}
 	var order []string
@@ -109,20 +126,42 @@ func run(configPath string, keep bool) error {
 			primaryAnswers[s.what][status]++
 		}
 	}
+	const grpcCall = "gRPC Health/Check as alice"
+	order = append(order, grpcCall)
+	primaryAnswers[grpcCall] = map[int]int{}
+	for range 3 {
+		code, err := checkHealth(addr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", grpcCall, err)
+		}
+		primaryAnswers[grpcCall][code]++
+	}
 	time.Sleep(300 * time.Millisecond) // copies leave on the next tick; let them land
 	r.Host().Wait()
 
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "REQUEST\tPRIMARY ANSWERED")
 	for _, what := range order {
+		if what == grpcCall {
+			fmt.Fprintf(w, "%s\t%s\n", what, grpcStatuses(primaryAnswers[what]))
+			continue
+		}
 		fmt.Fprintf(w, "%s\t%s\n", what, statuses(primaryAnswers[what]))
 	}
 	w.Flush()
 
 	fmt.Println()
 	fmt.Fprintln(w, "CLUSTER\tRECEIVED\tBY METHOD AND PATH\tMARKER")
-	for _, name := range names(backends) {
-		got := backends[name].Requests()
+	for _, a := range names(byAddr) {
+		b := byAddr[a]
+		var clusters []string
+		for _, name := range names(backends) {
+			if backends[name] == b {
+				clusters = append(clusters, name)
+			}
+		}
+		name := strings.Join(clusters, ", ")
+		got := b.Requests()
 		kinds := map[string]int{}
 		markers := map[string]int{}
 		for _, req := range got {
@@ -145,6 +184,9 @@ func run(configPath string, keep bool) error {
 	}
 	w.Flush()
 	fmt.Println("(metrics at zero are left out)")
+	fmt.Println("\nThe gRPC calls' copies go to shadow-v2, an HTTP/1.1 cluster: its echo answers them with\n" +
+		"HTTP 200 and no grpc-status, which a gRPC client would see as an error, so they count in\n" +
+		"response_grpc_error. An HTTP/2 cluster with a gRPC server counts them in response_2xx (e2e tests).")
 
 	if keep {
 		fmt.Printf("\nserving on http://%s until interrupted; try: curl -H 'x-user-id: alice' http://%s/api/items\n", addr, addr)
@@ -163,6 +205,30 @@ func run(configPath string, keep bool) error {
 		}
 	}
 	return r.Close(ctx)
+}
+
+// checkHealth makes one gRPC health check through the runner, as a user in the sticky
+// share of echo-v2, and returns its status code.
+func checkHealth(addr string) (int, error) {
+	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "x-user-id", "alice")
+	_, err = healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	return int(status.Code(err)), nil
+}
+
+func grpcStatuses(m map[int]int) string {
+	var parts []string
+	for code, n := range m {
+		parts = append(parts, fmt.Sprintf("%d× %s", n, codes.Code(code)))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
 }
 
 // reload reads the configuration file again and applies it to the runner.
