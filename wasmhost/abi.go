@@ -82,7 +82,10 @@ func (h *Host) exportABI(ctx context.Context) error {
 		if !ok {
 			return uint32(StatusBadArgument)
 		}
-		mt.value = value // a histogram keeps its last sample here; Envoy keeps quantiles
+		mt.value = value
+		if mt.kind == metricHistogram {
+			mt.record(value)
+		}
 		return uint32(StatusOK)
 	})
 	fn("get_metric", func(_ context.Context, m api.Module, id, retPtr uint32) uint32 {

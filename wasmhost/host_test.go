@@ -420,3 +420,21 @@ func TestHost_routerTimeoutHeader(t *testing.T) {
 		t.Errorf("timeouts %v, want 0 (none) and 250ms, from the header", timeouts)
 	}
 }
+
+// TestHost_percentiles: a histogram keeps its samples for percentiles, as Envoy's
+// admin reports a histogram's quantiles rather than its last value.
+func TestHost_percentiles(t *testing.T) {
+	h := newHost(t, `{"targets": [{"name": "s", "cluster": "shadow"}]}`, map[string]Caller{"shadow": &recorder{}})
+	h.mu.Lock()
+	for v := uint64(100); v >= 1; v-- {
+		h.stats["meshmirror.s.latency_ms"].record(v)
+	}
+	h.mu.Unlock()
+	got, n, ok := h.Percentiles("meshmirror.s.latency_ms", 50, 99, 100)
+	if !ok || n != 100 || fmt.Sprint(got) != "[50 99 100]" {
+		t.Errorf("Percentiles = %v, %d, %v; want [50 99 100] of 100", got, n, ok)
+	}
+	if _, _, ok := h.Percentiles("meshmirror.s.matched", 50); ok {
+		t.Error("a counter has percentiles")
+	}
+}

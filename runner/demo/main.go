@@ -178,6 +178,12 @@ func run(configPath string, keep bool) error {
 	fmt.Fprintln(w, "METRIC (wasmcustom.*)\tVALUE")
 	metrics := r.Host().Metrics()
 	for _, name := range r.Host().MetricNames() {
+		if ps, n, ok := r.Host().Percentiles(name, 50, 99); ok {
+			if n > 0 {
+				fmt.Fprintf(w, "%s\tp50 %d, p99 %d (%d samples)\n", name, ps[0], ps[1], n)
+			}
+			continue
+		}
 		if v := metrics[name]; v != 0 || !strings.HasPrefix(name, "meshmirror.") || strings.HasSuffix(name, "matched") {
 			fmt.Fprintf(w, "%s\t%d\n", name, v)
 		}
