@@ -55,15 +55,22 @@ func start(t *testing.T, config string, primary *runner.Backend, clusters map[st
 // nothing.
 func serve(t *testing.T, config string, primary *runner.Backend, clusters map[string]string) *mesh {
 	t.Helper()
-	module, err := os.ReadFile(wasmPath)
-	if err != nil {
-		t.Fatalf("the compiled module is needed (make build): %v", err)
-	}
 	all := map[string]string{"primary": primary.Addr}
 	for name, addr := range clusters {
 		all[name] = addr
 	}
-	cfg := &runner.Config{Listen: "127.0.0.1:0", Primary: "primary", Clusters: all, PluginConfig: []byte(config)}
+	m := run(t, &runner.Config{Listen: "127.0.0.1:0", Primary: "primary", Clusters: all, PluginConfig: []byte(config)})
+	m.primary = primary
+	return m
+}
+
+// run serves cfg with build/meshmirror.wasm for the test's duration.
+func run(t *testing.T, cfg *runner.Config) *mesh {
+	t.Helper()
+	module, err := os.ReadFile(wasmPath)
+	if err != nil {
+		t.Fatalf("the compiled module is needed (make build): %v", err)
+	}
 	r, err := runner.New(context.Background(), cfg, module, runner.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +80,7 @@ func serve(t *testing.T, config string, primary *runner.Backend, clusters map[st
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close(context.Background()) })
-	return &mesh{addr: addr, runner: r, primary: primary}
+	return &mesh{addr: addr, runner: r}
 }
 
 func (m *mesh) metric(t *testing.T, name string) uint64 {

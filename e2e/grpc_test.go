@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"net"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -77,31 +76,19 @@ func (s *grpcServer) received() []grpcCall {
 // HTTP/2 as envoy.yaml's typed_extension_protocol_options say.
 func grpcMesh(t *testing.T, config string, primary string, clusters map[string]string) (*mesh, healthpb.HealthClient) {
 	t.Helper()
-	module, err := os.ReadFile(wasmPath)
-	if err != nil {
-		t.Fatalf("the compiled module is needed (make build): %v", err)
-	}
 	cfg := &runner.Config{Listen: "127.0.0.1:0", Primary: "primary",
 		Clusters: map[string]string{"primary": primary}, HTTP2: map[string]bool{"primary": true},
 		PluginConfig: []byte(config)}
 	for name, addr := range clusters {
 		cfg.Clusters[name], cfg.HTTP2[name] = addr, true
 	}
-	r, err := runner.New(context.Background(), cfg, module, runner.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, err := r.Listen("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close(context.Background()) })
-	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	m := run(t, cfg)
+	conn, err := grpc.NewClient("passthrough:///"+m.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &mesh{addr: addr, runner: r}, healthpb.NewHealthClient(conn)
+	return m, healthpb.NewHealthClient(conn)
 }
 
 // check makes a unary call with metadata and returns the answer and its metadata.

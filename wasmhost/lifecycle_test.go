@@ -175,12 +175,10 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	}
 }
 
-// TestHost_reconfigureWithCopiesOut: the old root defers its end (proxy_on_done
-// returns false), sends what it queued, and calls proxy_done when its answers are in
-// (WasmBase::done: proxy_on_delete after the VM call); its tick timer is left at 0,
-// or Envoy's tickHandler would re-arm it for good (Envoy source/extensions/common/
-// wasm/wasm.cc).
-func TestHost_reconfigureWithCopiesOut(t *testing.T) {
+// slowShadow starts the plugin with one target whose cluster answers 200 once release
+// is closed.
+func slowShadow(t *testing.T) (*Host, chan struct{}) {
+	t.Helper()
 	release := make(chan struct{})
 	slow := CallerFunc(func(ctx context.Context, c *Callout) (*Response, error) {
 		<-release
@@ -188,6 +186,16 @@ func TestHost_reconfigureWithCopiesOut(t *testing.T) {
 	})
 	h, _ := startWithLog(t, Options{PluginConfig: []byte(`{"targets": [{"name": "s", "cluster": "slow"}]}`),
 		Clusters: map[string]Caller{"slow": slow}})
+	return h, release
+}
+
+// TestHost_reconfigureWithCopiesOut: the old root defers its end (proxy_on_done
+// returns false), sends what it queued, and calls proxy_done when its answers are in
+// (WasmBase::done: proxy_on_delete after the VM call); its tick timer is left at 0,
+// or Envoy's tickHandler would re-arm it for good (Envoy source/extensions/common/
+// wasm/wasm.cc).
+func TestHost_reconfigureWithCopiesOut(t *testing.T) {
+	h, release := slowShadow(t)
 	old := h.RootContexts()[0]
 	for range 3 {
 		s, _ := h.NewStream()
@@ -288,13 +296,7 @@ func TestHost_timers(t *testing.T) {
 // id, and the same name is the same stat in the filter's scope, whichever root
 // context defined it; a gauge adds up the changes of every context.
 func TestHost_sharedStats(t *testing.T) {
-	release := make(chan struct{})
-	slow := CallerFunc(func(ctx context.Context, c *Callout) (*Response, error) {
-		<-release
-		return &Response{Headers: [][2]string{{":status", "200"}}}, nil
-	})
-	h, _ := startWithLog(t, Options{PluginConfig: []byte(`{"targets": [{"name": "s", "cluster": "slow"}]}`),
-		Clusters: map[string]Caller{"slow": slow}})
+	h, release := slowShadow(t)
 	request := func() {
 		s, _ := h.NewStream()
 		s.RequestHeaders(get, true)
