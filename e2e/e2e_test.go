@@ -262,6 +262,26 @@ func TestShadowFaults(t *testing.T) {
 	}
 }
 
+// TestShadowWithoutEndpoints: a shadow cluster with no endpoint (scaled to zero) fails
+// every copy inline, as Envoy's AsyncClient does; the copies count in dispatch_failed
+// and leave no slot taken, and the primary is untouched.
+func TestShadowWithoutEndpoints(t *testing.T) {
+	m := start(t, `{"targets": [{"name": "shadow", "cluster": "shadow"}]}`, backend(t, "primary", nil),
+		map[string]string{"shadow": ""})
+	for range 5 {
+		if resp, _, _ := send(t, m.addr, "GET", "/api/x", nil, nil); resp.StatusCode != 200 {
+			t.Fatalf("primary answered %d", resp.StatusCode)
+		}
+	}
+	name := mirror.CounterName("shadow", mirror.DispatchFailed)
+	waitFor(t, name, func() bool { return m.metric(t, name) == 5 })
+	for _, n := range []string{mirror.InFlightName("shadow"), mirror.CounterName("shadow", mirror.Dispatched)} {
+		if v := m.metric(t, n); v != 0 {
+			t.Errorf("%s = %d", n, v)
+		}
+	}
+}
+
 func counterByName(t *testing.T, name string) mirror.Counter {
 	for c := range mirror.NumCounters {
 		if strings.HasSuffix(mirror.CounterName("", c), "."+name) {

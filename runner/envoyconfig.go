@@ -37,7 +37,8 @@ type Config struct {
 	// Routes are the route table's prefix and path rules, in order: a request goes to
 	// the cluster of the first that matches. Empty means every request goes to Primary.
 	Routes []Route
-	// Clusters maps cluster names to the address of their first endpoint.
+	// Clusters maps cluster names to the address of their first endpoint, "" for a
+	// cluster with none (a service scaled to zero).
 	Clusters map[string]string
 	// HTTP2 names the clusters that Envoy reaches over HTTP/2 (cleartext here): those
 	// whose typed_extension_protocol_options set explicit_http_config.http2_protocol_options.
@@ -97,7 +98,8 @@ func ParseEnvoyConfig(data []byte) (*Config, error) {
 		}
 		eps := c.GetLoadAssignment().GetEndpoints()
 		if len(eps) == 0 || len(eps[0].GetLbEndpoints()) == 0 {
-			return nil, fmt.Errorf("cluster %s has no endpoint", c.GetName())
+			cfg.Clusters[c.GetName()] = "" // Envoy takes it; a call to it finds no upstream
+			continue
 		}
 		addr, err := address(eps[0].GetLbEndpoints()[0].GetEndpoint().GetAddress())
 		if err != nil {

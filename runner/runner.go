@@ -84,6 +84,10 @@ func New(ctx context.Context, cfg *Config, module []byte, opts Options) (*Runner
 func (r *Runner) callers(cfg *Config) map[string]wasmhost.Caller {
 	clusters := map[string]wasmhost.Caller{}
 	for name, addr := range cfg.Clusters {
+		if addr == "" {
+			clusters[name] = nil // no endpoint: http_call fails inline, as in Envoy
+			continue
+		}
 		clusters[name] = &caller{addr: addr, client: r.shadows.to(cfg, name)}
 	}
 	return clusters
@@ -170,6 +174,10 @@ func (r *Runner) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	cluster := cfg.Cluster(path)
 	if cluster == "" {
 		http.Error(w, "no route", http.StatusNotFound) // Envoy's NR
+		return
+	}
+	if cfg.Clusters[cluster] == "" {
+		http.Error(w, "no healthy upstream", http.StatusServiceUnavailable) // Envoy's UH
 		return
 	}
 	if upgrade {

@@ -81,6 +81,9 @@ func run(configPath string, keep bool) error {
 	byAddr := map[string]*runner.Backend{}
 	for _, name := range names(cfg.Clusters) {
 		addr := cfg.Clusters[name]
+		if addr == "" {
+			continue // a cluster with no endpoint has nothing to start
+		}
 		if b := byAddr[addr]; b != nil {
 			backends[name] = b
 			continue
