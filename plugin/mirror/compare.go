@@ -99,6 +99,9 @@ func isJSONType(contentType string) bool {
 // difference when the bytes differ. It stops at MaxDifferences in out, but finds
 // at least one when the bodies differ, so that the caller can tell.
 func compareJSON(a, b []byte, ignore []IgnorePath, values bool, out []Difference) []Difference {
+	if bytes.Equal(a, b) {
+		return out // the same bytes are the same value, or the same non-JSON
+	}
 	okA, okB := jsonWithin(a), jsonWithin(b)
 	if !okA || !okB {
 		if okA != okB || !bytes.Equal(a, b) {
