@@ -468,9 +468,9 @@ func (m *Mirror) LogLine(v *Verdict) string {
 			b.WriteByte(')')
 		}
 		if n := len(v.Differences); n > 1 {
-			b.WriteString(", and ")
-			b.WriteString(strconv.Itoa(n - 1))
-			b.WriteString(" more differences")
+			b.WriteString(", ")
+			b.WriteString(strconv.Itoa(n))
+			b.WriteString(" differences in all")
 		}
 	}
 	b.WriteString(" (")

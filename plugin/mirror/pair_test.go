@@ -115,7 +115,7 @@ func TestPairDifferences(t *testing.T) {
 		t.Errorf("differences %q, want %q", got, want)
 	}
 	line := m.LogLine(&v[0])
-	for _, want := range []string{"target t", "GET /api/items differently", `changed at status (primary "200", shadow "201")`, "and 2 more differences"} {
+	for _, want := range []string{"target t", "GET /api/items differently", `changed at status (primary "200", shadow "201")`, "3 differences in all"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("log line %q lacks %q", line, want)
 		}
