@@ -42,12 +42,7 @@ func respond(t *testing.T, host proxytest.HostEmulator, id uint32, headers [][2]
 
 func compareCounters(t *testing.T, host proxytest.HostEmulator, target string, want map[mirror.CompareCounter]uint64) {
 	t.Helper()
-	for c := range mirror.NumCompareCounters {
-		name := mirror.CompareCounterName(target, c)
-		if got := counter(t, host, name); got != want[c] {
-			t.Errorf("%s = %d, want %d", name, got, want[c])
-		}
-	}
+	wantEach(t, host, mirror.NumCompareCounters, func(c mirror.CompareCounter) string { return mirror.CompareCounterName(target, c) }, want)
 }
 
 // copyOf sends a GET through the plugin and returns the stream and its copy.

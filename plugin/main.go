@@ -362,8 +362,7 @@ func (h *httpContext) OnHttpResponseHeaders(_ int, endOfStream bool) types.Actio
 	if h.req.Observing() {
 		headers, err := proxywasm.GetHttpResponseHeaders()
 		if err != nil {
-			proxywasm.LogDebugf("meshmirror: reading response headers: %v; not compared", err)
-			h.plugin.mirror.ResponseReset(&h.req)
+			h.unreadable("headers", err)
 			return types.ActionContinue
 		}
 		h.plugin.mirror.ResponseHeaders(&h.req, headers)
@@ -385,8 +384,7 @@ func (h *httpContext) OnHttpResponseBody(bodySize int, endOfStream bool) types.A
 		if h.req.WantsResponseBody() && bodySize > 0 {
 			chunk, err := proxywasm.GetHttpResponseBody(0, bodySize)
 			if err != nil {
-				proxywasm.LogDebugf("meshmirror: reading the response body: %v; not compared", err)
-				h.plugin.mirror.ResponseReset(&h.req)
+				h.unreadable("body", err)
 				return types.ActionContinue
 			}
 			h.plugin.mirror.ResponseBody(&h.req, chunk)
@@ -405,6 +403,12 @@ func (h *httpContext) OnHttpResponseTrailers(int) types.Action {
 		h.responseEnd()
 	}
 	return types.ActionContinue
+}
+
+// unreadable gives up the comparisons of a response the host would not hand over.
+func (h *httpContext) unreadable(part string, err error) {
+	proxywasm.LogDebugf("meshmirror: reading the response %s: %v; not compared", part, err)
+	h.plugin.mirror.ResponseReset(&h.req)
 }
 
 // responseEnd hands the end of the primary's response to its comparisons.
