@@ -332,7 +332,7 @@ func (m *Mirror) decide(p *Pair, now int64) {
 		diffs, statusDiffers = append(diffs, d), true
 	}
 	for i, name := range c.Headers {
-		a, b := p.primary.headers[i], p.shadow.headers[i]
+		a, b := p.primary.header(i), p.shadow.header(i)
 		if a == b {
 			continue
 		}
@@ -411,6 +411,15 @@ func compareBodies(c *Compare, a, b *side, out []Difference) []Difference {
 		d = bodyDifference(a.body, b.body, true)
 	}
 	return append(out, d)
+}
+
+// header is the value of the i-th compared header; absent when the side's headers
+// were never seen, so that no order of the host's calls can index past them.
+func (s *side) header(i int) headerValue {
+	if i < len(s.headers) {
+		return s.headers[i]
+	}
+	return headerValue{}
 }
 
 // sum is the FNV-1a hash of the side's body, from its bytes if they were held.

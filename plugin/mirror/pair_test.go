@@ -355,3 +355,13 @@ func TestAppendJSONString(t *testing.T) {
 		t.Errorf("appendJSONString = %s, want %s", got, want)
 	}
 }
+
+// TestPairWithoutResponseHeaders: a response that ends with no headers seen (no host
+// does so) is compared, headers absent, rather than crashing the module.
+func TestPairWithoutResponseHeaders(t *testing.T) {
+	m, rec := newMirror(t, compareConfig(`{"headers":["etag"]}`))
+	p := startPair(t, m, 1e9)
+	m.ResponseEnd(&p.r, p.now)
+	p.shadow(Headers{{":status", "200"}, {"etag", "x"}}, ``)
+	rec.onlyCompare(t, 0, map[CompareCounter]int{CompareDiffers: 1, CompareStatusDiffers: 1, CompareHeadersDiffer: 1})
+}
