@@ -44,6 +44,7 @@ test: $(WASM) $(WASM_NAMES)
 	go test -count=1 ./...
 	go run ./cmd/meshmirror validate $(SHIPPED_CONFIGS)
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=20s ./plugin/mirror
+	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=15s ./plugin/mirror
 
 # Benchmarks (BENCHMARKS.md): meshmirror against the floors of bench/testdata, in
 # interleaved rounds, on the project's own host. Writes bench/results/: table.md,
@@ -66,6 +67,7 @@ validate:
 
 fuzz:
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=5m ./plugin/mirror
+	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=5m ./plugin/mirror
 
 # An OCI image of the module in the layout Istio's WasmPlugin pulls (RATIONALE.md); no
 # Docker engine needed.

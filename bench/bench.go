@@ -75,11 +75,16 @@ func LoadModulesWith(root, plugin string) ([]Module, error) {
 }
 
 // Request is one request as a scenario sends it: headers, then the body in chunks,
-// then trailers. The end of stream is on the last of them.
+// then trailers. The end of stream is on the last of them. A scenario with
+// ResponseHeaders then streams the primary's response back through the filter, its
+// body in chunks.
 type Request struct {
 	Headers  [][2]string
 	Body     [][]byte
 	Trailers [][2]string
+
+	ResponseHeaders [][2]string
+	ResponseBody    [][]byte
 }
 
 // Scenario is one kind of request and the configuration meshmirror runs it with.
@@ -155,6 +160,27 @@ func BodyChunks() [][]byte {
 	return out
 }
 
+// CompareBody is the JSON body of the compare scenario, about 2 KiB: a page of 16
+// items. With shadow set it is the shadow's answer, the same value written another
+// way (1.0 for 1, other spacing), so that the comparison walks all of it.
+func CompareBody(shadow bool) []byte {
+	var b strings.Builder
+	b.WriteString(`{"page":1,"items":[`)
+	for i := range 16 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		price, sep := fmt.Sprintf("%d.50", 10+i), ":"
+		if shadow {
+			price, sep = fmt.Sprintf("%d.5", 10+i), ": "
+		}
+		fmt.Fprintf(&b, `{"id"%s%d,"name":"Item number %d","price"%s%s,"tags":["a","b","c"],"stock":{"warehouse":"eu-west-1","count":%d}}`,
+			sep, 1000+i, i, sep, price, i*7)
+	}
+	b.WriteString(`],"meta":{"requestId":"0c5f3b9e-7a41-4d2e-9f3a-1b6c8d2e4f70","total":16}}`)
+	return []byte(b.String())
+}
+
 // Scenarios are the requests BENCHMARKS.md reports, in its order.
 var Scenarios = []Scenario{
 	{
@@ -195,6 +221,18 @@ var Scenarios = []Scenario{
 		Floor: "f2", Copies: 1,
 	},
 	{
+		Name:  "compare",
+		About: "one copy compared: 2 KiB JSON answers on both sides",
+		Config: `{"targets": [{"name": "reviews-v2", "cluster": "shadow-json", ` + canary + `,
+			"compare": {"ignore": ["meta.requestId"]}}]}`,
+		Request: Request{
+			Headers:         with(browserHeaders, [2]string{"x-canary", "true"}),
+			ResponseHeaders: [][2]string{{":status", "200"}, {"content-type", "application/json"}, {"content-length", fmt.Sprint(len(CompareBody(false)))}},
+			ResponseBody:    [][]byte{CompareBody(false)[:1024], CompareBody(false)[1024:]},
+		},
+		Floor: "f2", Copies: 1,
+	},
+	{
 		Name:  "ratelimited",
 		About: "copy refused by the rate limit",
 		Config: `{"targets": [{"name": "reviews-v2", "cluster": "shadow", ` + canary + `,
@@ -220,7 +258,12 @@ func Clusters() map[string]wasmhost.Caller {
 	answer := wasmhost.CallerFunc(func(context.Context, *wasmhost.Callout) (*wasmhost.Response, error) {
 		return ok, nil
 	})
-	return map[string]wasmhost.Caller{"shadow": answer, "shadow-b": answer, "shadow-c": answer}
+	page := &wasmhost.Response{Headers: [][2]string{{":status", "200"}, {"content-type", "application/json"}},
+		Body: CompareBody(true)}
+	json := wasmhost.CallerFunc(func(context.Context, *wasmhost.Callout) (*wasmhost.Response, error) {
+		return page, nil
+	})
+	return map[string]wasmhost.Caller{"shadow": answer, "shadow-b": answer, "shadow-c": answer, "shadow-json": json}
 }
 
 // VM is one module on a Manual host.
@@ -286,6 +329,17 @@ func (vm *VM) send(s *wasmhost.Stream, r *Request) error {
 	}
 	if r.Trailers != nil {
 		if _, err := s.RequestTrailers(r.Trailers); err != nil {
+			return err
+		}
+	}
+	if r.ResponseHeaders == nil {
+		return nil
+	}
+	if _, err := s.ResponseHeaders(r.ResponseHeaders, len(r.ResponseBody) == 0); err != nil {
+		return err
+	}
+	for i, chunk := range r.ResponseBody {
+		if _, err := s.ResponseBody(chunk, i == len(r.ResponseBody)-1); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/meshmirror/meshmirror/plugin/mirror"
 )
 
 // root is the repository, from this package's directory.
@@ -92,6 +94,13 @@ func TestScenarios(t *testing.T) {
 				}
 				if vm.Answered != want {
 					t.Errorf("%d copies answered, want %d", vm.Answered, want)
+				}
+				if m.Name == "meshmirror" && sc.Name == "compare" {
+					// Answered after the primary: every pair is compared, and found the same.
+					name := mirror.CompareCounterName("reviews-v2", mirror.CompareSame)
+					if same, _ := vm.Host.Metric(name); same != n {
+						t.Errorf("%s = %d, want %d", name, same, n)
+					}
 				}
 				if _, err := CountAllocs(m, sc, 1); err != nil {
 					t.Error(err)

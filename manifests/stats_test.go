@@ -32,14 +32,16 @@ type pluginMetric struct {
 }
 
 // perTargetNames are plugin/mirror's functions that name a target's metrics besides its
-// counters (mirror.CounterName, over mirror.NumCounters), and whether each is a histogram,
+// counters (mirror.CounterName, over mirror.NumCounters, and mirror.CompareCounterName, over
+// mirror.NumCompareCounters, for a target with compare), and whether each is a histogram,
 // which Prometheus shows as _bucket, _sum and _count.
 var perTargetNames = map[string]struct {
 	name      func(target string) string
 	histogram bool
 }{
-	"InFlightName": {mirror.InFlightName, false},
-	"LatencyName":  {mirror.LatencyName, true},
+	"InFlightName":       {mirror.InFlightName, false},
+	"LatencyName":        {mirror.LatencyName, true},
+	"PrimaryLatencyName": {mirror.PrimaryLatencyName, true},
 }
 
 // pluginMetrics returns every metric the plugin defines for these targets, derived from
@@ -52,7 +54,7 @@ func pluginMetrics(t *testing.T, targets []string) []pluginMetric {
 	t.Helper()
 	globals, nameFuncs := scanMirror(t)
 	for _, fn := range nameFuncs {
-		if _, known := perTargetNames[fn]; !known && fn != "CounterName" {
+		if _, known := perTargetNames[fn]; !known && fn != "CounterName" && fn != "CompareCounterName" {
 			t.Errorf("plugin/mirror.%s names a metric that this test does not know: add it to perTargetNames", fn)
 		}
 	}
@@ -70,6 +72,9 @@ func pluginMetrics(t *testing.T, targets []string) []pluginMetric {
 		}
 		for c := range mirror.NumCounters {
 			add(mirror.CounterName(target, c), false)
+		}
+		for c := range mirror.NumCompareCounters {
+			add(mirror.CompareCounterName(target, c), false)
 		}
 		for _, f := range perTargetNames {
 			add(f.name(target), f.histogram)

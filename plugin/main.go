@@ -40,11 +40,14 @@ const tickMs = 1
 type pluginContext struct {
 	types.DefaultPluginContext
 	mirror  *mirror.Mirror
-	queue   []mirror.Copy   // admitted copies waiting for the next tick
-	tick    uint32          // the tick period set, in milliseconds; 0 for none
-	refusal mirror.Throttle // how often a refused dispatch is logged
-	idle    []*httpContext  // contexts of ended requests, for reuse
-	ending  bool            // Envoy is ending this context (OnPluginDone)
+	queue   []mirror.Copy // admitted copies waiting for the next tick
+	reports []mirror.Copy // reports of differing pairs waiting for the next tick
+	// reporting is the number of reports sent and not answered yet.
+	reporting int
+	tick      uint32          // the tick period set, in milliseconds; 0 for none
+	refusal   mirror.Throttle // how often a refused dispatch is logged
+	idle      []*httpContext  // contexts of ended requests, for reuse
+	ending    bool            // Envoy is ending this context (OnPluginDone)
 }
 
 // OnPluginStart implements types.PluginContext: it parses the configuration and
@@ -126,6 +129,11 @@ func (p *pluginContext) OnTick() {
 	p.mirror.Recycle(p.queue) // Envoy has its own copy of each body now
 	clear(p.queue)
 	p.queue = p.queue[:0]
+	for i := range p.reports {
+		p.sendReport(&p.reports[i])
+	}
+	clear(p.reports)
+	p.reports = p.reports[:0]
 	p.setTick(0)
 	if p.ending && !p.endIfSettled() {
 		p.awaitAnswers()
@@ -145,14 +153,16 @@ func (p *pluginContext) OnPluginDone() bool {
 		p.end()
 		return true
 	}
-	if len(p.queue) == 0 {
+	if len(p.queue) == 0 && len(p.reports) == 0 {
 		p.awaitAnswers()
 	}
 	return false
 }
 
-// settled reports whether every admitted copy has an outcome.
-func (p *pluginContext) settled() bool { return len(p.queue) == 0 && p.mirror.InFlight() == 0 }
+// settled reports whether every admitted copy and every report has an outcome.
+func (p *pluginContext) settled() bool {
+	return len(p.queue) == 0 && p.mirror.InFlight() == 0 && len(p.reports) == 0 && p.reporting == 0
+}
 
 // endIfSettled ends an ending context that has nothing left to send or await, and
 // tells Envoy; it reports whether it did.
@@ -177,11 +187,11 @@ func (p *pluginContext) awaitAnswers() {
 
 // end lets go of everything the context holds. Envoy cancels the calls of a context
 // it deletes, with no callback: a copy still awaiting its answer counts as cancelled,
-// so that in_flight stays exact.
+// so that in_flight stays exact, and its comparison is skipped.
 func (p *pluginContext) end() {
 	p.mirror.Cancel()
 	p.setTick(0)
-	p.queue, p.idle = nil, nil
+	p.queue, p.idle, p.reports = nil, nil, nil
 }
 
 func (p *pluginContext) enqueue(copies []mirror.Copy) {
@@ -203,16 +213,29 @@ func (p *pluginContext) setTick(period uint32) {
 }
 
 // send dispatches one copy from the plugin context at start; its answer is recorded
-// whenever it comes, whether or not the primary request is still there.
+// whenever it comes, whether or not the primary request is still there, and handed
+// to its comparison.
 func (p *pluginContext) send(c *mirror.Copy, start time.Time) {
-	target, grpc := c.Target, c.GRPC
+	target, grpc, pair := c.Target, c.GRPC, c.Pair
 	_, err := proxywasm.DispatchHttpCall(c.Cluster, c.Headers, c.Body, c.Trailers, c.TimeoutMs,
-		func(numHeaders, _, numTrailers int) {
-			p.mirror.Answered(target, grpc, answer(numHeaders, numTrailers, grpc), time.Since(start).Milliseconds())
+		func(numHeaders, bodySize, numTrailers int) {
+			now := time.Now()
+			headers := responseHeaders(numHeaders)
+			latency := now.Sub(start).Milliseconds()
+			outcome := p.mirror.Answered(target, grpc, answer(headers, numTrailers, grpc), latency)
+			if pair != nil {
+				var body []byte
+				if pair.WantsBody(p.mirror, bodySize) {
+					body, _ = proxywasm.GetHttpCallResponseBody(0, bodySize) // read once; nil skips the pair
+				}
+				p.mirror.ShadowAnswered(pair, outcome == mirror.ResponseFailed, headers, body, bodySize, latency, now.UnixNano())
+				p.tell()
+			}
 			p.endIfSettled()
 		})
 	if err != nil {
 		p.mirror.Refused(target)
+		p.mirror.SkipPair(pair)
 		if ok, held := p.refusal.Allow(start.UnixNano()); ok {
 			name := p.mirror.Config().Targets[target].Name
 			proxywasm.LogWarnf("meshmirror: target %s: Envoy refused the copy to cluster %q: %v (%d more refusals not logged)",
@@ -223,24 +246,63 @@ func (p *pluginContext) send(c *mirror.Copy, start time.Time) {
 	p.mirror.Sent(target)
 }
 
-// answer reads the answer being handled: its :status ("" for a reset or a failure,
-// which Envoy reports with no headers) and, for a gRPC copy, its grpc-status, in the
-// headers of a trailers-only answer or else in the trailers.
-func answer(numHeaders, numTrailers int, grpc bool) mirror.Answer {
-	var a mirror.Answer
+// tell logs and queues the reports of the pairs the mirror has just decided. Reports
+// go out from the plugin context on its next tick, so that their answers are counted
+// whenever they come.
+func (p *pluginContext) tell() {
+	for _, v := range p.mirror.Verdicts() {
+		if v.Log {
+			proxywasm.LogWarn(p.mirror.LogLine(&v))
+		}
+		if v.Report != nil {
+			p.reports = append(p.reports, *v.Report)
+			p.setTick(tickMs)
+		}
+	}
+}
+
+// sendReport dispatches the report of a differing pair.
+func (p *pluginContext) sendReport(r *mirror.Copy) {
+	target := r.Target
+	_, err := proxywasm.DispatchHttpCall(r.Cluster, r.Headers, r.Body, nil, r.TimeoutMs,
+		func(numHeaders, _, _ int) {
+			p.reporting--
+			status, _ := responseHeaders(numHeaders).Get(":status")
+			p.mirror.Reported(target, status)
+			p.endIfSettled()
+		})
+	p.mirror.ReportSent(target, err == nil)
+	if err != nil {
+		proxywasm.LogDebugf("meshmirror: Envoy refused a report to cluster %q: %v", r.Cluster, err)
+		return
+	}
+	p.reporting++
+}
+
+// responseHeaders are the headers of the answer being handled, or none for a reset
+// or a timeout, which Envoy reports with no headers.
+func responseHeaders(numHeaders int) mirror.Headers {
 	if numHeaders == 0 {
-		return a
+		return nil
 	}
 	headers, err := proxywasm.GetHttpCallResponseHeaders()
 	if err != nil {
-		return a
+		return nil
 	}
-	a.Status, _ = mirror.Headers(headers).Get(":status")
-	if !grpc {
+	return headers
+}
+
+// answer is what the mirror needs of the answer being handled: its :status ("" for
+// a reset or a failure, which Envoy reports with no headers) and, for a gRPC copy, its
+// grpc-status, in the headers of a trailers-only answer or else in the trailers.
+func answer(headers mirror.Headers, numTrailers int, grpc bool) mirror.Answer {
+	var a mirror.Answer
+	a.Status, _ = headers.Get(":status")
+	if !grpc || a.Status == "" {
 		return a
 	}
 	var found bool
-	if a.GRPCStatus, found = mirror.Headers(headers).Get("grpc-status"); !found && numTrailers > 0 {
+	if a.GRPCStatus, found = headers.Get("grpc-status"); !found && numTrailers > 0 {
 		if trailers, err := proxywasm.GetHttpCallResponseTrailers(); err == nil {
 			a.GRPCStatus, _ = mirror.Headers(trailers).Get("grpc-status")
 		}
@@ -305,18 +367,48 @@ func (h *httpContext) OnHttpRequestTrailers(int) types.Action {
 // OnHttpResponseHeaders implements types.HttpContext: a response that ends before
 // its request means the request never will, since Envoy then resets the stream
 // (ConnectionManagerImpl::doEndStream); with HTTP/3's deferred logging the plugin
-// would hear of that stream's end no other way.
+// would hear of that stream's end no other way. When copies of the request are
+// compared, it reads the status and headers, and leaves them as they are.
 func (h *httpContext) OnHttpResponseHeaders(_ int, endOfStream bool) types.Action {
-	if endOfStream {
+	switch {
+	case endOfStream:
 		h.abandon()
+	case h.pending:
+		h.req.RespondedEarly()
+	}
+	if h.req.Observing() {
+		headers, err := proxywasm.GetHttpResponseHeaders()
+		if err != nil {
+			h.unreadable("headers", err)
+			return types.ActionContinue
+		}
+		h.plugin.mirror.ResponseHeaders(&h.req, headers)
+		if endOfStream {
+			h.responseEnd()
+		}
 	}
 	return types.ActionContinue
 }
 
-// OnHttpResponseBody implements types.HttpContext (see OnHttpResponseHeaders).
-func (h *httpContext) OnHttpResponseBody(_ int, endOfStream bool) types.Action {
+// OnHttpResponseBody implements types.HttpContext (see OnHttpResponseHeaders). With
+// ActionContinue each call holds only the chunk that just arrived: a comparison
+// hashes or keeps it as it passes, and Envoy never buffers the response for it.
+func (h *httpContext) OnHttpResponseBody(bodySize int, endOfStream bool) types.Action {
 	if endOfStream {
 		h.abandon()
+	}
+	if h.req.Observing() {
+		if h.req.WantsResponseBody() && bodySize > 0 {
+			chunk, err := proxywasm.GetHttpResponseBody(0, bodySize)
+			if err != nil {
+				h.unreadable("body", err)
+				return types.ActionContinue
+			}
+			h.plugin.mirror.ResponseBody(&h.req, chunk)
+		}
+		if endOfStream {
+			h.responseEnd()
+		}
 	}
 	return types.ActionContinue
 }
@@ -324,15 +416,34 @@ func (h *httpContext) OnHttpResponseBody(_ int, endOfStream bool) types.Action {
 // OnHttpResponseTrailers implements types.HttpContext (see OnHttpResponseHeaders).
 func (h *httpContext) OnHttpResponseTrailers(int) types.Action {
 	h.abandon()
+	if h.req.Observing() {
+		h.responseEnd()
+	}
 	return types.ActionContinue
 }
 
+// unreadable gives up the comparisons of a response the host would not hand over.
+func (h *httpContext) unreadable(part string, err error) {
+	proxywasm.LogDebugf("meshmirror: reading the response %s: %v; not compared", part, err)
+	h.plugin.mirror.ResponseReset(&h.req)
+}
+
+// responseEnd hands the end of the primary's response to its comparisons.
+func (h *httpContext) responseEnd() {
+	h.plugin.mirror.ResponseEnd(&h.req, time.Now().UnixNano())
+	h.plugin.tell()
+}
+
 // OnHttpStreamDone implements types.HttpContext: a request reset before its end is
-// not copied. It is the last call the SDK makes on the context (proxy_on_log; done
-// and delete only update the SDK's maps, and copies are never dispatched from it),
-// so the context can serve the next request.
+// not copied, and a response that did not end is not compared. It is the last call
+// the SDK makes on the context (proxy_on_log; done and delete only update the SDK's
+// maps, and copies are never dispatched from it), so the context can serve the next
+// request.
 func (h *httpContext) OnHttpStreamDone() {
 	h.abandon()
+	if h.req.Observing() {
+		h.plugin.mirror.ResponseReset(&h.req)
+	}
 	if p := h.plugin; !h.idle && len(p.idle) < maxIdleContexts {
 		h.idle = true
 		p.idle = append(p.idle, h)
@@ -363,6 +474,9 @@ type hostMetrics struct {
 	latency     []proxywasm.MetricHistogram
 	loopSkipped proxywasm.MetricCounter
 	unsupported proxywasm.MetricCounter
+	// compare and primaryLatency are defined for the targets with compare only.
+	compare        [][mirror.NumCompareCounters]proxywasm.MetricCounter
+	primaryLatency []proxywasm.MetricHistogram
 	// names keeps the metric names alive: the SDK's wazero emulator keys its metrics
 	// by the module's own bytes, so a collected name would corrupt the test host.
 	names []string
@@ -377,6 +491,9 @@ func defineMetrics(cfg *mirror.Config) *hostMetrics {
 		latency:     make([]proxywasm.MetricHistogram, len(cfg.Targets)),
 		loopSkipped: proxywasm.DefineCounterMetric(mirror.LoopSkippedMetric),
 		unsupported: proxywasm.DefineCounterMetric(mirror.UnsupportedSkippedMetric),
+
+		compare:        make([][mirror.NumCompareCounters]proxywasm.MetricCounter, len(cfg.Targets)),
+		primaryLatency: make([]proxywasm.MetricHistogram, len(cfg.Targets)),
 	}
 	for i, t := range cfg.Targets {
 		for c := range mirror.NumCounters {
@@ -384,6 +501,13 @@ func defineMetrics(cfg *mirror.Config) *hostMetrics {
 		}
 		m.inFlight[i] = proxywasm.DefineGaugeMetric(m.keep(mirror.InFlightName(t.Name)))
 		m.latency[i] = proxywasm.DefineHistogramMetric(m.keep(mirror.LatencyName(t.Name)))
+		if t.Compare == nil {
+			continue
+		}
+		for c := range mirror.NumCompareCounters {
+			m.compare[i][c] = proxywasm.DefineCounterMetric(m.keep(mirror.CompareCounterName(t.Name, c)))
+		}
+		m.primaryLatency[i] = proxywasm.DefineHistogramMetric(m.keep(mirror.PrimaryLatencyName(t.Name)))
 	}
 	return m
 }
@@ -398,6 +522,12 @@ func (m *hostMetrics) LoopSkipped()                       { m.loopSkipped.Increm
 func (m *hostMetrics) UnsupportedSkipped()                { m.unsupported.Increment(1) }
 func (m *hostMetrics) InFlight(target, delta int)         { m.inFlight[target].Add(int64(delta)) }
 func (m *hostMetrics) Latency(target int, ms int64)       { m.latency[target].Record(uint64(max(ms, 0))) }
+func (m *hostMetrics) CountCompare(target int, c mirror.CompareCounter) {
+	m.compare[target][c].Increment(1)
+}
+func (m *hostMetrics) PrimaryLatency(target int, ms int64) {
+	m.primaryLatency[target].Record(uint64(max(ms, 0)))
+}
 
 // seed returns a random seed for sampling; Envoy provides random_get.
 func seed() uint64 {

@@ -95,10 +95,16 @@ func counter(t *testing.T, host proxytest.HostEmulator, name string) uint64 {
 // wantCounters checks a target's counters; the ones not named must be zero.
 func wantCounters(t *testing.T, host proxytest.HostEmulator, target string, want map[mirror.Counter]uint64) {
 	t.Helper()
-	for c := range mirror.NumCounters {
-		name := mirror.CounterName(target, c)
-		if got := counter(t, host, name); got != want[c] {
-			t.Errorf("%s = %d, want %d", name, got, want[c])
+	wantEach(t, host, mirror.NumCounters, func(c mirror.Counter) string { return mirror.CounterName(target, c) }, want)
+}
+
+// wantEach checks the counters 0 to n-1 of one kind, named by name; the ones not in
+// want must be zero.
+func wantEach[C ~uint8](t *testing.T, host proxytest.HostEmulator, n C, name func(C) string, want map[C]uint64) {
+	t.Helper()
+	for c := range n {
+		if got := counter(t, host, name(c)); got != want[c] {
+			t.Errorf("%s = %d, want %d", name(c), got, want[c])
 		}
 	}
 }

@@ -28,6 +28,16 @@ const (
 	// DefaultMaxInFlight is maxInFlight when not given.
 	DefaultMaxInFlight = 256
 
+	// DefaultCompareMaxBytes is compare.maxBytes when not given.
+	DefaultCompareMaxBytes = 64 << 10
+	// MaxCompareMaxBytes is the largest compare.maxBytes accepted.
+	MaxCompareMaxBytes = 4 << 20
+	// DefaultReportPath is compare.report.path when not given.
+	DefaultReportPath = "/meshmirror/reports"
+	// MaxIgnorePaths is the most compare.ignore paths a target takes: the comparison
+	// tracks which of them still apply with one bit each.
+	MaxIgnorePaths = 64
+
 	// PercentScale is the number of sampling buckets: a percentage has a resolution of
 	// 100/PercentScale = 0.0001.
 	PercentScale = 1_000_000
@@ -80,6 +90,57 @@ type Target struct {
 	RateBurst     float64
 	// KeepTracing copies the request's trace context; by default it is dropped.
 	KeepTracing bool
+	// Compare is nil when the target's answers are not compared with the primary's.
+	Compare *Compare
+}
+
+// Compare says how a target's answers are compared with the primary's responses
+// (SPEC.md, "Comparison").
+type Compare struct {
+	// Status compares the status codes. Defaults to true.
+	Status bool
+	// Headers are the lower-case response headers compared by value. Defaults to
+	// content-type.
+	Headers []string
+	// Body is how bodies are compared. Defaults to BodyAuto.
+	Body BodyMode
+	// Ignore are JSON paths left out of the comparison of JSON bodies.
+	Ignore []IgnorePath
+	// MaxBytes is the largest body, on either side, of a pair that is compared.
+	// Defaults to 65536.
+	MaxBytes int
+	// IncludeValues lets logs and reports show header and body values.
+	IncludeValues bool
+	// ReportCluster, when set, receives a JSON report of each differing pair, at
+	// ReportPath, at most ReportPerSecond per target and worker.
+	ReportCluster   string
+	ReportPath      string
+	ReportPerSecond float64
+}
+
+// BodyMode is how a Compare compares bodies.
+type BodyMode uint8
+
+// The body modes of compare.body.
+const (
+	// BodyAuto compares as BodyJSON when both content types are JSON, else as BodyExact.
+	BodyAuto BodyMode = iota
+	// BodyJSON compares bodies as JSON values: key order and number formatting aside.
+	BodyJSON
+	// BodyExact compares the bodies' bytes.
+	BodyExact
+	// BodyNone does not compare bodies.
+	BodyNone
+)
+
+var bodyModes = []string{"auto", "json", "exact", "none"}
+
+// IgnorePath is one compare.ignore path, split into its segments: a key, "#" for any
+// array element or "*" for any key (Wild says which segments are wildcards, so that a
+// key spelt \# or \* stays a key).
+type IgnorePath struct {
+	Segments []string
+	Wild     []bool
 }
 
 // Match holds a target's request rules; an empty Match matches every request.
@@ -213,13 +274,15 @@ var (
 	topKeys    = []string{"marker", "targets"}
 	targetKeys = []string{"name", "cluster", "service", "port", "subset", "percentage", "stickyHeader",
 		"match", "authority", "authoritySuffix", "headers", "body", "timeoutMs", "maxInFlight", "rateLimit",
-		"tracing"}
+		"tracing", "compare"}
 	matchKeys      = []string{"methods", "paths", "headers"}
 	pathKeys       = []string{"exact", "prefix", "regex"}
 	headerKeys     = []string{"name", "exact", "prefix", "suffix", "contains", "regex", "present", "invert"}
 	mutationKeys   = []string{"set", "remove"}
 	bodyKeys       = []string{"enabled", "maxBytes"}
 	rateLimitKeys  = []string{"perSecond", "burst"}
+	compareKeys    = []string{"status", "headers", "body", "ignore", "maxBytes", "includeValues", "report"}
+	reportKeys     = []string{"cluster", "path", "perSecond"}
 	headerMatchers = []string{"exact", "prefix", "suffix", "contains", "regex", "present"}
 )
 
@@ -354,7 +417,168 @@ func (p *parser) target(path string, v gjson.Result, marker string) (Target, boo
 			}
 		}
 	}
+	if v, ok := f["compare"]; ok {
+		t.Compare = p.compare(path+".compare", v)
+	}
 	return t, true
+}
+
+// compare reads a target's compare object; it returns nil when it is not an object.
+func (p *parser) compare(path string, v gjson.Result) *Compare {
+	f, ok := p.object(path, v, compareKeys)
+	if !ok {
+		return nil
+	}
+	c := &Compare{Status: true, Headers: []string{"content-type"}, MaxBytes: DefaultCompareMaxBytes}
+	if v, ok := f["status"]; ok {
+		c.Status, _ = p.boolean(path+".status", v)
+	}
+	if v, ok := f["headers"]; ok {
+		c.Headers = []string{} // an empty list compares no header
+		p.array(path+".headers", v, func(at string, v gjson.Result) {
+			if name, ok := p.headerName(at, v); ok {
+				if contains(c.Headers, name) {
+					p.addf(at, "%q is listed twice", name)
+				}
+				c.Headers = append(c.Headers, name)
+			}
+		})
+	}
+	if v, ok := f["body"]; ok {
+		if s, ok := p.str(path+".body", v); ok {
+			mode := -1
+			for i, m := range bodyModes {
+				if s == m {
+					mode = i
+				}
+			}
+			if mode < 0 {
+				p.addf(path+".body", "must be one of %s, got %q", strings.Join(bodyModes, ", "), s)
+			} else {
+				c.Body = BodyMode(mode)
+			}
+		}
+	}
+	if v, ok := f["ignore"]; ok {
+		p.array(path+".ignore", v, func(at string, v gjson.Result) {
+			if s, ok := p.str(at, v); ok {
+				if ip, err := parseIgnorePath(s); err != "" {
+					p.addf(at, "%s, got %q", err, s)
+				} else {
+					c.Ignore = append(c.Ignore, ip)
+				}
+			}
+		})
+		if len(c.Ignore) > MaxIgnorePaths {
+			p.addf(path+".ignore", "must hold at most %d paths, got %d", MaxIgnorePaths, len(c.Ignore))
+		}
+	}
+	if v, ok := f["maxBytes"]; ok {
+		if n, ok := p.integer(path+".maxBytes", v, 0, MaxCompareMaxBytes); ok {
+			c.MaxBytes = int(n)
+		}
+	}
+	if v, ok := f["includeValues"]; ok {
+		c.IncludeValues, _ = p.boolean(path+".includeValues", v)
+	}
+	if v, ok := f["report"]; ok {
+		p.report(path+".report", v, c)
+	}
+	return c
+}
+
+func (p *parser) report(path string, v gjson.Result, c *Compare) {
+	f, ok := p.object(path, v, reportKeys)
+	if !ok {
+		return
+	}
+	c.ReportPath, c.ReportPerSecond = DefaultReportPath, 1
+	if v, ok := f["cluster"]; ok {
+		if s, ok := p.str(path+".cluster", v); ok {
+			if s == "" {
+				p.addf(path+".cluster", "must not be empty")
+			}
+			c.ReportCluster = s
+		}
+	} else {
+		p.addf(path, "cluster: required")
+	}
+	if v, ok := f["path"]; ok {
+		if s, ok := p.headerValue(path+".path", v, false); ok {
+			if s[0] != '/' {
+				p.addf(path+".path", "must start with /, got %q", s)
+			}
+			c.ReportPath = s
+		}
+	}
+	if v, ok := f["perSecond"]; ok {
+		if n, ok := p.number(path+".perSecond", v, 0, math.MaxFloat64); ok {
+			if n == 0 {
+				p.addf(path+".perSecond", "must be greater than 0, got 0 (leave report out for no reports)")
+			}
+			c.ReportPerSecond = n
+		}
+	}
+}
+
+// parseIgnorePath splits a compare.ignore path at its dots; a backslash makes the next
+// character part of a key (a\.b is the key "a.b", \# the key "#"). It returns a
+// message for a path it refuses.
+func parseIgnorePath(s string) (IgnorePath, string) {
+	var ip IgnorePath
+	if s == "" {
+		return ip, "must not be empty"
+	}
+	var seg []byte
+	wild, escaped := false, false
+	end := func() string {
+		if len(seg) == 0 {
+			return "has an empty segment"
+		}
+		if wild && len(seg) != 1 {
+			return "uses # or * for a whole segment only (items.#.price, *.id)"
+		}
+		ip.Segments = append(ip.Segments, string(seg))
+		ip.Wild = append(ip.Wild, wild)
+		seg, wild = nil, false
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case escaped:
+			seg, escaped = append(seg, c), false
+		case c == '\\':
+			escaped = true
+			if wild {
+				return ip, "uses # or * for a whole segment only (items.#.price, *.id)"
+			}
+		case c == '.':
+			if msg := end(); msg != "" {
+				return ip, msg
+			}
+		case c == '#' || c == '*':
+			if len(seg) > 0 {
+				return ip, "uses # or * for a whole segment only (items.#.price, *.id)"
+			}
+			seg, wild = append(seg, c), true
+		default:
+			if wild {
+				return ip, "uses # or * for a whole segment only (items.#.price, *.id)"
+			}
+			seg = append(seg, c)
+		}
+	}
+	if escaped {
+		return ip, "ends with a lone backslash"
+	}
+	if msg := end(); msg != "" {
+		return ip, msg
+	}
+	if len(ip.Segments) > maxCompareDepth {
+		return ip, fmt.Sprintf("has more than %d segments", maxCompareDepth)
+	}
+	return ip, ""
 }
 
 // destination reads exactly one of cluster or service/port/subset.

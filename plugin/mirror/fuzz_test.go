@@ -79,3 +79,50 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCompareJSON: no pair of bodies makes the comparison panic or hang; a body
+// equals itself, whichever ignore paths; whether two bodies differ does not depend
+// on which side is the primary; and no more than MaxDifferences are located.
+func FuzzCompareJSON(f *testing.F) {
+	seeds := [][3]string{
+		{`{"a":1,"b":[1,2,{"c":"x"}]}`, `{"b":[1,2,{"c":"y"}],"a":1.0}`, "b.#.c"},
+		{`{"items":[{"price":1e2,"at":"t1"}]}`, `{"items":[{"price":100,"at":"t2"}]}`, "items.#.at,*.x"},
+		{`[12345678901234567890, -0, 1e-400]`, `[1.2345678901234567890e19, 0, 0]`, ""},
+		{`{"a\\.b":{"#":1}}`, `{"a\\.b":{"#":2}}`, `a\.b.\#`},
+		{`{"a":1,"a":2}`, `{"a":2,"a":1}`, "a"},
+		{strings.Repeat("[", 64) + strings.Repeat("]", 64), strings.Repeat("[", 65) + strings.Repeat("]", 65), ""},
+		{strings.Repeat(`{"a":`, 100) + "1", `"\ud800"`, "a.a.a"},
+		{"\xff\xfe", `"\u00e9"`, "*"},
+		{``, `null`, "#"},
+		{`1e999999999999999999999999`, `1E+999999999999999999999999`, ""},
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s[0]), []byte(s[1]), s[2])
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte, ignore string) {
+		if len(a) > maxFuzzInput || len(b) > maxFuzzInput {
+			return
+		}
+		var paths []IgnorePath
+		for _, s := range strings.Split(ignore, ",") {
+			if ip, err := parseIgnorePath(s); err == "" && len(paths) < MaxIgnorePaths {
+				paths = append(paths, ip)
+			}
+		}
+		if d := compareJSON(a, a, paths, true, nil); len(d) != 0 {
+			t.Fatalf("compareJSON(%q, itself) = %+v", a, d)
+		}
+		ab, ba := compareJSON(a, b, paths, true, nil), compareJSON(b, a, paths, false, nil)
+		if (len(ab) == 0) != (len(ba) == 0) {
+			t.Fatalf("compareJSON(%q, %q) = %+v but the other way round %+v", a, b, ab, ba)
+		}
+		if len(ab) > MaxDifferences {
+			t.Fatalf("compareJSON(%q, %q): %d differences", a, b, len(ab))
+		}
+		for _, d := range ab {
+			if d.Part != PartBody || len(d.Primary) > MaxValueBytes || len(d.Shadow) > MaxValueBytes {
+				t.Fatalf("compareJSON(%q, %q): difference %+v", a, b, d)
+			}
+		}
+	})
+}

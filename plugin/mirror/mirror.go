@@ -39,6 +39,39 @@ var counterNames = [NumCounters]string{
 	"response_5xx", "response_failed", "response_grpc_error", "cancelled",
 }
 
+// CompareCounter names one of the counters of a target with compare (SPEC.md,
+// "Comparison"), defined only for such targets. Envoy exposes each as
+// wasmcustom.meshmirror.<target>.<counter>.
+type CompareCounter uint8
+
+// The counters of a target with compare.
+const (
+	// CompareSame counts pairs whose answers are the same.
+	CompareSame CompareCounter = iota
+	// CompareDiffers counts pairs whose answers differ; each also counts in those of
+	// CompareStatusDiffers, CompareHeadersDiffer and CompareBodyDiffers that apply.
+	CompareDiffers
+	CompareStatusDiffers
+	CompareHeadersDiffer
+	CompareBodyDiffers
+	// CompareSkipped counts pairs not compared: the primary reset, the copy failed,
+	// timed out, was refused or cancelled, a body passed maxBytes, the pairs held
+	// reached maxInFlight, or the response began before its request ended.
+	CompareSkipped
+	// ReportsSent counts reports Envoy accepted to send.
+	ReportsSent
+	// ReportFailed counts reports Envoy refused, or that were reset, timed out or
+	// answered with other than 2xx.
+	ReportFailed
+	// NumCompareCounters is the number of counters of a target with compare.
+	NumCompareCounters
+)
+
+var compareCounterNames = [NumCompareCounters]string{
+	"compare_same", "compare_differs", "compare_status_differs", "compare_headers_differ",
+	"compare_body_differs", "compare_skipped", "compare_reports", "compare_reports_failed",
+}
+
 // Metric names that are not per-target counters.
 const (
 	// LoopSkippedMetric counts requests that already carried the marker.
@@ -50,6 +83,7 @@ const (
 	ConfigErrorsMetric = "meshmirror.config_errors"
 	inFlightSuffix     = "in_flight"
 	latencySuffix      = "latency_ms"
+	primaryLatency     = "primary_latency_ms"
 )
 
 // CounterName is the full name of a target's counter, e.g. meshmirror.reviews-v2.matched.
@@ -60,6 +94,17 @@ func InFlightName(target string) string { return metricName(target, inFlightSuff
 
 // LatencyName is the full name of a target's latency_ms histogram.
 func LatencyName(target string) string { return metricName(target, latencySuffix) }
+
+// CompareCounterName is the full name of a counter of a target with compare, e.g.
+// meshmirror.reviews-v2.compare_differs.
+func CompareCounterName(target string, c CompareCounter) string {
+	return metricName(target, compareCounterNames[c])
+}
+
+// PrimaryLatencyName is the full name of a compared target's primary_latency_ms
+// histogram: the primary's time from the end of its request to the end of its
+// response, for compared pairs.
+func PrimaryLatencyName(target string) string { return metricName(target, primaryLatency) }
 
 func metricName(target, metric string) string { return "meshmirror." + target + "." + metric }
 
@@ -72,6 +117,9 @@ type Recorder interface {
 	// InFlight moves the target's count of copies awaiting an answer by delta.
 	InFlight(target, delta int)
 	Latency(target int, ms int64)
+	// CountCompare and PrimaryLatency are called only for targets with compare.
+	CountCompare(target int, c CompareCounter)
+	PrimaryLatency(target int, ms int64)
 }
 
 // Mirror is the per-VM decision state: one per plugin context, used by one thread.
@@ -81,11 +129,18 @@ type Mirror struct {
 	rnd     *rand.Rand
 	targets []targetState
 	bodies  bodyStore
+	// live are the undecided pairs, over every target.
+	live     []*Pair
+	verdicts []Verdict
+	diffs    []Difference // the scratch of decide
 }
 
 type targetState struct {
 	bucket   tokenBucket
 	inFlight int
+	pairs    int         // undecided pairs
+	logs     Throttle    // of differing pairs
+	reports  tokenBucket // of differing pairs
 }
 
 // New returns a Mirror for cfg; seed feeds the random sampling.
@@ -94,6 +149,10 @@ func New(cfg *Config, rec Recorder, seed uint64) *Mirror {
 	m.targets = make([]targetState, len(cfg.Targets))
 	for i, t := range cfg.Targets {
 		m.targets[i].bucket = newTokenBucket(t.RatePerSecond, t.RateBurst)
+		if c := t.Compare; c != nil {
+			m.targets[i].logs.Every = 1e9
+			m.targets[i].reports = newTokenBucket(c.ReportPerSecond, 1)
+		}
 	}
 	m.bodies.budget = BodyBudget(cfg)
 	return m
@@ -110,6 +169,8 @@ type Request struct {
 	withBody uint32 // the pending targets that copy the body
 	body     []byte
 	bodySize int
+	early    bool // the response began before the request ended
+	resp     primaryResponse
 }
 
 // Start decides, per target, whether the request with these headers is to be copied:
@@ -241,6 +302,9 @@ type Copy struct {
 	TimeoutMs uint32
 	// GRPC is set for a gRPC request: its answer is classified by grpc-status.
 	GRPC bool
+	// Pair is the comparison of the copy's answer with the primary's response, nil
+	// when the target does not compare.
+	Pair *Pair
 }
 
 // Finish ends the request: each pending copy passes the rate limit and the in-flight
@@ -249,6 +313,7 @@ type Copy struct {
 func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []Copy {
 	shared := false
 	grpc := r.pending != 0 && isGRPC(r.headers)
+	var resp primaryResponse
 	for i := range m.cfg.Targets {
 		if r.pending&(1<<i) == 0 {
 			continue
@@ -276,13 +341,19 @@ func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []C
 			c.Body = r.body
 			shared = true
 		}
+		if t.Compare != nil {
+			if c.Pair = m.newPair(i, r, now); c.Pair != nil {
+				resp.pairs[resp.n] = c.Pair
+				resp.n++
+			}
+		}
 		out = append(out, c)
 	}
 	// The copies share the body until they are sent; the request lets go of it.
 	if !shared {
 		m.bodies.release(r.body)
 	}
-	*r = Request{}
+	*r = Request{resp: resp} // the response of the request is observed from now on
 	return out
 }
 
@@ -320,8 +391,8 @@ type Answer struct {
 // Answered records the outcome of a sent copy of a gRPC request (grpc) or not. Envoy
 // answers a copy that timed out with its own 504, which counts as a failure too. A
 // gRPC copy answered with HTTP 200 succeeded only with grpc-status 0: with another, or
-// none, a gRPC client sees an error.
-func (m *Mirror) Answered(target int, grpc bool, a Answer, latencyMs int64) {
+// none, a gRPC client sees an error. It returns the counter the answer counted in.
+func (m *Mirror) Answered(target int, grpc bool, a Answer, latencyMs int64) Counter {
 	c := statusCounter(a.Status)
 	switch {
 	case c == Response5xx && a.Status == "504" && latencyMs >= int64(m.cfg.Targets[target].TimeoutMs):
@@ -332,12 +403,16 @@ func (m *Mirror) Answered(target int, grpc bool, a Answer, latencyMs int64) {
 	m.rec.Count(target, c)
 	m.rec.Latency(target, latencyMs)
 	m.release(target)
+	return c
 }
 
 // Cancel records that the host cancelled the calls of every copy still awaiting an
 // answer, as Envoy does when it deletes the plugin context that sent them: each
-// counts in cancelled and leaves in_flight.
+// counts in cancelled and leaves in_flight, and every undecided pair is skipped.
 func (m *Mirror) Cancel() {
+	for len(m.live) > 0 {
+		m.skip(m.live[len(m.live)-1])
+	}
 	for i := range m.targets {
 		for m.targets[i].inFlight > 0 {
 			m.rec.Count(i, Cancelled)

@@ -17,6 +17,8 @@ type fakeRecorder struct {
 	minGauge    int         // the lowest any gauge went
 	deltas      []int
 	latency     map[int][]int64
+	compares    map[[2]int]int // by target and CompareCounter
+	primary     map[int][]int64
 }
 
 func (f *fakeRecorder) Count(target int, c Counter) {
@@ -44,6 +46,20 @@ func (f *fakeRecorder) Latency(target int, ms int64) {
 		f.latency = map[int][]int64{}
 	}
 	f.latency[target] = append(f.latency[target], ms)
+}
+
+func (f *fakeRecorder) CountCompare(target int, c CompareCounter) {
+	if f.compares == nil {
+		f.compares = map[[2]int]int{}
+	}
+	f.compares[[2]int{target, int(c)}]++
+}
+
+func (f *fakeRecorder) PrimaryLatency(target int, ms int64) {
+	if f.primary == nil {
+		f.primary = map[int][]int64{}
+	}
+	f.primary[target] = append(f.primary[target], ms)
 }
 
 func (f *fakeRecorder) count(target int, c Counter) int { return f.counts[[2]int{target, int(c)}] }
@@ -711,11 +727,13 @@ func BenchmarkMirrorBody(b *testing.B) {
 
 type nopRecorder struct{}
 
-func (nopRecorder) Count(int, Counter)  {}
-func (nopRecorder) LoopSkipped()        {}
-func (nopRecorder) UnsupportedSkipped() {}
-func (nopRecorder) InFlight(int, int)   {}
-func (nopRecorder) Latency(int, int64)  {}
+func (nopRecorder) Count(int, Counter)               {}
+func (nopRecorder) LoopSkipped()                     {}
+func (nopRecorder) InFlight(int, int)                {}
+func (nopRecorder) Latency(int, int64)               {}
+func (nopRecorder) CountCompare(int, CompareCounter) {}
+func (nopRecorder) PrimaryLatency(int, int64)        {}
+func (nopRecorder) UnsupportedSkipped()              {}
 
 // TestMirrorCancel: copies whose calls the host cancels count once each in cancelled
 // and leave in_flight; copies answered before do not.

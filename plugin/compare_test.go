@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/proxytest"
+	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
+	"github.com/tidwall/gjson"
+
+	"github.com/meshmirror/meshmirror/plugin/mirror"
+)
+
+func compareConfig(compare string) string {
+	return `{"targets": [{"name": "shadow", "cluster": "shadow-cluster", "compare": ` + compare + `}]}`
+}
+
+var jsonResponse = [][2]string{{":status", "200"}, {"content-type", "application/json"}}
+
+// respond streams the primary's response in chunks of chunk bytes and checks that the
+// plugin continues every callback and changes nothing.
+func respond(t *testing.T, host proxytest.HostEmulator, id uint32, headers [][2]string, body []byte, chunk int) {
+	t.Helper()
+	if a := host.CallOnResponseHeaders(id, headers, len(body) == 0); a != types.ActionContinue {
+		t.Fatalf("response headers action = %v, want continue", a)
+	}
+	if got := host.GetCurrentResponseHeaders(id); fmt.Sprint(got) != fmt.Sprint(headers) {
+		t.Fatalf("the primary's response headers changed:\n got %v\nwant %v", got, headers)
+	}
+	for off := 0; off < len(body); off += chunk {
+		part := body[off:min(off+chunk, len(body))]
+		if a := host.CallOnResponseBody(id, part, off+chunk >= len(body)); a != types.ActionContinue {
+			t.Fatalf("response body action = %v, want continue: the primary must never wait", a)
+		}
+		if got := host.GetCurrentResponseBody(id); !bytes.Equal(got, part) {
+			t.Fatalf("the primary's response body changed, or Envoy was asked to buffer it: %q, want %q", got, part)
+		}
+	}
+}
+
+func compareCounters(t *testing.T, host proxytest.HostEmulator, target string, want map[mirror.CompareCounter]uint64) {
+	t.Helper()
+	wantEach(t, host, mirror.NumCompareCounters, func(c mirror.CompareCounter) string { return mirror.CompareCounterName(target, c) }, want)
+}
+
+// copyOf sends a GET through the plugin and returns the stream and its copy.
+func copyOf(t *testing.T, host proxytest.HostEmulator) (uint32, proxytest.HttpCalloutAttribute) {
+	t.Helper()
+	before := len(callouts(host))
+	id := request(t, host, getRequest)
+	host.Tick()
+	sent := callouts(host)
+	if len(sent) != before+1 {
+		t.Fatalf("%d copies sent, want 1", len(sent)-before)
+	}
+	return id, sent[len(sent)-1]
+}
+
+func TestPluginContext_OnPluginStart_compareMetrics(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host := start(t, vm, `{"targets": [{"name": "a", "cluster": "c", "compare": {}}, {"name": "b", "cluster": "c"}]}`)
+		compareCounters(t, host, "a", nil) // defined, at zero
+		if _, err := host.GetHistogramMetric(mirror.PrimaryLatencyName("a")); err != nil {
+			t.Errorf("%s: %v", mirror.PrimaryLatencyName("a"), err)
+		}
+		if _, err := host.GetCounterMetric(mirror.CompareCounterName("b", mirror.CompareSame)); err == nil {
+			t.Error("a target without compare has comparison metrics")
+		}
+	})
+}
+
+func TestHttpContext_compare(t *testing.T) {
+	items := func(price string) []byte {
+		return []byte(`{"items": [{"id": 1, "price": 1}, {"id": 2, "price": 2}, {"id": 3, "price": 3}, {"id": 4, "price": ` +
+			price + `}], "meta": {"requestId": "r-` + price + `"}}`)
+	}
+	tests := []struct {
+		name          string
+		compare       string
+		shadowHeaders [][2]string
+		shadowBody    []byte
+		shadowFirst   bool
+		want          map[mirror.CompareCounter]uint64
+		log           string // in the warn log, "" for none
+	}{
+		{"same, shadow after", `{"ignore": ["meta.requestId"]}`, jsonResponse,
+			[]byte(`{"meta": {"requestId": "other"}, "items": [{"price": 1.0, "id": 1}, {"id": 2, "price": 2}, {"id": 3, "price": 3}, {"id": 4, "price": 9.99}]}`),
+			false, map[mirror.CompareCounter]uint64{mirror.CompareSame: 1}, ""},
+		{"same, shadow first", `{"ignore": ["meta.requestId"]}`, jsonResponse, items("9.99"), true,
+			map[mirror.CompareCounter]uint64{mirror.CompareSame: 1}, ""},
+		{"changed field", `{"ignore": ["meta.requestId"]}`, jsonResponse, items("10.99"), false,
+			map[mirror.CompareCounter]uint64{mirror.CompareDiffers: 1, mirror.CompareBodyDiffers: 1},
+			"GET /api/items differently: changed at body items.3.price (0 more"},
+		{"changed field, shadow first, with values", `{"ignore": ["meta.requestId"], "includeValues": true}`, jsonResponse, items("10.99"), true,
+			map[mirror.CompareCounter]uint64{mirror.CompareDiffers: 1, mirror.CompareBodyDiffers: 1},
+			`changed at body items.3.price (primary "9.99", shadow "10.99")`},
+		{"ignore not given", `{}`, jsonResponse, items("9.99"), false,
+			map[mirror.CompareCounter]uint64{mirror.CompareSame: 1}, ""},
+		{"status", `{"body": "none"}`, [][2]string{{":status", "503"}, {"content-type", "application/json"}}, nil, false,
+			map[mirror.CompareCounter]uint64{mirror.CompareDiffers: 1, mirror.CompareStatusDiffers: 1}, "changed at status"},
+		{"header", `{"body": "none"}`, [][2]string{{":status", "200"}, {"content-type", "text/html"}}, nil, false,
+			map[mirror.CompareCounter]uint64{mirror.CompareDiffers: 1, mirror.CompareHeadersDiffer: 1}, "changed at header content-type"},
+		{"exact: the same JSON, formatted otherwise", `{"body": "exact"}`, jsonResponse, bytes.ReplaceAll(items("9.99"), []byte(": "), []byte(":")), false,
+			map[mirror.CompareCounter]uint64{mirror.CompareDiffers: 1, mirror.CompareBodyDiffers: 1}, "changed at body ("},
+		{"shadow body over maxBytes", `{"maxBytes": 100}`, jsonResponse, append(items("9.99"), strings.Repeat(" ", 100)...), false,
+			map[mirror.CompareCounter]uint64{mirror.CompareSkipped: 1}, ""},
+		{"shadow reset", `{}`, nil, nil, false, map[mirror.CompareCounter]uint64{mirror.CompareSkipped: 1}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			vmTest(t, func(t *testing.T, vm types.VMContext) {
+				host := start(t, vm, compareConfig(tc.compare))
+				id, c := copyOf(t, host)
+				answer := func() { host.CallOnHttpCallResponse(c.CalloutID, tc.shadowHeaders, nil, tc.shadowBody) }
+				if tc.shadowFirst {
+					answer()
+				}
+				respond(t, host, id, jsonResponse, items("9.99"), 40)
+				host.CompleteHttpContext(id) // the primary's stream is gone
+				if !tc.shadowFirst {
+					answer()
+				}
+				compareCounters(t, host, "shadow", tc.want)
+				logs := strings.Join(host.GetWarnLogs(), "\n")
+				if tc.log == "" && logs != "" || !strings.Contains(logs, tc.log) {
+					t.Errorf("warn logs %q, want %q", logs, tc.log)
+				}
+				if strings.Contains(logs, "page=2") {
+					t.Errorf("the log shows the query: %q", logs)
+				}
+			})
+		})
+	}
+}
+
+// TestHttpContext_compareSkipped: the primary is reset, or its body passes maxBytes.
+func TestHttpContext_compareSkipped(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host := start(t, vm, compareConfig(`{"maxBytes": 100}`))
+		id, c := copyOf(t, host)
+		host.CallOnResponseHeaders(id, jsonResponse, false)
+		host.CallOnResponseBody(id, []byte(`{"a":`), false)
+		host.CompleteHttpContext(id) // reset before the response ended
+		host.CallOnHttpCallResponse(c.CalloutID, jsonResponse, nil, []byte(`{"a":1}`))
+		compareCounters(t, host, "shadow", map[mirror.CompareCounter]uint64{mirror.CompareSkipped: 1})
+
+		id, c = copyOf(t, host)
+		respond(t, host, id, jsonResponse, []byte(`[`+strings.Repeat(`1,`, 100)+`1]`), 64)
+		host.CompleteHttpContext(id)
+		host.CallOnHttpCallResponse(c.CalloutID, jsonResponse, nil, []byte(`[1]`))
+		compareCounters(t, host, "shadow", map[mirror.CompareCounter]uint64{mirror.CompareSkipped: 2})
+		wantCounters(t, host, "shadow", map[mirror.Counter]uint64{mirror.Matched: 2, mirror.Dispatched: 2, mirror.Response2xx: 2})
+	})
+}
+
+// TestHttpContext_compareReport: a differing pair is reported to the report cluster
+// from the plugin context, on the next tick, and the report's answer is counted.
+func TestHttpContext_compareReport(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host := start(t, vm, compareConfig(`{"report": {"cluster": "reports", "path": "/diffs"}}`))
+		id, c := copyOf(t, host)
+		respond(t, host, id, jsonResponse, []byte(`{"a": 1}`), 100)
+		host.CompleteHttpContext(id)
+		host.CallOnHttpCallResponse(c.CalloutID, jsonResponse, nil, []byte(`{"a": 2}`))
+		if p := host.GetTickPeriod(); p == 0 {
+			t.Fatal("a report waits but the tick period is 0")
+		}
+		host.Tick()
+		sent := callouts(host)
+		if len(sent) != 2 || sent[1].Upstream != "reports" {
+			t.Fatalf("callouts %d, want the copy and a report to cluster reports", len(sent))
+		}
+		r := sent[1]
+		if path, _ := get(r.Headers, ":path"); path != "/diffs" {
+			t.Errorf("report path %q", path)
+		}
+		body := string(r.Body)
+		if !gjson.Valid(body) || gjson.Get(body, "differences.0.where").String() != "a" || gjson.Get(body, "target").String() != "shadow" {
+			t.Errorf("report body %s", body)
+		}
+		if strings.Contains(body, `"primary":"1"`) || strings.Contains(body, `"shadow":"2"`) {
+			t.Errorf("the report holds values without includeValues: %s", body)
+		}
+		host.CallOnHttpCallResponse(r.CalloutID, [][2]string{{":status", "503"}}, nil, nil)
+		compareCounters(t, host, "shadow", map[mirror.CompareCounter]uint64{mirror.CompareDiffers: 1, mirror.CompareBodyDiffers: 1,
+			mirror.ReportsSent: 1, mirror.ReportFailed: 1})
+		if p := host.GetTickPeriod(); p != 0 {
+			t.Errorf("tick period = %d after the report was sent, want 0", p)
+		}
+		if v, err := host.GetHistogramMetric(mirror.PrimaryLatencyName("shadow")); err != nil {
+			t.Errorf("%s: %d, %v", mirror.PrimaryLatencyName("shadow"), v, err)
+		}
+	})
+}
+
+// TestHttpContext_compareDeepJSON: bodies nested far beyond the comparison's bound
+// do not crash the module (FACTS.md: gjson.Valid traps at about 10,000 levels).
+func TestHttpContext_compareDeepJSON(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host := start(t, vm, compareConfig(`{"maxBytes": 65536}`))
+		deep := []byte(strings.Repeat("[", 20000) + strings.Repeat("]", 20000))
+		within := []byte(strings.Repeat(`{"a":`, 64) + "1" + strings.Repeat("}", 64))
+		for _, body := range [][]byte{deep, within} {
+			id, c := copyOf(t, host)
+			respond(t, host, id, jsonResponse, body, 4096)
+			host.CompleteHttpContext(id)
+			host.CallOnHttpCallResponse(c.CalloutID, jsonResponse, nil, body)
+		}
+		compareCounters(t, host, "shadow", map[mirror.CompareCounter]uint64{mirror.CompareSame: 2})
+	})
+}
+
+// TestHttpContext_compareNotAskedFor: without compare, the response is not read.
+func TestHttpContext_compareNotAskedFor(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host := start(t, vm, oneTarget)
+		id, c := copyOf(t, host)
+		respond(t, host, id, jsonResponse, []byte(`{"a": 1}`), 3)
+		host.CompleteHttpContext(id)
+		host.CallOnHttpCallResponse(c.CalloutID, jsonResponse, nil, []byte(`{"a": 2}`))
+		if _, err := host.GetCounterMetric(mirror.CompareCounterName("shadow", mirror.CompareDiffers)); err == nil {
+			t.Error("comparison metrics without compare")
+		}
+		wantCounters(t, host, "shadow", map[mirror.Counter]uint64{mirror.Matched: 1, mirror.Dispatched: 1, mirror.Response2xx: 1})
+	})
+}

@@ -1,0 +1,158 @@
+package mirror
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func ignorePaths(t *testing.T, paths ...string) []IgnorePath {
+	t.Helper()
+	var out []IgnorePath
+	for _, p := range paths {
+		ip, err := parseIgnorePath(p)
+		if err != "" {
+			t.Fatalf("ignore path %q: %s", p, err)
+		}
+		out = append(out, ip)
+	}
+	return out
+}
+
+// places formats differences as "kind place" for comparison in tests.
+func places(diffs []Difference) string {
+	var s []string
+	for _, d := range diffs {
+		s = append(s, d.Kind.String()+" "+d.Place())
+	}
+	return strings.Join(s, "; ")
+}
+
+func TestCompareJSON(t *testing.T) {
+	tests := []struct {
+		name   string
+		a, b   string
+		ignore []string
+		want   string // the differences, "" for equal
+	}{
+		{"identical", `{"a":1}`, `{"a":1}`, nil, ""},
+		{"key order", `{"a":1,"b":[1,2],"c":{"x":null,"y":true}}`, `{"c":{"y":true,"x":null},"b":[1,2],"a":1}`, nil, ""},
+		{"white space", "{\"a\" : [ 1 , 2 ] }\n", `{"a":[1,2]}`, nil, ""},
+		{"number formats", `[1, 1.0, 1e0, 10e-1, 0.1e1, 100, 0, -0, 1.50, 2E+2]`, `[1e0, 1, 1.000, 1, 1, 1e2, -0.0, 0e5, 1.5, 200]`, nil, ""},
+		{"large integers exact", `[12345678901234567890]`, `[12345678901234567891]`, nil, "changed body 0"},
+		{"large integer other form", `[12345678901234567890]`, `[1.2345678901234567890e19]`, nil, ""},
+		{"negative", `[-1]`, `[1]`, nil, "changed body 0"},
+		{"tiny differences", `[0.1]`, `[0.10000000000000001]`, nil, "changed body 0"},
+		{"huge exponents", `[1e999999999999999999999]`, `[1e999999999999999999999]`, nil, ""},
+		{"string escapes", `{"s":"A\u00e9"}`, `{"s":"Aé"}`, nil, ""},
+		{"escaped key", `{"\u0061":1}`, `{"a":1}`, nil, ""},
+		{"string differs", `{"s":"a"}`, `{"s":"b"}`, nil, "changed body s"},
+		{"type differs", `{"a":1}`, `{"a":"1"}`, nil, "changed body a"},
+		{"true vs false", `{"a":true}`, `{"a":false}`, nil, "changed body a"},
+		{"null vs missing", `{"a":null}`, `{}`, nil, "missing body a"},
+		{"nested location", `{"items":[{"price":1},{"price":2},{"price":3},{"price":4}]}`,
+			`{"items":[{"price":1},{"price":2},{"price":3},{"price":5}]}`, nil, "changed body items.3.price"},
+		{"missing and extra keys", `{"a":1,"b":2}`, `{"b":2,"c":3}`, nil, "missing body a; extra body c"},
+		{"array lengths", `[1,2,3]`, `[1]`, nil, "missing body 1; missing body 2"},
+		{"array extra", `[1]`, `[1,2]`, nil, "extra body 1"},
+		{"array order counts", `[1,2]`, `[2,1]`, nil, "changed body 0; changed body 1"},
+		{"root type", `[1]`, `{"a":1}`, nil, "changed body"},
+		{"root scalar", `1`, `2`, nil, "changed body"},
+		{"key with dot escaped", `{"a.b":1}`, `{"a.b":2}`, nil, `changed body a\.b`},
+		{"ignore key", `{"meta":{"requestId":"x","v":1}}`, `{"meta":{"requestId":"y","v":1}}`, []string{"meta.requestId"}, ""},
+		{"ignore only that key", `{"meta":{"requestId":"x","v":1}}`, `{"meta":{"requestId":"y","v":2}}`, []string{"meta.requestId"}, "changed body meta.v"},
+		{"ignore missing key", `{"ts":1}`, `{}`, []string{"ts"}, ""},
+		{"ignore every element", `{"items":[{"at":1,"p":1},{"at":2,"p":2}]}`, `{"items":[{"at":3,"p":1},{"at":4,"p":3}]}`,
+			[]string{"items.#.at"}, "changed body items.1.p"},
+		{"ignore any key", `{"a":{"etag":1},"b":{"etag":2}}`, `{"a":{"etag":3},"b":{"etag":4}}`, []string{"*.etag"}, ""},
+		{"# is not a key", `{"a":{"x":1}}`, `{"a":{"x":2}}`, []string{"#.x"}, "changed body a.x"},
+		{"* is not an index", `[{"x":1}]`, `[{"x":2}]`, []string{"*.x"}, "changed body 0.x"},
+		{"index literal", `[1,2]`, `[3,4]`, []string{"1"}, "changed body 0"},
+		{"escaped dot in ignore", `{"a.b":1,"a":{"b":1}}`, `{"a.b":2,"a":{"b":2}}`, []string{`a\.b`}, "changed body a.b"},
+		{"ignore a whole subtree", `{"debug":{"x":[1,2]},"v":1}`, `{"v":1}`, []string{"debug"}, ""},
+		{"repeated keys in order", `{"a":1,"a":2}`, `{"a":1,"a":2}`, nil, ""},
+		{"not JSON, same bytes", `<html>`, `<html>`, nil, ""},
+		{"not JSON, other bytes", `<html>`, `<body>`, nil, "changed body"},
+		{"one side not JSON", `{"a":1}`, `{"a":1`, nil, "changed body"},
+		{"empty bodies", ``, ``, nil, ""},
+		{"too deep, same bytes", strings.Repeat("[", 65) + strings.Repeat("]", 65), strings.Repeat("[", 65) + strings.Repeat("]", 65), nil, ""},
+		{"too deep, other bytes", strings.Repeat("[", 65) + strings.Repeat("]", 65), strings.Repeat("[", 65) + " " + strings.Repeat("]", 65), nil, "changed body"},
+		{"deep within the bound", strings.Repeat(`{"a":`, 63) + "1" + strings.Repeat("}", 63), strings.Repeat(`{"a":`, 63) + "2" + strings.Repeat("}", 63), nil,
+			"changed body " + strings.TrimSuffix(strings.Repeat("a.", 63), ".")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := places(compareJSON([]byte(tc.a), []byte(tc.b), ignorePaths(t, tc.ignore...), false, nil))
+			if got != tc.want {
+				t.Errorf("compareJSON(%.80s, %.80s) = %q, want %q", tc.a, tc.b, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCompareJSONValues(t *testing.T) {
+	long := strings.Repeat("é", 40) // 80 bytes
+	diffs := compareJSON([]byte(`{"p":9.99,"s":"`+long+`"}`), []byte(`{"p":10.99,"s":"x"}`), nil, true, nil)
+	if len(diffs) != 2 {
+		t.Fatalf("differences %v, want 2", diffs)
+	}
+	if d := diffs[0]; d.Where != "p" || d.Primary != "9.99" || d.Shadow != "10.99" {
+		t.Errorf("first difference %+v, want p: 9.99 against 10.99", d)
+	}
+	if d := diffs[1]; len(d.Primary) > MaxValueBytes || !strings.HasPrefix(`"`+long, d.Primary) || len(d.Primary) < MaxValueBytes-1 {
+		t.Errorf("long value cut to %d bytes %q, want at most %d on a character boundary", len(d.Primary), d.Primary, MaxValueBytes)
+	}
+	if diffs := compareJSON([]byte(`{"p":1}`), []byte(`{"p":2}`), nil, false, nil); diffs[0].Primary != "" || diffs[0].Shadow != "" {
+		t.Errorf("values without includeValues: %+v", diffs[0])
+	}
+}
+
+// TestCompareJSONLimit: a comparison stops at MaxDifferences, so that a large
+// array of changes costs no more than that.
+func TestCompareJSONLimit(t *testing.T) {
+	var a, b []string
+	for i := range 1000 {
+		a, b = append(a, fmt.Sprint(i)), append(b, fmt.Sprint(i+1))
+	}
+	diffs := compareJSON([]byte("["+strings.Join(a, ",")+"]"), []byte("["+strings.Join(b, ",")+"]"), nil, false, nil)
+	if len(diffs) != MaxDifferences || diffs[15].Where != "15" {
+		t.Errorf("%d differences, last %+v; want %d, up to index 15", len(diffs), diffs[len(diffs)-1], MaxDifferences)
+	}
+	// With the list full of earlier differences, one more still says the body differs.
+	full := make([]Difference, MaxDifferences)
+	if got := compareJSON([]byte(`[1]`), []byte(`[2]`), nil, false, full); len(got) != MaxDifferences+1 {
+		t.Errorf("with a full list, %d differences, want one more to tell the body differs", len(got))
+	}
+	if got := compareJSON([]byte(`[1]`), []byte(`[1]`), nil, false, full); len(got) != MaxDifferences {
+		t.Errorf("equal bodies added %d differences", len(got)-MaxDifferences)
+	}
+}
+
+func TestNumbersEqual(t *testing.T) {
+	equal := [][2]string{{"1", "1.0"}, {"1", "1e0"}, {"0", "-0"}, {"0.0", "0e10"}, {"123.456", "1.23456e2"},
+		{"-5e-3", "-0.005"}, {"100", "1E2"}, {"0.001", "1e-3"}, {"1e+2", "100.00"}}
+	for _, p := range equal {
+		if !numbersEqual(p[0], p[1]) || !numbersEqual(p[1], p[0]) {
+			t.Errorf("numbersEqual(%s, %s) = false, want true", p[0], p[1])
+		}
+	}
+	differ := [][2]string{{"1", "2"}, {"1", "-1"}, {"1", "10"}, {"0.1", "0.01"}, {"101", "11"}, {"1.5", "15"},
+		{"0", "1e-400"}, {"9007199254740993", "9007199254740992"}}
+	for _, p := range differ {
+		if numbersEqual(p[0], p[1]) || numbersEqual(p[1], p[0]) {
+			t.Errorf("numbersEqual(%s, %s) = true, want false", p[0], p[1])
+		}
+	}
+}
+
+func TestIsJSONType(t *testing.T) {
+	for ct, want := range map[string]bool{
+		"application/json": true, "application/json; charset=utf-8": true, "Application/JSON": true,
+		"application/problem+json": true, "application/vnd.api+json;v=2": true, " application/json ": true,
+		"text/json": false, "text/html": false, "": false, "application/jsonp": false, "application/x-ndjson": false,
+	} {
+		if got := isJSONType(ct); got != want {
+			t.Errorf("isJSONType(%q) = %v, want %v", ct, got, want)
+		}
+	}
+}
