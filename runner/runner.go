@@ -221,8 +221,13 @@ func (r *Runner) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 				flusher.Flush() // a streaming response (gRPC server streaming) passes as it comes
 			}
 		}
-		if err != nil {
+		if err == io.EOF {
 			break
+		}
+		if err != nil {
+			// The upstream reset the stream: Envoy resets the downstream's, and the
+			// filter sees the stream end with no end of its response.
+			panic(http.ErrAbortHandler)
 		}
 	}
 	if trailers := lowerHeaders(resp.Trailer); len(trailers) > 0 {
