@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/meshmirror/meshmirror/plugin/mirror"
 	"github.com/meshmirror/meshmirror/runner"
 )
 
@@ -88,7 +89,14 @@ func run(configPath string, keep bool) error {
 			backends[name] = b
 			continue
 		}
-		b, err := runner.StartBackend(name, addr, nil)
+		var handle http.HandlerFunc
+		switch name {
+		case cfg.Primary, "primary":
+			handle = shop("primary", false)
+		case "shadow-v2":
+			handle = shop("shadow-v2", true)
+		}
+		b, err := runner.StartBackend(name, addr, handle)
 		if err != nil {
 			return fmt.Errorf("backend for cluster %s on %s: %w", name, addr, err)
 		}
@@ -193,6 +201,9 @@ func run(configPath string, keep bool) error {
 	}
 	w.Flush()
 	fmt.Println("(metrics at zero are left out)")
+	if plugin, err := mirror.ParseConfig(cfg.PluginConfig); err == nil {
+		comparison(r, plugin, backends["reports"])
+	}
 	fmt.Println("\nThe gRPC calls' copies go to shadow-v2, an HTTP/1.1 cluster: its echo answers them with\n" +
 		"HTTP 200 and no grpc-status, which a gRPC client would see as an error, so they count in\n" +
 		"response_grpc_error. An HTTP/2 cluster with a gRPC server counts them in response_2xx (e2e tests).")
