@@ -132,7 +132,7 @@ func TestSoak(t *testing.T) {
 	}
 	for _, name := range []string{"reviews-v2.dispatched", "reviews-v2.response_4xx", "audit.sampled_out",
 		"audit.dispatched", "flaky.dropped_body_too_large", "flaky.response_5xx", "flaky.response_failed",
-		"loop_skipped", "reviews-v2.cancelled"} {
+		"loop_skipped", "reviews-v2.cancelled", "audit.compare_same", "audit.compare_differs", "audit.compare_skipped"} {
 		if res.Metrics["meshmirror."+name] == 0 {
 			t.Errorf("meshmirror.%s is 0: the mix no longer exercises it", name)
 		}

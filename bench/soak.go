@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,7 +23,8 @@ const SoakConfig = `{"targets": [
 	 "rateLimit": {"perSecond": 20000, "burst": 200}},
 	{"name": "audit", "cluster": "shadow-b", "stickyHeader": "x-user-id", "percentage": 25,
 	 "authoritySuffix": "-shadow", "headers": {"set": {"x-env": "shadow"}, "remove": ["cookie"]},
-	 "body": {"enabled": false}, "match": {"paths": [{"regex": "/api/v[0-9]+/.*"}]}},
+	 "body": {"enabled": false}, "match": {"paths": [{"regex": "/api/v[0-9]+/.*"}]},
+	 "compare": {"headers": ["content-type"], "ignore": ["at"], "maxBytes": 8192}},
 	{"name": "flaky", "cluster": "flaky", "match": {"paths": [{"prefix": "/api/"}]},
 	 "body": {"maxBytes": 16384}, "maxInFlight": 8, "timeoutMs": 200}]}`
 
@@ -169,7 +171,7 @@ func soakRequest(vm *VM, rng *rand.Rand, body []byte) error {
 		[2]string{":path", soakPaths[rng.IntN(len(soakPaths))]},
 		[2]string{"x-user-id", "user-" + strconv.Itoa(rng.IntN(10000))},
 		[2]string{"x-request-id", strconv.FormatUint(rng.Uint64(), 16)})
-	r := Request{Headers: headers}
+	r := Request{Headers: headers, ResponseHeaders: soakResponse, ResponseBody: soakPage(rng)}
 	reset := false
 	switch k := rng.IntN(100); {
 	case k < 40:
@@ -221,6 +223,19 @@ func end(s *wasmhost.Stream, rng *rand.Rand) error {
 	return s.Done()
 }
 
+// soakResponse is the primary's response headers in the soak; soakPage its body, a
+// JSON page of about 1 KiB in one or two chunks, which the audit target compares.
+var soakResponse = [][2]string{{":status", "200"}, {"content-type", "application/json"}}
+
+func soakPage(rng *rand.Rand) [][]byte {
+	page := []byte(`{"at": "` + strconv.FormatUint(rng.Uint64(), 16) + `", "items": [` +
+		strings.Repeat(`{"id": 1, "name": "a product", "price": 9.99}, `, 20) + `{"id": 2}]}`)
+	if rng.IntN(2) == 0 {
+		return [][]byte{page}
+	}
+	return [][]byte{page[:len(page)/2], page[len(page)/2:]}
+}
+
 // soakClusters answer from rng: the shadows mostly 200, the flaky one anything.
 func soakClusters(rng *rand.Rand) map[string]wasmhost.Caller {
 	ok := &wasmhost.Response{Headers: [][2]string{{":status", "200"}, {"content-length", "2"}}, Body: []byte("ok")}
@@ -246,7 +261,16 @@ func soakClusters(rng *rand.Rand) map[string]wasmhost.Caller {
 			return nil, context.DeadlineExceeded
 		}
 	})
-	return map[string]wasmhost.Caller{"shadow": shadow, "shadow-b": shadow, "flaky": flaky}
+	// The audit target's shadow answers with the primary's page, its own timestamp,
+	// and now and then a changed price: mostly the same answer, some that differ.
+	audit := wasmhost.CallerFunc(func(context.Context, *wasmhost.Callout) (*wasmhost.Response, error) {
+		page := bytes.Join(soakPage(rng), nil)
+		if rng.IntN(10) == 0 {
+			page = bytes.Replace(page, []byte("9.99"), []byte("10.99"), 1)
+		}
+		return &wasmhost.Response{Headers: soakResponse, Body: page}, nil
+	})
+	return map[string]wasmhost.Caller{"shadow": shadow, "shadow-b": audit, "flaky": flaky}
 }
 
 // CheckOutcomes reports, for every target in metrics (named as the plugin names
