@@ -11,12 +11,15 @@ type Headers [][2]string
 // pseudo-header appears at most once (RFC 9113, 8.3; Envoy's codecs refuse repeats)
 // and first, so its search stops where it is found.
 func (h Headers) Get(name string) (string, bool) {
+	if name == "" {
+		return "", false
+	}
 	value, found := "", false
-	pseudo := len(name) > 0 && name[0] == ':'
+	pseudo := name[0] == ':'
 	for _, kv := range h {
 		// Comparing the lengths first skips most names without the call into TinyGo's
 		// runtime that comparing strings is: this runs for every rule of every request.
-		if len(kv[0]) != len(name) || kv[0] != name {
+		if len(kv[0]) != len(name) || kv[0][0] != name[0] || kv[0] != name {
 			continue
 		}
 		if pseudo {

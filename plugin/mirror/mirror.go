@@ -179,11 +179,11 @@ type Request struct {
 // keeps h until Finish.
 func (m *Mirror) Start(r *Request, h Headers) bool {
 	*r = Request{}
-	if unsupported(h) {
+	switch unsupported, loop := m.scan(h); {
+	case unsupported:
 		m.rec.UnsupportedSkipped()
 		return false
-	}
-	if _, loop := h.Get(m.cfg.Marker); loop {
+	case loop:
 		m.rec.LoopSkipped()
 		return false
 	}
@@ -208,24 +208,26 @@ func (m *Mirror) Start(r *Request, h Headers) bool {
 	return r.pending != 0
 }
 
-// unsupported reports whether a request cannot be mirrored, as Envoy's own mirror does
-// not mirror it: CONNECT (HTTP/2's extended CONNECT carries :protocol) and upgrade
-// requests such as WebSocket. Their copy could only be sent once the tunnel closed,
-// with its frames as a body; a CONNECT has no :path, so Envoy would refuse it anyway.
-func unsupported(h Headers) bool {
+// scan looks at every header once, for what rules a request out before any target:
+// whether it cannot be mirrored, as Envoy's own mirror does not mirror it (CONNECT,
+// HTTP/2's extended CONNECT with :protocol, upgrade requests such as WebSocket: their
+// copy could only be sent once the tunnel closed, with its frames as a body, and a
+// CONNECT has no :path, so Envoy would refuse it), and whether it carries the marker.
+// A byte is compared before each string: every request pays for this scan.
+func (m *Mirror) scan(h Headers) (unsupported, loop bool) {
+	marker := m.cfg.Marker
 	for _, kv := range h {
-		switch name := kv[0]; len(name) {
-		case len(":method"): // and len("upgrade")
-			if name == "upgrade" || name == ":method" && kv[1] == "CONNECT" {
-				return true
-			}
-		case len(":protocol"):
-			if name == ":protocol" {
-				return true
-			}
+		name := kv[0]
+		switch {
+		case len(name) == len(marker) && name[0] == marker[0] && name == marker:
+			loop = true
+		case len(name) == len("upgrade") && name[0] == 'u' && name == "upgrade",
+			len(name) == len(":method") && name[1] == 'm' && name == ":method" && kv[1] == "CONNECT",
+			len(name) == len(":protocol") && name[1] == 'p' && name == ":protocol":
+			return true, loop
 		}
 	}
-	return false
+	return false, loop
 }
 
 func (m *Mirror) sampled(t *Target, h Headers) bool {
@@ -566,23 +568,33 @@ var traceHeaders = []string{
 }
 
 // dropped reports whether the request header name stays off every copy: the router's
-// x-envoy- headers always, trace context unless the target keeps it. Most names are
-// told apart by their first byte, without a string comparison.
+// x-envoy- headers always, trace context unless the target keeps it. It runs for every
+// header of every copy, so a name is told apart by a byte or two before any string
+// comparison, which is a call into TinyGo's runtime.
 func dropped(name string, keepTracing bool) bool {
-	if name == "" {
+	if len(name) < 2 {
 		return false
 	}
 	switch name[0] {
 	case 'x':
-		if len(name) > len("x-envoy-") && name[:len("x-envoy-")] == "x-envoy-" {
-			return listed(routerHeaders, name) || !keepTracing && name == "x-envoy-force-trace"
-		}
-		if keepTracing {
+		if len(name) < 3 {
 			return false
 		}
-		return len(name) > len("x-datadog-") && name[:len("x-datadog-")] == "x-datadog-" || listed(traceHeaders, name)
-	case 't', 'b', 'u', 'g', 's':
-		return !keepTracing && listed(traceHeaders, name)
+		switch name[2] {
+		case 'e': // x-envoy-
+			return listed(routerHeaders, name) || !keepTracing && name == "x-envoy-force-trace"
+		case 'd': // x-datadog-
+			return !keepTracing && len(name) > len("x-datadog-") && name[:len("x-datadog-")] == "x-datadog-"
+		case 'b', 'o', 'c': // x-b3-, x-ot-span-context, x-cloud-trace-context
+			return !keepTracing && listed(traceHeaders, name)
+		}
+		return false
+	case 't': // traceparent, tracestate
+		return !keepTracing && name[1] == 'r' && listed(traceHeaders, name)
+	case 'b', 'u', 'g': // b3, uber-trace-id, grpc-trace-bin
+		return !keepTracing && (len(name) == 2 || len(name) == 13 || len(name) == 14) && listed(traceHeaders, name)
+	case 's': // sw8, sw8-correlation, sw8-x
+		return !keepTracing && name[1] == 'w' && listed(traceHeaders, name)
 	}
 	return false
 }
