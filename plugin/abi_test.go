@@ -35,14 +35,7 @@ var (
 
 // TestABI checks the built module against what Envoy provides and looks for.
 func TestABI(t *testing.T) {
-	data, err := os.ReadFile(wasmPath)
-	if err != nil {
-		t.Fatalf("the compiled module is needed (make build): %v", err)
-	}
-	mod, err := binary.DecodeModule(data, wasm.CoreFeaturesV2)
-	if err != nil {
-		t.Fatalf("decoding %s: %v", wasmPath, err)
-	}
+	mod, _ := decodeModule(t, wasmPath)
 
 	provided := map[string]bool{}
 	for _, name := range envoyWASI {
@@ -110,14 +103,7 @@ func TestModuleSize(t *testing.T) {
 // the collector reclaims. Requests with 1 KiB of headers through that allocator must
 // then leave the memory as warm-up left it.
 func TestEnvoyAllocator(t *testing.T) {
-	data, err := os.ReadFile(wasmPath)
-	if err != nil {
-		t.Fatalf("the compiled module is needed (make build): %v", err)
-	}
-	mod, err := binary.DecodeModule(data, wasm.CoreFeaturesV2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mod, data := decodeModule(t, wasmPath)
 	exports := map[string]bool{}
 	for _, exp := range mod.ExportSection {
 		exports[exp.Name] = true
@@ -163,14 +149,7 @@ func TestEnvoyAllocator(t *testing.T) {
 // wasi-libc's dlmalloc, which grows the memory behind TinyGo's heap; the build with
 // names must have no such function.
 func TestNoLibcAllocator(t *testing.T) {
-	data, err := os.ReadFile(wasmNamesPath)
-	if err != nil {
-		t.Fatalf("the compiled module is needed (make build): %v", err)
-	}
-	mod, err := binary.DecodeModule(data, wasm.CoreFeaturesV2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mod, _ := decodeModule(t, wasmNamesPath)
 	if mod.NameSection == nil || len(mod.NameSection.FunctionNames) == 0 {
 		t.Fatalf("%s has no function names", wasmNamesPath)
 	}
@@ -180,4 +159,18 @@ func TestNoLibcAllocator(t *testing.T) {
 			t.Errorf("the module has a C allocator function %q", f.Name)
 		}
 	}
+}
+
+// decodeModule reads and decodes a build of the module.
+func decodeModule(t *testing.T, path string) (*wasm.Module, []byte) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the compiled module is needed (make build): %v", err)
+	}
+	mod, err := binary.DecodeModule(data, wasm.CoreFeaturesV2)
+	if err != nil {
+		t.Fatalf("decoding %s: %v", path, err)
+	}
+	return mod, data
 }

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"bytes"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -821,18 +822,9 @@ func TestCopyDropsRouterAndTraceHeaders(t *testing.T) {
 			want[name] = true
 		}
 		if !reflect.DeepEqual(got, want) {
-			t.Errorf("tracing %s: copy headers %v, want %v", tc.tracing, keys(got), keys(want))
+			t.Errorf("tracing %s: copy headers %v, want %v", tc.tracing, slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
 		}
 	}
-}
-
-func keys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // TestMirrorAnsweredGRPC: a gRPC copy answered with HTTP 200 is a success only with
