@@ -226,3 +226,29 @@ func TestHttpContext_compareNotAskedFor(t *testing.T) {
 		wantCounters(t, host, "shadow", map[mirror.Counter]uint64{mirror.Matched: 1, mirror.Dispatched: 1, mirror.Response2xx: 1})
 	})
 }
+
+// TestPluginContext_OnPluginDone_reportUnanswered: an ending context waits for its
+// report's answer too; one still missing at the deadline counts as failed, since Envoy
+// cancels the call when it deletes the context.
+func TestPluginContext_OnPluginDone_reportUnanswered(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host := start(t, vm, compareConfig(`{"report": {"cluster": "reports"}}`))
+		id, c := copyOf(t, host)
+		respond(t, host, id, jsonResponse, []byte(`{"a": 1}`), 100)
+		host.CompleteHttpContext(id)
+		host.CallOnHttpCallResponse(c.CalloutID, jsonResponse, nil, []byte(`{"a": 2}`))
+		host.Tick() // sends the report
+		if n := len(callouts(host)); n != 2 {
+			t.Fatalf("%d callouts, want the copy and its report", n)
+		}
+		if host.FinishVM() {
+			t.Fatal("proxy_on_done = true with a report unanswered")
+		}
+		host.Tick() // the deadline
+		compareCounters(t, host, "shadow", map[mirror.CompareCounter]uint64{mirror.CompareDiffers: 1, mirror.CompareBodyDiffers: 1,
+			mirror.ReportsSent: 1, mirror.ReportFailed: 1})
+		if p := host.GetTickPeriod(); p != 0 {
+			t.Errorf("tick period %d after the end", p)
+		}
+	})
+}

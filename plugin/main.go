@@ -42,8 +42,8 @@ type pluginContext struct {
 	mirror  *mirror.Mirror
 	queue   []mirror.Copy // admitted copies waiting for the next tick
 	reports []mirror.Copy // reports of differing pairs waiting for the next tick
-	// reporting is the number of reports sent and not answered yet.
-	reporting int
+	// reporting counts the reports sent and not answered yet, by target.
+	reporting map[int]int
 	tick      uint32          // the tick period set, in milliseconds; 0 for none
 	refusal   mirror.Throttle // how often a refused dispatch is logged
 	idle      []*httpContext  // contexts of ended requests, for reuse
@@ -161,7 +161,7 @@ func (p *pluginContext) OnPluginDone() bool {
 
 // settled reports whether every admitted copy and every report has an outcome.
 func (p *pluginContext) settled() bool {
-	return len(p.queue) == 0 && p.mirror.InFlight() == 0 && len(p.reports) == 0 && p.reporting == 0
+	return len(p.queue) == 0 && p.mirror.InFlight() == 0 && len(p.reports) == 0 && len(p.reporting) == 0
 }
 
 // endIfSettled ends an ending context that has nothing left to send or await, and
@@ -190,6 +190,12 @@ func (p *pluginContext) awaitAnswers() {
 // so that in_flight stays exact, and its comparison is skipped.
 func (p *pluginContext) end() {
 	p.mirror.Cancel()
+	for target, n := range p.reporting { // Envoy cancels them too
+		for range n {
+			p.mirror.Reported(target, "")
+		}
+	}
+	p.reporting = nil
 	p.setTick(0)
 	p.queue, p.idle, p.reports = nil, nil, nil
 }
@@ -266,7 +272,11 @@ func (p *pluginContext) sendReport(r *mirror.Copy) {
 	target := r.Target
 	_, err := proxywasm.DispatchHttpCall(r.Cluster, r.Headers, r.Body, nil, r.TimeoutMs,
 		func(numHeaders, _, _ int) {
-			p.reporting--
+			if n := p.reporting[target]; n > 1 {
+				p.reporting[target] = n - 1
+			} else {
+				delete(p.reporting, target)
+			}
 			status, _ := responseHeaders(numHeaders).Get(":status")
 			p.mirror.Reported(target, status)
 			p.endIfSettled()
@@ -276,7 +286,10 @@ func (p *pluginContext) sendReport(r *mirror.Copy) {
 		proxywasm.LogDebugf("meshmirror: Envoy refused a report to cluster %q: %v", r.Cluster, err)
 		return
 	}
-	p.reporting++
+	if p.reporting == nil {
+		p.reporting = map[int]int{}
+	}
+	p.reporting[target]++
 }
 
 // responseHeaders are the headers of the answer being handled, or none for a reset
