@@ -46,8 +46,8 @@ type SoakResult struct {
 	Reconfigured int
 	// Timers are the tick timers still set at the end, by root context id: none,
 	// unless a context left its tick running.
-	Timers map[uint32]time.Duration
-	Elapsed      time.Duration
+	Timers  map[uint32]time.Duration
+	Elapsed time.Duration
 }
 
 // SoakOptions shape a soak.
