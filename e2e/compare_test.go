@@ -87,8 +87,9 @@ func TestCompare(t *testing.T) {
 		{"the shadow hangs past its timeout", `{}`,
 			jsonAnswer(200, "", catalog, 0), jsonAnswer(200, "", catalog, time.Second),
 			map[mirror.CompareCounter]uint64{mirror.CompareSkipped: 1}, ""},
-		// A reset before the answer began reaches the plugin as Envoy's own 503, an
-		// answer that differs; a reset while answering is a failed copy.
+		// A reset before the answer began reaches the plugin as Envoy's own 503 (the
+		// router's local reply, delivered to AsyncClient's onSuccess), an answer that
+		// differs; a reset while answering is a failed copy (onFailure: no headers).
 		{"the shadow resets while answering", `{}`,
 			jsonAnswer(200, "", catalog, 0), func(w http.ResponseWriter, r *http.Request) {
 				conn, buf, _ := w.(http.Hijacker).Hijack()

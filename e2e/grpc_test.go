@@ -73,7 +73,9 @@ func (s *grpcServer) received() []grpcCall {
 }
 
 // grpcMesh runs the plugin in front of a gRPC primary, with every cluster reached over
-// HTTP/2 as envoy.yaml's typed_extension_protocol_options say.
+// HTTP/2, as a cluster whose typed_extension_protocol_options hold HttpProtocolOptions
+// with explicit_http_config.http2_protocol_options is in Envoy
+// (api/envoy/extensions/upstreams/http/v3/http_protocol_options.proto).
 func grpcMesh(t *testing.T, config string, primary string, clusters map[string]string) (*mesh, healthpb.HealthClient) {
 	t.Helper()
 	cfg := &runner.Config{Listen: "127.0.0.1:0", Primary: "primary",

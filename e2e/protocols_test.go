@@ -14,7 +14,10 @@ import (
 )
 
 // TestWebSocket: a WebSocket session through the runner works for the primary, and is
-// never copied: it counts once in unsupported_skipped.
+// never copied: it counts once in unsupported_skipped. The runner passes the upgrade's
+// headers and then its bytes through the filter, as Envoy does (docs/root/intro/
+// arch_overview/http/upgrades.rst: "Upgrades pass both the HTTP headers and the
+// upgrade payload through an HTTP filter chain").
 func TestWebSocket(t *testing.T) {
 	echo := httptest.NewServer(websocket.Handler(func(ws *websocket.Conn) {
 		var msg string
