@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 )
@@ -110,9 +111,15 @@ func compareJSON(a, b []byte, ignore []IgnorePath, values bool, out []Difference
 		return out
 	}
 	c := jsonComparer{ignore: ignore, values: values, diffs: out, limit: max(MaxDifferences, len(out)+1)}
-	c.value(gjson.ParseBytes(a), gjson.ParseBytes(b), 1<<len(ignore)-1, 0)
+	// Parsed in place: gjson.ParseBytes would copy both bodies. Nothing keeps a
+	// string of the walk (cut copies the values a difference keeps).
+	c.value(gjson.Parse(inPlace(a)), gjson.Parse(inPlace(b)), 1<<len(ignore)-1, 0)
 	return c.diffs
 }
+
+// inPlace is the string of b's bytes, without a copy; b must not change while it is
+// in use.
+func inPlace(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // jsonWithin reports whether data is JSON within the depth a comparison takes.
 func jsonWithin(data []byte) bool {
@@ -126,21 +133,19 @@ func jsonWithin(data []byte) bool {
 func bodyDifference(a, b []byte, values bool) Difference {
 	d := Difference{Part: PartBody}
 	if values {
-		d.Primary, d.Shadow = cut(string(a)), cut(string(b))
+		d.Primary, d.Shadow = cut(inPlace(a)), cut(inPlace(b))
 	}
 	return d
 }
 
-// cut shortens s to MaxValueBytes, at a character boundary.
+// cut returns a copy of s shortened to MaxValueBytes, at a character boundary: a copy,
+// so that a difference kept for a log or a report holds on to no body.
 func cut(s string) string {
-	if len(s) <= MaxValueBytes {
-		return s
-	}
-	n := MaxValueBytes
-	for n > 0 && !utf8.RuneStart(s[n]) {
+	n := min(len(s), MaxValueBytes)
+	for n < len(s) && n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return s[:n]
+	return strings.Clone(s[:n])
 }
 
 // jsonComparer walks two JSON values side by side.

@@ -47,8 +47,10 @@ type headerValue struct {
 type primaryResponse struct {
 	pairs [MaxTargets]*Pair
 	n     int
-	// hold and hash say whether an undecided pair needs the body's bytes or hash.
+	// hold and hash say whether an undecided pair needs the body's bytes or hash;
+	// limit is the largest maxBytes of the pairs that hold it.
 	hold, hash bool
+	limit      int
 	body       []byte
 	size       int
 	sum        uint64
@@ -190,20 +192,24 @@ func holds(c *Compare, json, shadow bool) bool {
 // wants sets what the request's undecided pairs need of the response's body.
 func (m *Mirror) wants(r *Request) {
 	o := &r.resp
-	o.hold, o.hash = false, false
+	o.hold, o.hash, o.limit = false, false, 0
+	live := o.pairs[:0] // the undecided pairs stay; the others need nothing more
 	for _, p := range o.pairs[:o.n] {
 		if p.slot < 0 {
 			continue
 		}
+		live = append(live, p)
 		c := m.cfg.Targets[p.target].Compare
 		switch {
 		case c.Body == BodyNone:
 		case holds(c, p.primary.json, false):
-			o.hold = true
+			o.hold, o.limit = true, max(o.limit, c.MaxBytes)
 		default:
 			o.hash = true
 		}
 	}
+	clear(o.pairs[len(live):o.n])
+	o.n = len(live)
 	if !o.hold {
 		o.body = nil
 	}
@@ -221,20 +227,30 @@ func (m *Mirror) ResponseBody(r *Request, chunk []byte) {
 		o.sum = fnvOffset
 	}
 	o.size += len(chunk)
-	skipped := false
+	changed := false
 	for _, p := range o.pairs[:o.n] {
-		if p.slot >= 0 && m.cfg.Targets[p.target].Compare.Body != BodyNone && o.size > m.cfg.Targets[p.target].Compare.MaxBytes {
+		switch {
+		case p.slot < 0: // skipped meanwhile (its copy failed or was refused): it needs nothing
+			changed = true
+		case m.cfg.Targets[p.target].Compare.Body != BodyNone && o.size > m.cfg.Targets[p.target].Compare.MaxBytes:
 			m.skip(p)
-			skipped = true
+			changed = true
 		}
 	}
-	if skipped {
+	if changed {
 		m.wants(r)
 	}
 	if o.hash {
 		o.sum = fnv1a(o.sum, chunk)
 	}
 	if o.hold {
+		if need := len(o.body) + len(chunk); need > cap(o.body) {
+			// Grow no further than the pairs that hold it can take: append would
+			// double it past maxBytes.
+			grown := make([]byte, len(o.body), min(max(2*cap(o.body), need), max(o.limit, need)))
+			copy(grown, o.body)
+			o.body = grown
+		}
 		o.body = append(o.body, chunk...)
 	}
 }

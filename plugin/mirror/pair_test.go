@@ -365,3 +365,62 @@ func TestPairWithoutResponseHeaders(t *testing.T) {
 	p.shadow(Headers{{":status", "200"}, {"etag", "x"}}, ``)
 	rec.onlyCompare(t, 0, map[CompareCounter]int{CompareDiffers: 1, CompareStatusDiffers: 1, CompareHeadersDiffer: 1})
 }
+
+// TestPairPrimaryBodyLetGoOnceSkipped: a pair skipped from outside while the
+// primary's response streams (its copy failed) stops the mirror from keeping the
+// response's body: it is not held past maxBytes, nor read at all once no pair needs it.
+func TestPairPrimaryBodyLetGoOnceSkipped(t *testing.T) {
+	m, rec := newMirror(t, `{"targets":[{"name":"a","cluster":"c","compare":{"maxBytes":1024}}]}`)
+	p := startPair(t, m, 0)
+	m.ResponseHeaders(&p.r, jsonHeaders)
+	m.ResponseBody(&p.r, make([]byte, 512))
+	if p.r.resp.body == nil {
+		t.Fatal("a JSON response of a compared pair is not held")
+	}
+	m.Answered(p.cp.Target, false, Answer{}, 5000) // a reset: no headers
+	m.ShadowAnswered(p.cp.Pair, true, nil, nil, 0, 5000, 1)
+	for range 64 { // 4 MiB more of the primary's response
+		if p.r.WantsResponseBody() {
+			m.ResponseBody(&p.r, make([]byte, 64<<10))
+		}
+	}
+	if len(p.r.resp.body) != 0 || p.r.WantsResponseBody() || p.r.Observing() {
+		t.Errorf("after the skip: %d bytes held, wants the body %v, observing %v", len(p.r.resp.body),
+			p.r.WantsResponseBody(), p.r.Observing())
+	}
+	m.ResponseEnd(&p.r, 2)
+	rec.onlyCompare(t, 0, map[CompareCounter]int{CompareSkipped: 1})
+}
+
+// TestPairPrimaryBodyCapacity: the held body grows no further than the largest
+// maxBytes of the pairs that hold it.
+func TestPairPrimaryBodyCapacity(t *testing.T) {
+	m, _ := newMirror(t, `{"targets":[{"name":"a","cluster":"c","compare":{"maxBytes":3000}}]}`)
+	p := startPair(t, m, 0)
+	m.ResponseHeaders(&p.r, jsonHeaders)
+	for range 29 {
+		m.ResponseBody(&p.r, make([]byte, 100))
+	}
+	if c := cap(p.r.resp.body); c > 3000 {
+		t.Errorf("the held body has a capacity of %d bytes for a maxBytes of 3000", c)
+	}
+}
+
+// TestCompareKeepsNoBody: the values a difference keeps are copies, short, of both
+// bodies, so that a kept difference holds no body in memory.
+func TestCompareKeepsNoBody(t *testing.T) {
+	a := []byte(`{"b": 1, "pad": "` + strings.Repeat("x", 1<<16) + `"}`)
+	b := []byte(`{"b": 2, "pad": "` + strings.Repeat("x", 1<<16) + `"}`)
+	diffs := compareJSON(a, b, nil, true, nil)
+	if len(diffs) != 1 || diffs[0].Primary != "1" || diffs[0].Shadow != "2" {
+		t.Fatalf("differences %+v", diffs)
+	}
+	a[7] = '9' // the bodies change after the comparison: the difference does not
+	if diffs[0].Primary != "1" {
+		t.Errorf("the difference's value points into the body: %q", diffs[0].Primary)
+	}
+	whole := compareJSON([]byte("not json"+strings.Repeat("y", 100)), []byte("other"), nil, true, nil)
+	if len(whole) != 1 || len(whole[0].Primary) > MaxValueBytes {
+		t.Errorf("a whole-body difference keeps %d bytes", len(whole[0].Primary))
+	}
+}
