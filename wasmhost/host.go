@@ -623,7 +623,7 @@ func (s *Stream) RequestHeaderMap() [][2]string {
 // Done ends the stream as Envoy does for HTTP/1 and HTTP/2: proxy_on_log, then
 // proxy_on_done and proxy_on_delete.
 func (s *Stream) Done() error {
-	return s.end("proxy_on_log", "proxy_on_done", "proxy_on_delete")
+	return s.end(true, "proxy_on_log", "proxy_on_done", "proxy_on_delete")
 }
 
 // DoneDeferredLog ends the stream as Envoy does for HTTP/3 with
@@ -631,17 +631,19 @@ func (s *Stream) Done() error {
 // stream is destroyed, and proxy_on_log later, when the peer has acknowledged the
 // response.
 func (s *Stream) DoneDeferredLog() error {
-	if err := s.end("proxy_on_done", "proxy_on_delete"); err != nil {
+	if err := s.end(false, "proxy_on_done", "proxy_on_delete"); err != nil {
 		return err
 	}
-	return s.log()
+	return s.end(true, "proxy_on_log")
 }
 
-func (s *Stream) end(fns ...string) error {
+// end runs end-of-stream callbacks; last says they are the stream's last, after which
+// its context is destroyed. A deleted stream gets only its deferred log.
+func (s *Stream) end(last bool, fns ...string) error {
 	h := s.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if s.deleted || h.closed {
+	if s.done || h.closed || s.deleted && fns[0] != "proxy_on_log" {
 		return nil
 	}
 	h.current = s
@@ -651,29 +653,12 @@ func (s *Stream) end(fns ...string) error {
 			s.release()
 			return err
 		}
-		if fn == "proxy_on_delete" {
-			s.deleted = true
-		}
+		s.deleted = s.deleted || fn == "proxy_on_delete"
 	}
-	if slices.Contains(fns, "proxy_on_log") {
+	if last {
 		s.release()
 	}
 	return nil
-}
-
-// log is the deferred proxy_on_log of a deleted stream.
-func (s *Stream) log() error {
-	h := s.h
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if s.done || h.closed {
-		return nil
-	}
-	h.current = s
-	defer func() { h.current = nil }()
-	_, err := h.call(s.id, "proxy_on_log", uint64(s.id))
-	s.release()
-	return err
 }
 
 // release destroys the stream context: it lets go of its root context, which ends
