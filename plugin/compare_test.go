@@ -252,3 +252,28 @@ func TestPluginContext_OnPluginDone_reportUnanswered(t *testing.T) {
 		}
 	})
 }
+
+// TestHttpContext_compareCopyFailsMidResponse: a copy that fails while the primary's
+// response still streams skips its pair at once; the rest of the response (4 MiB,
+// far over maxBytes) passes untouched and is not counted again.
+func TestHttpContext_compareCopyFailsMidResponse(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host := start(t, vm, compareConfig(`{"maxBytes": 1024}`))
+		id, c := copyOf(t, host)
+		if a := host.CallOnResponseHeaders(id, jsonResponse, false); a != types.ActionContinue {
+			t.Fatalf("response headers action %v", a)
+		}
+		host.CallOnResponseBody(id, []byte(`{"items": [`), false)
+		host.CallOnHttpCallResponse(c.CalloutID, nil, nil, nil) // reset: no headers
+		compareCounters(t, host, "shadow", map[mirror.CompareCounter]uint64{mirror.CompareSkipped: 1})
+		chunk := bytes.Repeat([]byte(`1, `), 64<<10/3)
+		for range 64 {
+			if a := host.CallOnResponseBody(id, chunk, false); a != types.ActionContinue {
+				t.Fatalf("response body action %v: the primary must never wait", a)
+			}
+		}
+		host.CallOnResponseBody(id, []byte(`1]}`), true)
+		host.CompleteHttpContext(id)
+		compareCounters(t, host, "shadow", map[mirror.CompareCounter]uint64{mirror.CompareSkipped: 1})
+	})
+}
