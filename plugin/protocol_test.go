@@ -43,7 +43,8 @@ func TestHttpContext_copyHeaders(t *testing.T) {
 	headers := append(getRequest[:len(getRequest):len(getRequest)],
 		[2]string{"x-request-id", "7d1c"}, [2]string{"x-envoy-upstream-rq-timeout-ms", "0"},
 		[2]string{"x-envoy-max-retries", "3"}, [2]string{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
-		[2]string{"x-b3-traceid", "80f198ee56343ba8"}, [2]string{"x-datadog-trace-id", "1"})
+		[2]string{"x-b3-traceid", "80f198ee56343ba8"}, [2]string{"x-datadog-trace-id", "1"},
+		[2]string{"x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"})
 	for tracing, traced := range map[string]bool{"drop": false, "keep": true} {
 		t.Run(tracing, func(t *testing.T) {
 			vmTest(t, func(t *testing.T, vm types.VMContext) {
@@ -59,7 +60,7 @@ func TestHttpContext_copyHeaders(t *testing.T) {
 						t.Errorf("the copy carries %s", name)
 					}
 				}
-				for _, name := range []string{"traceparent", "x-b3-traceid", "x-datadog-trace-id"} {
+				for _, name := range []string{"traceparent", "x-b3-traceid", "x-datadog-trace-id", "x-amzn-trace-id"} {
 					if _, ok := get(sent[0].Headers, name); ok != traced {
 						t.Errorf("tracing %s: the copy carries %s: %v", tracing, name, ok)
 					}

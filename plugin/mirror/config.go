@@ -267,7 +267,8 @@ func (p *parser) err() error {
 	return &ConfigError{Problems: p.problems}
 }
 
-// connectionHeaders are managed by Envoy itself and cannot serve as the marker.
+// connectionHeaders are managed by Envoy itself: they cannot serve as the marker, nor
+// be set on a copy.
 var connectionHeaders = []string{"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "upgrade", "proxy-connection"}
 
 var (
@@ -763,6 +764,12 @@ func (p *parser) mutations(path string, v gjson.Result, marker string, t *Target
 					p.addf(at, "use authority or authoritySuffix to change the copy's authority")
 				case name[0] == ':' && name != ":path" && name != ":method" && name != ":scheme":
 					p.addf(at, "only :path, :method and :scheme may be set among pseudo-headers")
+				case name[0] == ':' && val == "":
+					p.addf(at, "a pseudo-header must not be empty: Envoy refuses every copy without one")
+				case name == ":path" && val[0] != '/':
+					p.addf(at, "must start with /, got %q: Envoy refuses every copy with such a path", val)
+				case contains(connectionHeaders, name):
+					p.addf(at, "is a connection-specific header that Envoy manages itself: setting it would break every copy")
 				default:
 					seen[name] = true
 					t.SetHeaders = append(t.SetHeaders, [2]string{name, val})

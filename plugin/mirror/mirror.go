@@ -558,13 +558,13 @@ var routerHeaders = []string{
 }
 
 // traceHeaders carry trace context: W3C, B3 (single and multi), OpenTracing, Jaeger,
-// Google Cloud, gRPC, SkyWalking; the x-datadog- headers are matched by prefix, and
+// Google Cloud, gRPC, SkyWalking, AWS X-Ray; the x-datadog- headers are matched by prefix, and
 // x-envoy-force-trace asks Envoy to sample the trace. x-request-id is not among them.
 var traceHeaders = []string{
 	"traceparent", "tracestate", "b3", "x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid",
 	"x-b3-sampled", "x-b3-flags", "x-ot-span-context", "uber-trace-id",
 	"x-cloud-trace-context", "grpc-trace-bin", "sw8", "sw8-correlation", "sw8-x",
-	"x-envoy-force-trace",
+	"x-amzn-trace-id", "x-envoy-force-trace",
 }
 
 // dropped reports whether the request header name stays off every copy: the router's
@@ -585,7 +585,7 @@ func dropped(name string, keepTracing bool) bool {
 			return listed(routerHeaders, name) || !keepTracing && name == "x-envoy-force-trace"
 		case 'd': // x-datadog-
 			return !keepTracing && len(name) > len("x-datadog-") && name[:len("x-datadog-")] == "x-datadog-"
-		case 'b', 'o', 'c': // x-b3-, x-ot-span-context, x-cloud-trace-context
+		case 'a', 'b', 'o', 'c': // x-amzn-trace-id, x-b3-, x-ot-span-context, x-cloud-trace-context
 			return !keepTracing && listed(traceHeaders, name)
 		}
 		return false
