@@ -89,7 +89,9 @@ func TestModuleSize(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the compiled module is needed (make build): %v", err)
 	}
-	const budget = 350 * 1000
+	// Decoding gzip and deflate bodies for comparison (compress/flate) took the module
+	// past 350 KB; issue 18 is to win it back.
+	const budget = 380 * 1000
 	if info.Size() > budget {
 		t.Errorf("%s is %d bytes, over the %d-byte budget", wasmPath, info.Size(), budget)
 	}

@@ -48,6 +48,8 @@ type pluginContext struct {
 	refusal   mirror.Throttle // how often a refused dispatch is logged
 	idle      []*httpContext  // contexts of ended requests, for reuse
 	ending    bool            // Envoy is ending this context (OnPluginDone)
+	// calling is the context id of the stream callback running, for streamExists.
+	calling uint32
 }
 
 // OnPluginStart implements types.PluginContext: it parses the configuration and
@@ -64,6 +66,7 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 		return types.OnPluginStartStatusOK // p.mirror stays nil: nothing is mirrored
 	}
 	p.mirror = mirror.New(cfg, defineMetrics(cfg), seed())
+	p.mirror.SetLiveness(p.streamExists)
 	p.refusal = mirror.Throttle{Every: int64(10 * time.Second)}
 	proxywasm.LogInfof("meshmirror: mirroring to %d targets", len(cfg.Targets))
 	return types.OnPluginStartStatusOK
@@ -86,6 +89,18 @@ func readConfig() (*mirror.Config, int) {
 	return cfg, 0
 }
 
+// streamExists asks Envoy whether the stream with context id still exists: its
+// set_effective_context answers BadArgument for a context it has destroyed
+// (proxy-wasm-cpp-host src/exports.cc). The effective context is then set back to that
+// of the callback running, so that the host calls after it act for the right stream.
+func (p *pluginContext) streamExists(id uint32) bool {
+	err := proxywasm.SetEffectiveContext(id)
+	if p.calling != 0 {
+		_ = proxywasm.SetEffectiveContext(p.calling)
+	}
+	return err == nil
+}
+
 // passThrough serves every request of a plugin that mirrors nothing: the SDK's
 // default context, shared, so such a request costs the module no work of its own.
 var passThrough = &types.DefaultHttpContext{}
@@ -93,7 +108,7 @@ var passThrough = &types.DefaultHttpContext{}
 // NewHttpContext implements types.PluginContext. It reuses the context of a request
 // that has ended when there is one: under TinyGo, allocating it cost a fifth of a
 // request that matches no target (BENCHMARKS.md).
-func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
+func (p *pluginContext) NewHttpContext(id uint32) types.HttpContext {
 	if p.mirror == nil {
 		return passThrough
 	}
@@ -102,9 +117,12 @@ func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		h.idle = false
+		h.req.Stream = id
 		return h
 	}
-	return &httpContext{plugin: p}
+	h := &httpContext{plugin: p}
+	h.req.Stream = id
+	return h
 }
 
 // maxIdleContexts bounds the contexts kept for reuse, about 12 KiB.
@@ -226,22 +244,21 @@ func (p *pluginContext) send(c *mirror.Copy, start time.Time) {
 	_, err := proxywasm.DispatchHttpCall(c.Cluster, c.Headers, c.Body, c.Trailers, c.TimeoutMs,
 		func(numHeaders, bodySize, numTrailers int) {
 			now := time.Now()
-			headers := responseHeaders(numHeaders)
+			a := answer(numHeaders, bodySize, numTrailers, grpc)
+			if p.mirror.WantsAnswerBody(pair, &a) {
+				a.Body, _ = proxywasm.GetHttpCallResponseBody(0, bodySize) // read once; nil skips the pair
+			}
 			latency := now.Sub(start).Milliseconds()
-			outcome := p.mirror.Answered(target, grpc, answer(headers, numTrailers, grpc), latency)
+			outcome := p.mirror.Answered(target, grpc, &a, latency)
 			if pair != nil {
-				var body []byte
-				if pair.WantsBody(p.mirror, bodySize) {
-					body, _ = proxywasm.GetHttpCallResponseBody(0, bodySize) // read once; nil skips the pair
-				}
-				p.mirror.ShadowAnswered(pair, outcome == mirror.ResponseFailed, headers, body, bodySize, latency, now.UnixNano())
+				p.mirror.ShadowAnswered(pair, outcome == mirror.ResponseFailed, &a, latency, now.UnixNano())
 				p.tell()
 			}
 			p.endIfSettled()
 		})
 	if err != nil {
 		p.mirror.Refused(target)
-		p.mirror.SkipPair(pair)
+		p.mirror.DropPair(pair)
 		if ok, held := p.refusal.Allow(start.UnixNano()); ok {
 			name := p.mirror.Config().Targets[target].Name
 			proxywasm.LogWarnf("meshmirror: target %s: Envoy refused the copy to cluster %q: %v (%d more refusals not logged)",
@@ -305,19 +322,23 @@ func responseHeaders(numHeaders int) mirror.Headers {
 	return headers
 }
 
-// answer is what the mirror needs of the answer being handled: its :status ("" for
-// a reset or a failure, which Envoy reports with no headers) and, for a gRPC copy, its
-// grpc-status, in the headers of a trailers-only answer or else in the trailers.
-func answer(headers mirror.Headers, numTrailers int, grpc bool) mirror.Answer {
-	var a mirror.Answer
-	a.Status, _ = headers.Get(":status")
+// answer is what the mirror needs of the answer being handled: its headers and
+// :status (none for a reset or a failure, which Envoy reports with no headers), its
+// body's size and, for a gRPC copy, its grpc-status and grpc-message, in the headers
+// of a trailers-only answer or else in the trailers.
+func answer(numHeaders, bodySize, numTrailers int, grpc bool) mirror.Answer {
+	a := mirror.Answer{Headers: responseHeaders(numHeaders), Size: bodySize}
+	a.Status, _ = a.Headers.Get(":status")
 	if !grpc || a.Status == "" {
 		return a
 	}
 	var found bool
-	if a.GRPCStatus, found = headers.Get("grpc-status"); !found && numTrailers > 0 {
+	if a.GRPCStatus, found = a.Headers.Get("grpc-status"); found {
+		a.GRPCMessage, _ = a.Headers.Get("grpc-message")
+	} else if numTrailers > 0 {
 		if trailers, err := proxywasm.GetHttpCallResponseTrailers(); err == nil {
 			a.GRPCStatus, _ = mirror.Headers(trailers).Get("grpc-status")
+			a.GRPCMessage, _ = mirror.Headers(trailers).Get("grpc-message")
 		}
 	}
 	return a
@@ -335,6 +356,7 @@ type httpContext struct {
 
 // OnHttpRequestHeaders implements types.HttpContext.
 func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) types.Action {
+	h.plugin.calling = h.req.Stream
 	headers, err := proxywasm.GetHttpRequestHeaders()
 	if err != nil {
 		proxywasm.LogDebugf("meshmirror: reading request headers: %v", err)
@@ -353,6 +375,7 @@ func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) types.Ac
 	if !h.pending {
 		return types.ActionContinue
 	}
+	h.plugin.calling = h.req.Stream
 	if h.req.WantsBody() && bodySize > 0 {
 		chunk, err := proxywasm.GetHttpRequestBody(0, bodySize)
 		if err != nil {
@@ -371,6 +394,7 @@ func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) types.Ac
 // OnHttpRequestTrailers implements types.HttpContext: trailers end the request.
 func (h *httpContext) OnHttpRequestTrailers(int) types.Action {
 	if h.pending {
+		h.plugin.calling = h.req.Stream
 		trailers, _ := proxywasm.GetHttpRequestTrailers()
 		h.finish(trailers)
 	}
@@ -411,14 +435,15 @@ func (h *httpContext) OnHttpResponseBody(bodySize int, endOfStream bool) types.A
 		h.abandon()
 	}
 	if h.req.Observing() {
+		var chunk []byte
 		if h.req.WantsResponseBody() && bodySize > 0 {
-			chunk, err := proxywasm.GetHttpResponseBody(0, bodySize)
-			if err != nil {
+			var err error
+			if chunk, err = proxywasm.GetHttpResponseBody(0, bodySize); err != nil {
 				h.unreadable("body", err)
 				return types.ActionContinue
 			}
-			h.plugin.mirror.ResponseBody(&h.req, chunk)
 		}
+		h.plugin.mirror.ResponseBody(&h.req, bodySize, chunk)
 		if endOfStream {
 			h.responseEnd()
 		}
@@ -430,6 +455,11 @@ func (h *httpContext) OnHttpResponseBody(bodySize int, endOfStream bool) types.A
 func (h *httpContext) OnHttpResponseTrailers(int) types.Action {
 	h.abandon()
 	if h.req.Observing() {
+		if h.req.WantsResponseTrailers() {
+			if trailers, err := proxywasm.GetHttpResponseTrailers(); err == nil {
+				h.plugin.mirror.ResponseTrailers(&h.req, trailers)
+			}
+		}
 		h.responseEnd()
 	}
 	return types.ActionContinue

@@ -65,3 +65,86 @@ func (s *bodyStore) release(b []byte) {
 
 // Held is the number of body bytes the mirror holds for copies.
 func (m *Mirror) Held() int { return m.bodies.held }
+
+// Streams that end without a word. Envoy ends a stream in the order its protocol
+// uses: HTTP/1 and HTTP/2 log, then done and delete, and the SDK calls
+// OnHttpStreamDone at the log; HTTP/3 with deferred logging ends it with done and
+// delete, and logs only later, which the SDK drops (FACTS.md). A stream reset before
+// its request ended then tells the plugin nothing, and the body bytes it reserved
+// would stay reserved for good. The mirror keeps the requests that hold body bytes,
+// and when the budget is spent it asks the host, for each, whether its stream still
+// exists (proxy_set_effective_context answers BadArgument once Envoy has destroyed
+// the stream's context: proxy-wasm-cpp-host src/exports.cc): those that are gone give
+// their bytes back (RATIONALE.md).
+
+// SetLiveness gives the mirror a way to ask whether the host's stream still exists;
+// without one, every stream is taken to exist.
+func (m *Mirror) SetLiveness(alive func(stream uint32) bool) { m.alive = alive }
+
+func (m *Mirror) streamAlive(stream uint32) bool {
+	return stream == 0 || m.alive == nil || m.alive(stream)
+}
+
+// hold records that r holds body bytes.
+func (m *Mirror) hold(r *Request) {
+	if r.holder == 0 {
+		m.holders = append(m.holders, r)
+		r.holder = len(m.holders)
+	}
+}
+
+// unhold forgets that r holds body bytes.
+func (m *Mirror) unhold(r *Request) {
+	i := r.holder - 1
+	if i < 0 || i >= len(m.holders) || m.holders[i] != r {
+		r.holder = 0
+		return
+	}
+	last := len(m.holders) - 1
+	m.holders[i] = m.holders[last]
+	m.holders[i].holder = i + 1
+	m.holders[last] = nil
+	m.holders = m.holders[:last]
+	r.holder = 0
+}
+
+// reclaim takes back the body bytes of the requests, other than r, whose stream is
+// gone, and reports whether it took any.
+func (m *Mirror) reclaim(r *Request) bool {
+	if m.alive == nil || !m.probes.allow() {
+		return false
+	}
+	found := false
+	for i := len(m.holders) - 1; i >= 0; i-- { // letGo moves the last holder to i
+		h := m.holders[i]
+		if h == r || m.streamAlive(h.Stream) {
+			continue
+		}
+		// The stream is gone: its context will never be called again.
+		m.letGo(h)
+		h.pending, h.withBody = 0, 0
+		found = true
+	}
+	m.probes.spent(found, len(m.holders))
+	return found
+}
+
+// probeCredit bounds how often the mirror asks the host about streams: after a round
+// of questions that found none gone, it waits for as many more occasions as it asked
+// questions, so that a budget spent by live streams costs about one question per
+// request, not one per stream per request.
+type probeCredit struct{ wait int }
+
+func (c *probeCredit) allow() bool {
+	if c.wait > 0 {
+		c.wait--
+		return false
+	}
+	return true
+}
+
+func (c *probeCredit) spent(found bool, asked int) {
+	if !found {
+		c.wait = asked
+	}
+}

@@ -140,8 +140,12 @@ func bodyDifference(a, b []byte, values bool) Difference {
 
 // cut returns a copy of s shortened to MaxValueBytes, at a character boundary: a copy,
 // so that a difference kept for a log or a report holds on to no body.
-func cut(s string) string {
-	n := min(len(s), MaxValueBytes)
+func cut(s string) string { return cutTo(s, MaxValueBytes) }
+
+// cutTo returns a copy of s shortened to at most limit bytes, at a character
+// boundary: never a string that shares the memory of s (a body, a header map).
+func cutTo(s string, limit int) string {
+	n := min(len(s), limit)
 	for n < len(s) && n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}

@@ -133,6 +133,12 @@ type Mirror struct {
 	live     []*Pair
 	verdicts []Verdict
 	diffs    []Difference // the scratch of decide
+	inflater inflater
+	// holders are the requests that hold body bytes, and alive tells whether a
+	// stream still exists: the bytes of one that is gone are taken back (reclaim).
+	holders []*Request
+	alive   func(stream uint32) bool
+	probes  probeCredit
 }
 
 type targetState struct {
@@ -164,6 +170,11 @@ func (m *Mirror) Config() *Config { return m.cfg }
 // Request is what the mirror keeps of one primary request until its end of stream.
 // The zero value is ready.
 type Request struct {
+	// Stream is the host's id of the request's stream, set by the SDK glue: with it
+	// the mirror asks the host whether a stream that never said it ended still exists
+	// (SetLiveness). Start keeps it.
+	Stream   uint32
+	holder   int // the request's index in Mirror.holders, plus one; 0 for none
 	headers  Headers
 	pending  uint32 // targets selected for a copy, by bit
 	withBody uint32 // the pending targets that copy the body
@@ -178,7 +189,8 @@ type Request struct {
 // any copy is pending; if not, the request needs nothing more from the mirror. It
 // keeps h until Finish.
 func (m *Mirror) Start(r *Request, h Headers) bool {
-	*r = Request{}
+	m.unhold(r)
+	*r = Request{Stream: r.Stream}
 	switch unsupported, loop := m.scan(h); {
 	case unsupported:
 		m.rec.UnsupportedSkipped()
@@ -262,7 +274,7 @@ func (m *Mirror) Body(r *Request, chunk []byte) {
 			m.dropBody(r, i, DroppedBodyTooLarge)
 		}
 	}
-	if r.withBody != 0 && !m.bodies.reserve(len(chunk)) {
+	if r.withBody != 0 && !m.bodies.reserve(len(chunk)) && !(m.reclaim(r) && m.bodies.reserve(len(chunk))) {
 		for i := range m.cfg.Targets {
 			if r.withBody&(1<<i) != 0 {
 				m.dropBody(r, i, DroppedInFlight)
@@ -270,14 +282,21 @@ func (m *Mirror) Body(r *Request, chunk []byte) {
 		}
 	}
 	if r.withBody == 0 {
-		m.bodies.release(r.body)
-		r.body = nil
+		m.letGo(r)
 		return
 	}
 	if r.body == nil {
 		r.body = m.bodies.take()
+		m.hold(r)
 	}
 	r.body = append(r.body, chunk...)
+}
+
+// letGo gives back the body a request holds.
+func (m *Mirror) letGo(r *Request) {
+	m.unhold(r)
+	m.bodies.release(r.body)
+	r.body = nil
 }
 
 func (m *Mirror) dropBody(r *Request, target int, why Counter) {
@@ -289,8 +308,8 @@ func (m *Mirror) dropBody(r *Request, target int, why Counter) {
 // Abandon lets go of a request that ended without its end of stream (a reset): it is
 // not copied.
 func (m *Mirror) Abandon(r *Request) {
-	m.bodies.release(r.body)
-	*r = Request{}
+	m.letGo(r)
+	*r = Request{Stream: r.Stream}
 }
 
 // Copy is a request copy ready to be sent to a shadow cluster.
@@ -352,10 +371,11 @@ func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []C
 		out = append(out, c)
 	}
 	// The copies share the body until they are sent; the request lets go of it.
+	m.unhold(r)
 	if !shared {
 		m.bodies.release(r.body)
 	}
-	*r = Request{resp: resp} // the response of the request is observed from now on
+	*r = Request{Stream: r.Stream, resp: resp} // the response of the request is observed from now on
 	return out
 }
 
@@ -386,18 +406,47 @@ type Answer struct {
 	// response.
 	Status string
 	// GRPCStatus is the answer's grpc-status, from its headers or else its trailers;
-	// "" when it has none.
-	GRPCStatus string
+	// "" when it has none. GRPCMessage is its grpc-message, as sent.
+	GRPCStatus, GRPCMessage string
+	// Headers are the answer's headers, nil when there are none.
+	Headers Headers
+	// Body is the answer's body when WantsAnswerBody asked for it, else nil; Size is
+	// its size either way.
+	Body []byte
+	Size int
 }
 
-// Answered records the outcome of a sent copy of a gRPC request (grpc) or not. Envoy
-// answers a copy that timed out with its own 504, which counts as a failure too. A
-// gRPC copy answered with HTTP 200 succeeded only with grpc-status 0: with another, or
-// none, a gRPC client sees an error. It returns the counter the answer counted in.
-func (m *Mirror) Answered(target int, grpc bool, a Answer, latencyMs int64) Counter {
+// maxLocalReplyBytes is the largest body that may be one of Envoy's local replies.
+const maxLocalReplyBytes = 512
+
+// WantsAnswerBody reports whether the mirror needs the body of a's answer to the copy
+// with pair p (nil when not compared): for the comparison, or to tell whether it is
+// Envoy's local reply.
+func (m *Mirror) WantsAnswerBody(p *Pair, a *Answer) bool {
+	if p.WantsBody(m, a.Size) {
+		return true
+	}
+	if a.Size == 0 || a.Size > maxLocalReplyBytes || a.Status != "503" && a.Status != "504" {
+		return false
+	}
+	ct, _ := a.Headers.Get("content-type")
+	return ct == "text/plain"
+}
+
+// Answered records the outcome of a sent copy of a gRPC request (grpc) or not.
+// Envoy's own local replies count as failures: a timeout, a connection refused or
+// reset before the response (source/common/router/router.cc), which Envoy's async
+// client answers as a text/plain 503 or 504, and for a gRPC request as HTTP 200 with
+// grpc-status 14 and the text as grpc-message (Utility::sendLocalReply,
+// source/common/http/utility.cc). A 504 that comes at the copy's timeout is one too,
+// whatever its body. A gRPC copy answered with HTTP 200 succeeded only with
+// grpc-status 0: with another, or none, a gRPC client sees an error. It returns the
+// counter the answer counted in.
+func (m *Mirror) Answered(target int, grpc bool, a *Answer, latencyMs int64) Counter {
 	c := statusCounter(a.Status)
 	switch {
-	case c == Response5xx && a.Status == "504" && latencyMs >= int64(m.cfg.Targets[target].TimeoutMs):
+	case c == Response5xx && a.Status == "504" && latencyMs >= int64(m.cfg.Targets[target].TimeoutMs),
+		localReply(grpc, a):
 		c = ResponseFailed
 	case grpc && c == Response2xx && (a.Status != "200" || a.GRPCStatus != "0"):
 		c = ResponseGRPCError
@@ -406,6 +455,41 @@ func (m *Mirror) Answered(target int, grpc bool, a Answer, latencyMs int64) Coun
 	m.rec.Latency(target, latencyMs)
 	m.release(target)
 	return c
+}
+
+// localReplies begin the texts of the local replies Envoy's router makes for a call
+// its upstream never answered (source/common/router/router.cc).
+var localReplies = []string{
+	"upstream request timeout",
+	"upstream connect error or disconnect/reset before headers.",
+	"upstream max stream duration reached",
+	"no healthy upstream",
+}
+
+// localReply reports whether a is one of Envoy's local replies rather than the
+// shadow's answer.
+func localReply(grpc bool, a *Answer) bool {
+	var text string
+	switch {
+	case grpc && a.Status == "200":
+		if a.GRPCStatus != "14" || a.Size != 0 {
+			return false
+		}
+		text = a.GRPCMessage // percent-encoded, which leaves these texts as they are
+	case a.Status == "503" || a.Status == "504":
+		if ct, _ := a.Headers.Get("content-type"); ct != "text/plain" {
+			return false
+		}
+		text = inPlace(a.Body)
+	default:
+		return false
+	}
+	for _, r := range localReplies {
+		if strings.HasPrefix(text, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // Cancel records that the host cancelled the calls of every copy still awaiting an

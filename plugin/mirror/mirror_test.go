@@ -172,7 +172,7 @@ func TestMirrorStartCounters(t *testing.T) {
 			if m.Config().Targets[c.Target].Cluster != c.Cluster {
 				t.Errorf("copy %+v: Target and Cluster disagree", c)
 			}
-			m.Answered(c.Target, false, Answer{Status: "200"}, 1)
+			m.Answered(c.Target, false, &Answer{Status: "200"}, 1)
 		}
 		if !reflect.DeepEqual(clusters, rq.wantCopyTo) {
 			t.Errorf("request %d: copies to %v (besides c4), want %v", i, clusters, rq.wantCopyTo)
@@ -442,7 +442,7 @@ func TestMirrorRateLimit(t *testing.T) {
 		for _, c := range run(m, req("GET", "/"), now) {
 			per[c.Target]++
 			m.Sent(c.Target)
-			m.Answered(c.Target, false, Answer{Status: "200"}, 1)
+			m.Answered(c.Target, false, &Answer{Status: "200"}, 1)
 		}
 	}
 	if per != [2]int{2, 5} {
@@ -471,7 +471,7 @@ func TestMirrorMaxInFlight(t *testing.T) {
 		t.Errorf("in_flight = %d, want 2", rec.inFlight[0])
 	}
 	// An answer frees a slot.
-	m.Answered(0, false, Answer{Status: "200"}, 3)
+	m.Answered(0, false, &Answer{Status: "200"}, 3)
 	if got := run(m, req("GET", "/"), 0); len(got) != 1 {
 		t.Errorf("after an answer: %d copies, want 1", len(got))
 	}
@@ -519,7 +519,7 @@ func TestMirrorAnswered(t *testing.T) {
 				t.Fatalf("copies %d, in_flight %d; want 1, 1", len(out), rec.inFlight[0])
 			}
 			m.Sent(0)
-			m.Answered(0, false, Answer{Status: tt.status}, tt.latency)
+			m.Answered(0, false, &Answer{Status: tt.status}, tt.latency)
 			rec.only(t, 0, map[Counter]int{Matched: 1, Dispatched: 1, tt.want: 1})
 			if !reflect.DeepEqual(rec.latency[0], []int64{tt.latency}) {
 				t.Errorf("latencies = %v, want [%d]", rec.latency[0], tt.latency)
@@ -534,7 +534,7 @@ func TestMirrorAnswered(t *testing.T) {
 func TestMirrorInFlightNeverNegative(t *testing.T) {
 	m, rec := newMirror(t, `{"targets":[{"name":"a","cluster":"ca"},{"name":"b","cluster":"cb"}]}`)
 	// Answers and refusals without a copy in flight do not move the gauge.
-	m.Answered(0, false, Answer{Status: "200"}, 1)
+	m.Answered(0, false, &Answer{Status: "200"}, 1)
 	m.Refused(1)
 	if len(rec.deltas) != 0 {
 		t.Errorf("in-flight deltas %v without any copy", rec.deltas)
@@ -548,8 +548,8 @@ func TestMirrorInFlightNeverNegative(t *testing.T) {
 	}
 	m.Refused(0)
 	m.Refused(0)
-	m.Answered(1, false, Answer{Status: ""}, 5000)
-	m.Answered(1, false, Answer{Status: ""}, 5000)
+	m.Answered(1, false, &Answer{Status: ""}, 5000)
+	m.Answered(1, false, &Answer{Status: ""}, 5000)
 	if rec.inFlight[0] != 0 || rec.inFlight[1] != 0 || rec.minGauge < 0 {
 		t.Errorf("gauges %v (min %d), want 0 and never negative", rec.inFlight, rec.minGauge)
 	}
@@ -722,7 +722,7 @@ func BenchmarkMirrorBody(b *testing.B) {
 		}
 		queue = m.Finish(&r, nil, 0, queue[:0])
 		m.Recycle(queue)
-		m.Answered(0, false, Answer{Status: "200"}, 1)
+		m.Answered(0, false, &Answer{Status: "200"}, 1)
 	}
 }
 
@@ -748,7 +748,7 @@ func TestMirrorCancel(t *testing.T) {
 	m.Sent(0)
 	m.Sent(0)
 	m.Sent(0)
-	m.Answered(0, false, Answer{Status: "200"}, 1)
+	m.Answered(0, false, &Answer{Status: "200"}, 1)
 	m.Cancel()
 	m.Cancel() // nothing left the second time
 	rec.only(t, 0, map[Counter]int{Matched: 3, Dispatched: 3, Response2xx: 1, Cancelled: 2})
@@ -845,7 +845,7 @@ func TestMirrorAnsweredGRPC(t *testing.T) {
 	}
 	for _, tt := range tests {
 		m, rec := newMirror(t, `{"targets":[{"name":"a","cluster":"c"}]}`)
-		m.Answered(0, tt.grpc, tt.answer, 1)
+		m.Answered(0, tt.grpc, &tt.answer, 1)
 		rec.only(t, 0, map[Counter]int{tt.want: 1})
 	}
 }

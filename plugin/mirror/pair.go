@@ -12,25 +12,36 @@ import (
 // and the primary's stream may be gone when the copy is answered (RATIONALE.md).
 
 // Pair is the comparison of one copy's answer with its primary's response. Copy.Pair
-// points to it; the SDK glue hands it back with the copy's answer.
+// points to it; the SDK glue hands it back with the copy's answer. Everything it keeps
+// of a request or an answer is copied out of the host's header maps, cut short: a
+// string the SDK hands over points into a buffer holding the whole map.
 type Pair struct {
 	target int
 	// slot is the pair's index in Mirror.live, -1 once it is decided or skipped.
-	slot         int
+	slot int
+	grpc bool // a gRPC request: grpc-status is compared with the status
+	// stream is the host's id of the primary's stream (Request.Stream).
+	stream       uint32
 	method, path string
-	start        int64 // the end of the request, in nanoseconds
+	requestID    string // the primary request's x-request-id
+	start        int64  // the end of the request, in nanoseconds
 	primary      side
 	shadow       side
 }
 
 // side is what a comparison keeps of one answer: never more body than maxBytes.
 type side struct {
-	done    bool
-	status  string
-	headers []headerValue // Compare.Headers, in order
-	json    bool          // its content type is JSON
-	size    int
-	// body is held for a JSON comparison; hash (FNV-1a) is kept instead for an exact one.
+	done   bool
+	status int // :status; 0 when there is none
+	// grpcStatus is the gRPC status of a gRPC pair's answer, -1 when it has none.
+	grpcStatus int
+	headers    []headerValue // Compare.Headers, in order
+	json       bool          // its content type is JSON
+	encoding   encoding
+	coding     uint64 // the hash of an otherEncoding, to tell two sides' apart
+	size       int    // the body's bytes as sent, still encoded
+	// body is held for a JSON comparison or to be decoded; hash (FNV-1a) is kept
+	// instead for an exact one.
 	body      []byte
 	held      bool
 	hash      uint64
@@ -38,9 +49,12 @@ type side struct {
 	latencyMs int64
 }
 
+// headerValue is a compared header: the hash of its value (of its media type, for
+// content-type), and the value itself, cut short, only where logs may show it.
 type headerValue struct {
-	value   string
+	sum     uint64
 	present bool
+	shown   string
 }
 
 // primaryResponse observes the primary's response for the pairs of its request.
@@ -54,6 +68,8 @@ type primaryResponse struct {
 	body       []byte
 	size       int
 	sum        uint64
+	// grpc says whether a pair compares grpc-status, which trailers may carry.
+	grpc bool
 }
 
 // pairStaleNs is how long a pair may wait for its primary's response before its slot
@@ -75,12 +91,24 @@ func fnv1a(h uint64, b []byte) uint64 {
 	return h
 }
 
+// fnv1aString is fnv1a over the bytes of s.
+func fnv1aString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * fnvPrime
+	}
+	return h
+}
+
 // Observing reports whether the primary's response is observed for a comparison: a
 // copy of the request waits to be compared with it.
 func (r *Request) Observing() bool { return r.resp.n > 0 }
 
 // WantsResponseBody reports whether a comparison still needs the response's body.
 func (r *Request) WantsResponseBody() bool { return r.resp.hold || r.resp.hash }
+
+// WantsResponseTrailers reports whether a comparison needs the response's trailers:
+// a gRPC answer's status is in them.
+func (r *Request) WantsResponseTrailers() bool { return r.resp.grpc && r.resp.n > 0 }
 
 // RespondedEarly records that the primary's response began before the request ended
 // (a streaming API): its copies are not compared, since the response's start was
@@ -103,19 +131,42 @@ func (m *Mirror) newPair(target int, r *Request, now int64) *Pair {
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i] // the query may hold personal data: never logged
 	}
-	p := &Pair{target: target, slot: len(m.live), method: method, path: path, start: now}
+	requestID, _ := r.headers.Get("x-request-id")
+	p := &Pair{target: target, slot: len(m.live), grpc: isGRPC(r.headers), stream: r.Stream,
+		method: cutTo(method, maxMethodBytes), path: cutTo(path, maxPathBytes),
+		requestID: cutTo(requestID, maxRequestIDBytes), start: now}
+	p.primary.grpcStatus, p.shadow.grpcStatus = -1, -1
 	m.live = append(m.live, p)
 	s.pairs++
 	return p
 }
 
-// sweep skips the target's pairs whose primary response has not ended long after
-// its request did.
+// The most bytes of a request's method, path and request id a pair keeps.
+const (
+	maxMethodBytes    = 32
+	maxPathBytes      = 512
+	maxRequestIDBytes = 128
+)
+
+// sweep skips the target's pairs whose primary response will not end: its stream is
+// gone (a stream Envoy ends without a log, as HTTP/3 with deferred logging does after
+// a reset, tells the plugin no other way), or it has not ended long after its request
+// did.
 func (m *Mirror) sweep(target int, now int64) {
+	probe := m.probes.allow()
+	found := false
 	for i := len(m.live) - 1; i >= 0; i-- {
-		if p := m.live[i]; p.target == target && !p.primary.done && now-p.start > pairStaleNs {
-			m.skip(p)
+		p := m.live[i]
+		if p.target != target || p.primary.done {
+			continue
 		}
+		if now-p.start > pairStaleNs || probe && !m.streamAlive(p.stream) {
+			m.skip(p)
+			found = true
+		}
+	}
+	if probe {
+		m.probes.spent(found, m.targets[target].pairs)
 	}
 }
 
@@ -140,53 +191,134 @@ func (m *Mirror) remove(p *Pair) {
 	p.primary, p.shadow = side{}, side{}
 }
 
-// SkipPair skips the comparison of a copy that will have no answer (Envoy refused
-// it). p may be nil.
-func (m *Mirror) SkipPair(p *Pair) { m.skip(p) }
+// DropPair forgets the pair of a copy Envoy refused at dispatch: a copy never sent is
+// not a pair, and counts in dispatch_failed only. p may be nil.
+func (m *Mirror) DropPair(p *Pair) {
+	if p != nil && p.slot >= 0 {
+		m.remove(p)
+	}
+}
 
 // Pairs is the number of pairs awaiting a side, over every target.
 func (m *Mirror) Pairs() int { return len(m.live) }
 
 // ResponseHeaders takes the primary's response headers: the status, the compared
-// headers, and the content type, which says how an auto body is compared.
+// headers, the content type, which says how an auto body is compared, the content
+// encoding, and the grpc-status of a trailers-only gRPC answer.
 func (m *Mirror) ResponseHeaders(r *Request, h Headers) {
-	status, _ := h.Get(":status")
-	contentType, _ := h.Get("content-type")
-	json := isJSONType(contentType)
 	for _, p := range r.resp.pairs[:r.resp.n] {
 		if p.slot < 0 {
 			continue
 		}
-		c := m.cfg.Targets[p.target].Compare
-		p.primary.status, p.primary.json = status, json
-		p.primary.headers = compared(c.Headers, h)
+		p.primary.answerHeaders(m.cfg.Targets[p.target].Compare, h, p.grpc)
+		r.resp.grpc = r.resp.grpc || p.grpc
 	}
 	m.wants(r)
 }
 
-// compared returns the values of the headers names.
-func compared(names []string, h Headers) []headerValue {
-	if len(names) == 0 {
+// ResponseTrailers takes the primary's response trailers: a gRPC answer's status is
+// in them unless it was in the headers.
+func (m *Mirror) ResponseTrailers(r *Request, trailers Headers) {
+	for _, p := range r.resp.pairs[:r.resp.n] {
+		if p.slot >= 0 && p.grpc && p.primary.grpcStatus < 0 {
+			p.primary.grpcStatus = grpcStatus(trailers)
+		}
+	}
+}
+
+// answerHeaders takes what the comparison needs of an answer's headers.
+func (s *side) answerHeaders(c *Compare, h Headers, grpc bool) {
+	status, _ := h.Get(":status")
+	s.status = parseStatus(status)
+	contentType, _ := h.Get("content-type")
+	s.json = isJSONType(contentType)
+	coding, _ := h.Get("content-encoding")
+	s.encoding, s.coding = parseEncoding(coding)
+	s.headers = compared(c, h)
+	if grpc {
+		s.grpcStatus = grpcStatus(h)
+	}
+}
+
+// parseStatus reads a three-digit :status; anything else is 0.
+func parseStatus(s string) int {
+	if len(s) != 3 {
+		return 0
+	}
+	n := 0
+	for i := 0; i < 3; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
+}
+
+// grpcStatus reads the grpc-status in h: -1 when there is none, or it is not a
+// number.
+func grpcStatus(h Headers) int { return parseGRPCStatus(h.Get("grpc-status")) }
+
+// parseGRPCStatus reads a grpc-status value, -1 when there is none (!ok).
+func parseGRPCStatus(v string, ok bool) int {
+	if !ok || v == "" || len(v) > 9 {
+		return -1
+	}
+	n := 0
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return -1
+		}
+		n = n*10 + int(v[i]-'0')
+	}
+	return n
+}
+
+// compared returns the compared headers of c.
+func compared(c *Compare, h Headers) []headerValue {
+	if len(c.Headers) == 0 {
 		return nil
 	}
-	out := make([]headerValue, len(names))
-	for i, name := range names {
-		out[i].value, out[i].present = h.Get(name)
+	out := make([]headerValue, len(c.Headers))
+	for i, name := range c.Headers {
+		value, present := h.Get(name)
+		if !present {
+			continue
+		}
+		compared := value
+		if name == "content-type" {
+			compared = mediaType(value)
+		}
+		out[i] = headerValue{sum: fnv1aString(fnvOffset, compared), present: true}
+		if c.IncludeValues {
+			out[i].shown = cut(value)
+		}
 	}
 	return out
 }
 
-// holds reports whether a side of a pair keeps its body's bytes (a JSON comparison,
-// or auto, for a JSON primary; auto keeps the shadow's bytes, which may be compared
-// either way) rather than their hash.
-func holds(c *Compare, json, shadow bool) bool {
-	switch c.Body {
-	case BodyJSON:
-		return true
-	case BodyAuto:
-		return json || shadow
+// mediaType is a content type without its parameters, lower-cased:
+// application/json; charset=utf-8 and Application/JSON are application/json.
+func mediaType(contentType string) string {
+	t, _, _ := strings.Cut(contentType, ";")
+	return strings.ToLower(strings.TrimSpace(t))
+}
+
+// keeps says what a side of a pair keeps of its body: its bytes (a JSON comparison;
+// auto, for a JSON primary, and always for the shadow, which may be compared either
+// way; a gzip or deflate body, decoded once both sides are in), or their hash (an
+// exact comparison), or nothing (body none; a coding other than gzip and deflate,
+// which only an exact comparison compares).
+func keeps(c *Compare, json bool, e encoding, shadow bool) (hold, hash bool) {
+	switch {
+	case c.Body == BodyNone:
+		return false, false
+	case e == otherEncoding:
+		return false, c.Body == BodyExact
+	case e != identity, c.Body == BodyJSON, c.Body == BodyAuto && (json || shadow):
+		return true, false
 	}
-	return false
+	return false, true
 }
 
 // wants sets what the request's undecided pairs need of the response's body.
@@ -200,13 +332,11 @@ func (m *Mirror) wants(r *Request) {
 		}
 		live = append(live, p)
 		c := m.cfg.Targets[p.target].Compare
-		switch {
-		case c.Body == BodyNone:
-		case holds(c, p.primary.json, false):
+		hold, hash := keeps(c, p.primary.json, p.primary.encoding, false)
+		if hold {
 			o.hold, o.limit = true, max(o.limit, c.MaxBytes)
-		default:
-			o.hash = true
 		}
+		o.hash = o.hash || hash
 	}
 	clear(o.pairs[len(live):o.n])
 	o.n = len(live)
@@ -215,18 +345,18 @@ func (m *Mirror) wants(r *Request) {
 	}
 }
 
-// ResponseBody takes the next chunk of the primary's response body: hashed, held, or
-// both, as the request's pairs need. A pair whose primary body passes its maxBytes is
-// skipped at once.
-func (m *Mirror) ResponseBody(r *Request, chunk []byte) {
+// ResponseBody takes the next size bytes of the primary's response body, and the
+// chunk itself when WantsResponseBody: hashed, held, or both, as the request's pairs
+// need. A pair whose primary body passes its maxBytes is skipped at once.
+func (m *Mirror) ResponseBody(r *Request, size int, chunk []byte) {
 	o := &r.resp
-	if !o.hold && !o.hash {
+	if o.n == 0 {
 		return
 	}
 	if o.size == 0 {
 		o.sum = fnvOffset
 	}
-	o.size += len(chunk)
+	o.size += size
 	changed := false
 	for _, p := range o.pairs[:o.n] {
 		switch {
@@ -239,6 +369,9 @@ func (m *Mirror) ResponseBody(r *Request, chunk []byte) {
 	}
 	if changed {
 		m.wants(r)
+	}
+	if len(chunk) == 0 {
+		return
 	}
 	if o.hash {
 		o.sum = fnv1a(o.sum, chunk)
@@ -269,9 +402,10 @@ func (m *Mirror) ResponseEnd(r *Request, now int64) {
 		ps := &p.primary
 		ps.done, ps.size = true, o.size
 		ps.latencyMs = max(0, (now-p.start)/1e6)
-		if o.hold && holds(m.cfg.Targets[p.target].Compare, ps.json, false) {
+		switch hold, hash := keeps(m.cfg.Targets[p.target].Compare, ps.json, ps.encoding, false); {
+		case hold:
 			ps.body, ps.held = o.body, true // shared, read only, by the pairs of the request
-		} else {
+		case hash:
 			ps.hash, ps.hashed = o.sum, true
 		}
 		if p.shadow.done {
@@ -300,31 +434,30 @@ func (p *Pair) WantsBody(m *Mirror, size int) bool {
 	return c.Body != BodyNone && size <= c.MaxBytes
 }
 
-// ShadowAnswered takes the answer to the pair's copy: failed for a reset, a timeout
-// or no status (Answered's response_failed), else its headers, and its body of size
-// bytes (nil unless WantsBody). When the primary's response has ended, the pair is
-// decided; now is in nanoseconds.
-func (m *Mirror) ShadowAnswered(p *Pair, failed bool, h Headers, body []byte, size int, latencyMs, now int64) {
+// ShadowAnswered takes the answer to the pair's copy: failed for a reset, a timeout,
+// no status or Envoy's own local reply (Answered's response_failed), else its headers,
+// grpc-status and body (a.Body, nil unless WantsBody). When the primary's response has
+// ended, the pair is decided; now is in nanoseconds.
+func (m *Mirror) ShadowAnswered(p *Pair, failed bool, a *Answer, latencyMs, now int64) {
 	if p == nil || p.slot < 0 {
 		return
 	}
 	c := m.cfg.Targets[p.target].Compare
-	if failed || (c.Body != BodyNone && (size > c.MaxBytes || len(body) != size)) {
+	if failed || (c.Body != BodyNone && (a.Size > c.MaxBytes || len(a.Body) != a.Size)) {
 		m.skip(p)
 		return
 	}
 	s := &p.shadow
-	s.status, _ = h.Get(":status")
-	contentType, _ := h.Get("content-type")
-	s.json = isJSONType(contentType)
-	s.headers = compared(c.Headers, h)
-	s.size, s.latencyMs, s.done = size, latencyMs, true
-	switch {
-	case c.Body == BodyNone:
-	case holds(c, s.json, true):
-		s.body, s.held = body, true
-	default:
-		s.hash, s.hashed = fnv1a(fnvOffset, body), true
+	s.answerHeaders(c, a.Headers, false)
+	if p.grpc {
+		s.grpcStatus = parseGRPCStatus(a.GRPCStatus, a.GRPCStatus != "")
+	}
+	s.size, s.latencyMs, s.done = a.Size, latencyMs, true
+	switch hold, hash := keeps(c, s.json, s.encoding, true); {
+	case hold:
+		s.body, s.held = a.Body, true
+	case hash:
+		s.hash, s.hashed = fnv1a(fnvOffset, a.Body), true
 	}
 	if p.primary.done {
 		m.decide(p, now)
@@ -340,16 +473,16 @@ func (m *Mirror) decide(p *Pair, now int64) {
 	diffs := m.diffs[:0]
 	values := c.IncludeValues
 	statusDiffers, headersDiffer, bodyDiffers := false, false, false
-	if c.Status && p.primary.status != p.shadow.status {
+	if c.Status && (p.primary.status != p.shadow.status || p.grpc && p.primary.grpcStatus != p.shadow.grpcStatus) {
 		d := Difference{Part: PartStatus}
 		if values {
-			d.Primary, d.Shadow = p.primary.status, p.shadow.status
+			d.Primary, d.Shadow = p.primary.statusText(p.grpc), p.shadow.statusText(p.grpc)
 		}
 		diffs, statusDiffers = append(diffs, d), true
 	}
 	for i, name := range c.Headers {
 		a, b := p.primary.header(i), p.shadow.header(i)
-		if a == b {
+		if a.present == b.present && a.sum == b.sum {
 			continue
 		}
 		d := Difference{Part: PartHeader, Where: name}
@@ -360,13 +493,18 @@ func (m *Mirror) decide(p *Pair, now int64) {
 			d.Kind = Extra
 		}
 		if values {
-			d.Primary, d.Shadow = cut(a.value), cut(b.value)
+			d.Primary, d.Shadow = a.shown, b.shown
 		}
 		diffs, headersDiffer = append(diffs, d), true
 	}
 	if c.Body != BodyNone {
 		n := len(diffs)
-		diffs = compareBodies(c, &p.primary, &p.shadow, diffs)
+		var ok bool
+		if diffs, ok = m.compareBodies(c, &p.primary, &p.shadow, diffs); !ok {
+			m.diffs = diffs[:0]
+			m.skip(p) // a body that decodes past maxBytes
+			return
+		}
 		bodyDiffers = len(diffs) > n
 	}
 	diffs = diffs[:min(len(diffs), MaxDifferences)]
@@ -392,7 +530,7 @@ func (m *Mirror) decide(p *Pair, now int64) {
 	v := Verdict{Target: target, Method: p.method, Path: p.path}
 	v.Log, v.LogsHeld = s.logs.Allow(now)
 	if c.ReportCluster != "" && s.reports.take(now) {
-		v.Report = m.report(t, &v, diffs, &primary, &shadow)
+		v.Report = m.report(t, &v, p, diffs, &primary, &shadow)
 	}
 	if v.Log || v.Report != nil {
 		v.Differences = append([]Difference(nil), diffs...)
@@ -400,8 +538,41 @@ func (m *Mirror) decide(p *Pair, now int64) {
 	}
 }
 
-// compareBodies appends the differences of two complete bodies, as c.Body says.
-func compareBodies(c *Compare, a, b *side, out []Difference) []Difference {
+// statusText is a side's status as logs and reports show it: 200, or for gRPC
+// 200 grpc-status 5.
+func (s *side) statusText(grpc bool) string {
+	text := strconv.Itoa(s.status)
+	if s.status == 0 {
+		text = "none"
+	}
+	if !grpc {
+		return text
+	}
+	if s.grpcStatus < 0 {
+		return text + " grpc-status none"
+	}
+	return text + " grpc-status " + strconv.Itoa(s.grpcStatus)
+}
+
+// compareBodies appends the differences of two complete bodies, as c.Body says, once
+// each is decoded from gzip or deflate. It returns false when a body decodes to more
+// than c.MaxBytes: the pair is not compared, and nothing is inflated past the limit.
+// Bodies in another coding are compared only byte for byte, with body "exact", and
+// only against the same coding; otherwise they are not compared at all.
+func (m *Mirror) compareBodies(c *Compare, a, b *side, out []Difference) ([]Difference, bool) {
+	if a.encoding == otherEncoding || b.encoding == otherEncoding {
+		if c.Body != BodyExact || a.encoding != b.encoding || a.coding != b.coding {
+			return out, true
+		}
+	}
+	va, ok := m.view(c, a, 0)
+	if !ok {
+		return out, false
+	}
+	vb, ok := m.view(c, b, 1)
+	if !ok {
+		return out, false
+	}
 	mode := c.Body
 	if mode == BodyAuto {
 		mode = BodyExact
@@ -409,24 +580,60 @@ func compareBodies(c *Compare, a, b *side, out []Difference) []Difference {
 			mode = BodyJSON
 		}
 	}
-	if mode == BodyJSON && a.held && b.held {
-		return compareJSON(a.body, b.body, c.Ignore, c.IncludeValues, out)
+	if mode == BodyJSON && va.held && vb.held {
+		return compareJSON(va.data, vb.data, c.Ignore, c.IncludeValues, out), true
 	}
-	same := a.size == b.size
-	if same && a.held && b.held {
-		same = bytes.Equal(a.body, b.body)
+	same := va.size == vb.size
+	if same && va.held && vb.held {
+		same = bytes.Equal(va.data, vb.data)
 	} else if same {
-		same = a.sum() == b.sum()
+		same = va.sum() == vb.sum()
 	}
 	if same {
-		return out
+		return out, true
 	}
 	// Values of a body compared as a whole are shown only when both are at hand.
 	d := Difference{Part: PartBody}
-	if c.IncludeValues && a.held && b.held {
-		d = bodyDifference(a.body, b.body, true)
+	if c.IncludeValues && va.held && vb.held {
+		d = bodyDifference(va.data, vb.data, true)
 	}
-	return append(out, d)
+	return append(out, d), true
+}
+
+// bodyView is a side's body as compared: decoded bytes, or the hash of bytes that
+// were not kept.
+type bodyView struct {
+	data []byte
+	held bool
+	size int
+	hash uint64
+}
+
+func (v *bodyView) sum() uint64 {
+	if v.held {
+		return fnv1a(fnvOffset, v.data)
+	}
+	return v.hash
+}
+
+// view decodes a side's body into the inflater's buffer i; false when it decodes past
+// c.MaxBytes. A body that does not decode as its coding says is compared as it came:
+// it differs from any that does.
+func (m *Mirror) view(c *Compare, s *side, i int) (bodyView, bool) {
+	if !s.held {
+		return bodyView{size: s.size, hash: s.hash}, true
+	}
+	data := s.body
+	if s.encoding == gzipEncoded || s.encoding == deflateEncoded {
+		decoded, err := m.inflater.decode(s.encoding, s.body, c.MaxBytes, i)
+		switch err {
+		case nil:
+			data = decoded
+		case errTooLarge:
+			return bodyView{}, false
+		}
+	}
+	return bodyView{data: data, held: true, size: len(data)}, true
 }
 
 // header is the value of the i-th compared header; absent when the side's headers
@@ -436,14 +643,6 @@ func (s *side) header(i int) headerValue {
 		return s.headers[i]
 	}
 	return headerValue{}
-}
-
-// sum is the FNV-1a hash of the side's body, from its bytes if they were held.
-func (s *side) sum() uint64 {
-	if s.hashed {
-		return s.hash
-	}
-	return fnv1a(fnvOffset, s.body)
 }
 
 // Verdict is what the SDK glue is to do about a differing pair: log it, report it,
@@ -507,15 +706,19 @@ func (m *Mirror) LogLine(v *Verdict) string {
 // report builds the report of a differing pair (README, "Comparing responses"): a
 // POST of a JSON document to the report cluster, with the marker, so that a sidecar
 // of the report's receiver running meshmirror does not mirror it.
-func (m *Mirror) report(t *Target, v *Verdict, diffs []Difference, primary, shadow *side) *Copy {
+func (m *Mirror) report(t *Target, v *Verdict, p *Pair, diffs []Difference, primary, shadow *side) *Copy {
 	c := t.Compare
-	b := make([]byte, 0, 256+len(diffs)*(96+2*MaxValueBytes))
+	b := make([]byte, 0, 256+len(p.requestID)+len(diffs)*(96+2*MaxValueBytes))
 	b = append(b, `{"target":`...)
 	b = appendJSONString(b, t.Name)
 	b = append(b, `,"method":`...)
 	b = appendJSONString(b, v.Method)
 	b = append(b, `,"path":`...)
 	b = appendJSONString(b, v.Path)
+	if p.requestID != "" {
+		b = append(b, `,"requestId":`...)
+		b = appendJSONString(b, p.requestID)
+	}
 	for _, s := range [...]struct {
 		name string
 		side *side
@@ -523,10 +726,18 @@ func (m *Mirror) report(t *Target, v *Verdict, diffs []Difference, primary, shad
 		b = append(b, `,"`...)
 		b = append(b, s.name...)
 		b = append(b, `":{"status":`...)
-		if n, err := strconv.Atoi(s.side.status); err == nil && len(s.side.status) == 3 {
-			b = strconv.AppendInt(b, int64(n), 10)
+		if s.side.status != 0 {
+			b = strconv.AppendInt(b, int64(s.side.status), 10)
 		} else {
 			b = append(b, "null"...)
+		}
+		if p.grpc {
+			b = append(b, `,"grpcStatus":`...)
+			if s.side.grpcStatus >= 0 {
+				b = strconv.AppendInt(b, int64(s.side.grpcStatus), 10)
+			} else {
+				b = append(b, "null"...)
+			}
 		}
 		b = append(b, `,"bytes":`...)
 		b = strconv.AppendInt(b, int64(s.side.size), 10)

@@ -39,21 +39,31 @@ func (p *pairRun) primary(h Headers, chunks ...string) {
 	}
 	p.m.ResponseHeaders(&p.r, h)
 	for _, c := range chunks {
+		var chunk []byte // read only when asked for, as the SDK glue does
 		if p.r.WantsResponseBody() {
-			p.m.ResponseBody(&p.r, []byte(c))
+			chunk = []byte(c)
 		}
+		p.m.ResponseBody(&p.r, len(c), chunk)
 	}
 	p.m.ResponseEnd(&p.r, p.now+7e6)
 }
 
+// shadow answers the pair's copy as the SDK glue does: the body is read only when the
+// mirror asks for it.
 func (p *pairRun) shadow(h Headers, body string) {
-	status, _ := h.Get(":status")
-	failed := p.m.Answered(p.cp.Target, false, Answer{Status: status}, 3) == ResponseFailed
-	var b []byte
-	if p.cp.Pair.WantsBody(p.m, len(body)) {
-		b = []byte(body)
+	p.answer(h, body, 3)
+}
+
+func (p *pairRun) answer(h Headers, body string, latencyMs int64) {
+	a := Answer{Headers: h, Size: len(body)}
+	a.Status, _ = h.Get(":status")
+	a.GRPCStatus, _ = h.Get("grpc-status")
+	a.GRPCMessage, _ = h.Get("grpc-message")
+	if p.m.WantsAnswerBody(p.cp.Pair, &a) {
+		a.Body = []byte(body)
 	}
-	p.m.ShadowAnswered(p.cp.Pair, failed, h, b, len(body), 3, p.now+3e6)
+	failed := p.m.Answered(p.cp.Target, p.cp.GRPC, &a, latencyMs) == ResponseFailed
+	p.m.ShadowAnswered(p.cp.Pair, failed, &a, latencyMs, p.now+latencyMs*1e6)
 }
 
 func (f *fakeRecorder) compare(target int, c CompareCounter) int {
@@ -223,10 +233,9 @@ func TestPairSkipped(t *testing.T) {
 		}},
 		{"shadow reset", `{}`, func(p *pairRun) { p.shadow(nil, ``); p.primary(jsonHeaders, `1`) }},
 		{"shadow timed out", `{}`, func(p *pairRun) {
-			p.m.ShadowAnswered(p.cp.Pair, p.m.Answered(0, false, Answer{Status: "504"}, 5000) == ResponseFailed, Headers{{":status", "504"}}, nil, 0, 5000, p.now)
+			p.answer(Headers{{":status", "504"}}, "", 5000)
 			p.primary(jsonHeaders, `1`)
 		}},
-		{"copy refused", `{}`, func(p *pairRun) { p.m.SkipPair(p.cp.Pair); p.primary(jsonHeaders, `1`) }},
 		{"cancelled", `{}`, func(p *pairRun) { p.m.Cancel(); p.primary(jsonHeaders, `1`) }},
 		{"primary body too large", `{"maxBytes":10}`, func(p *pairRun) {
 			p.primary(jsonHeaders, `[1,2,3,4,`, `5,6]`)
@@ -285,7 +294,7 @@ func TestPairExactAndAuto(t *testing.T) {
 			p := startPair(t, m, 1e9)
 			p.m.ResponseHeaders(&p.r, tc.ph)
 			for _, c := range tc.primary {
-				p.m.ResponseBody(&p.r, []byte(c))
+				p.m.ResponseBody(&p.r, len(c), []byte(c))
 			}
 			if held := p.r.resp.body != nil; held != tc.holding {
 				t.Errorf("primary body held = %v, want %v", held, tc.holding)
@@ -373,15 +382,15 @@ func TestPairPrimaryBodyLetGoOnceSkipped(t *testing.T) {
 	m, rec := newMirror(t, `{"targets":[{"name":"a","cluster":"c","compare":{"maxBytes":1024}}]}`)
 	p := startPair(t, m, 0)
 	m.ResponseHeaders(&p.r, jsonHeaders)
-	m.ResponseBody(&p.r, make([]byte, 512))
+	m.ResponseBody(&p.r, 512, make([]byte, 512))
 	if p.r.resp.body == nil {
 		t.Fatal("a JSON response of a compared pair is not held")
 	}
-	m.Answered(p.cp.Target, false, Answer{}, 5000) // a reset: no headers
-	m.ShadowAnswered(p.cp.Pair, true, nil, nil, 0, 5000, 1)
+	m.Answered(p.cp.Target, false, &Answer{}, 5000) // a reset: no headers
+	m.ShadowAnswered(p.cp.Pair, true, &Answer{}, 5000, 1)
 	for range 64 { // 4 MiB more of the primary's response
 		if p.r.WantsResponseBody() {
-			m.ResponseBody(&p.r, make([]byte, 64<<10))
+			m.ResponseBody(&p.r, 64<<10, make([]byte, 64<<10))
 		}
 	}
 	if len(p.r.resp.body) != 0 || p.r.WantsResponseBody() || p.r.Observing() {
@@ -399,7 +408,7 @@ func TestPairPrimaryBodyCapacity(t *testing.T) {
 	p := startPair(t, m, 0)
 	m.ResponseHeaders(&p.r, jsonHeaders)
 	for range 29 {
-		m.ResponseBody(&p.r, make([]byte, 100))
+		m.ResponseBody(&p.r, 100, make([]byte, 100))
 	}
 	if c := cap(p.r.resp.body); c > 3000 {
 		t.Errorf("the held body has a capacity of %d bytes for a maxBytes of 3000", c)

@@ -1,0 +1,185 @@
+package mirror
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"io"
+	"strings"
+)
+
+// Encoding is a body's content-encoding, as a comparison treats it.
+type encoding uint8
+
+const (
+	// identity: no content-encoding, or identity.
+	identity encoding = iota
+	gzipEncoded
+	deflateEncoded
+	// otherEncoding is any other coding, or several: compared only byte for byte,
+	// and only against the same coding (SPEC.md, "What is compared").
+	otherEncoding
+)
+
+// parseEncoding reads a content-encoding value; other is the hash of an unknown one,
+// lower-cased, so that two sides can be told to carry the same coding.
+func parseEncoding(value string) (e encoding, other uint64) {
+	v := strings.ToLower(strings.TrimSpace(value))
+	switch v {
+	case "", "identity":
+		return identity, 0
+	case "gzip", "x-gzip":
+		return gzipEncoded, 0
+	case "deflate":
+		return deflateEncoded, 0
+	}
+	return otherEncoding, fnv1a(fnvOffset, []byte(v))
+}
+
+// Why a body could not be decoded.
+var (
+	errTooLarge = errors.New("decoded body over compare.maxBytes")
+	errCorrupt  = errors.New("body does not decode as its content-encoding says")
+)
+
+// inflater decodes gzip and deflate bodies into a buffer it reuses. compress/gzip is
+// not used: it brings package time into the module (about 16 KB); its header is read
+// here instead (RFC 1952), and so is zlib's (RFC 1950), which HTTP's deflate means.
+type inflater struct {
+	r   io.ReadCloser // a flate reader, reset for each body
+	src bytes.Reader
+	out [2][]byte // one per side of a pair
+}
+
+// decode returns the body of a side decoded from e into the side's buffer (0 for the
+// primary, 1 for the shadow), valid until the next decode of that side. A body that
+// decodes to more than limit bytes is not inflated further: errTooLarge.
+func (f *inflater) decode(e encoding, body []byte, limit, side int) ([]byte, error) {
+	var stream []byte
+	var check func(decoded, trailer []byte) bool
+	switch e {
+	case gzipEncoded:
+		n, ok := gzipHeader(body)
+		if !ok || len(body) < n+8 {
+			return nil, errCorrupt
+		}
+		stream = body[n:]
+		check = func(decoded, trailer []byte) bool {
+			return len(trailer) >= 8 && binary.LittleEndian.Uint32(trailer) == crc32.ChecksumIEEE(decoded) &&
+				binary.LittleEndian.Uint32(trailer[4:]) == uint32(len(decoded))
+		}
+	case deflateEncoded:
+		stream = body
+		if zlibHeader(body) {
+			stream = body[2:]
+			check = func(decoded, trailer []byte) bool {
+				return len(trailer) >= 4 && binary.BigEndian.Uint32(trailer) == adler32(decoded)
+			}
+		} // else raw deflate, as some servers send it: no trailer to check
+	default:
+		return body, nil
+	}
+	f.src.Reset(stream)
+	if f.r == nil {
+		f.r = flate.NewReader(&f.src)
+	} else if err := f.r.(flate.Resetter).Reset(&f.src, nil); err != nil {
+		return nil, errCorrupt
+	}
+	out := f.out[side][:0]
+	for {
+		if len(out) == cap(out) {
+			if len(out) > limit {
+				return nil, errTooLarge
+			}
+			out = append(out, 0)[:len(out)] // grow
+		}
+		n, err := f.r.Read(out[len(out):min(cap(out), limit+1)])
+		out = out[:len(out)+n]
+		if len(out) > limit {
+			f.keep(side, out)
+			return nil, errTooLarge
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			f.keep(side, out)
+			return nil, errCorrupt
+		}
+	}
+	f.keep(side, out)
+	// What the flate reader left unread is the trailer.
+	if check != nil && !check(out, stream[len(stream)-f.src.Len():]) {
+		return nil, errCorrupt
+	}
+	return out, nil
+}
+
+// maxKeptInflated bounds the decoding buffer kept between pairs.
+const maxKeptInflated = 256 << 10
+
+func (f *inflater) keep(side int, out []byte) {
+	if cap(out) > maxKeptInflated {
+		out = nil
+	}
+	f.out[side] = out[:0]
+}
+
+// gzipHeader returns the length of the gzip member header at the start of b.
+func gzipHeader(b []byte) (int, bool) {
+	const (
+		fhcrc    = 1 << 1
+		fextra   = 1 << 2
+		fname    = 1 << 3
+		fcomment = 1 << 4
+	)
+	if len(b) < 10 || b[0] != 0x1f || b[1] != 0x8b || b[2] != 8 {
+		return 0, false
+	}
+	flags, n := b[3], 10
+	if flags&fextra != 0 {
+		if len(b) < n+2 {
+			return 0, false
+		}
+		n += 2 + int(binary.LittleEndian.Uint16(b[n:]))
+	}
+	for _, f := range [...]byte{fname, fcomment} {
+		if flags&f == 0 {
+			continue
+		}
+		i := bytes.IndexByte(b[min(n, len(b)):], 0)
+		if i < 0 {
+			return 0, false
+		}
+		n += i + 1
+	}
+	if flags&fhcrc != 0 {
+		n += 2
+	}
+	return n, n <= len(b)
+}
+
+// zlibHeader reports whether b starts with a zlib header: deflate, no preset
+// dictionary, and the check bits right.
+func zlibHeader(b []byte) bool {
+	return len(b) >= 2 && b[0]&0x0f == 8 && b[0]>>4 <= 7 && b[1]&0x20 == 0 && (uint16(b[0])<<8|uint16(b[1]))%31 == 0
+}
+
+// adler32 is zlib's checksum of b (RFC 1950); hash/adler32 would be one more package
+// for eight lines.
+func adler32(b []byte) uint32 {
+	const mod = 65521
+	s1, s2 := uint32(1), uint32(0)
+	for len(b) > 0 {
+		n := min(len(b), 5552) // the most bytes before s2 can overflow
+		for _, c := range b[:n] {
+			s1 += uint32(c)
+			s2 += s1
+		}
+		s1, s2 = s1%mod, s2%mod
+		b = b[n:]
+	}
+	return s2<<16 | s1
+}
