@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"strings"
 	"testing"
@@ -275,5 +276,75 @@ func TestHttpContext_compareCopyFailsMidResponse(t *testing.T) {
 		host.CallOnResponseBody(id, []byte(`1]}`), true)
 		host.CompleteHttpContext(id)
 		compareCounters(t, host, "shadow", map[mirror.CompareCounter]uint64{mirror.CompareSkipped: 1})
+	})
+}
+
+// TestHttpContext_compareFidelity: on the module as on the native build, equal answers
+// look equal and different ones different (issue 16): a gzip body against the same
+// JSON written differently, grpc-status, Envoy's own gRPC local reply, and the bytes
+// of a report under body none.
+func TestHttpContext_compareFidelity(t *testing.T) {
+	gzipBody := func(s string) []byte {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		w.Write([]byte(s))
+		w.Close()
+		return b.Bytes()
+	}
+	grpcRequest := [][2]string{{":method", "POST"}, {":path", "/shop.Cart/Get"}, {":authority", "cart"},
+		{"content-type", "application/grpc"}, {"x-request-id", "r-9"}}
+	grpcAnswer := func(status, message string) [][2]string {
+		h := [][2]string{{":status", "200"}, {"content-type", "application/grpc"}, {"grpc-status", status}}
+		if message != "" {
+			h = append(h, [2]string{"grpc-message", message})
+		}
+		return h
+	}
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host := start(t, vm, compareConfig(`{"report": {"cluster": "reports"}}`))
+		id, c := copyOf(t, host)
+		respond(t, host, id, jsonResponse, []byte(`{"a": 1, "b": [1, 2]}`), 8)
+		host.CompleteHttpContext(id)
+		host.CallOnHttpCallResponse(c.CalloutID, append(jsonResponse[:2:2], [2]string{"content-encoding", "gzip"}), nil,
+			gzipBody(`{"b":[1,2.0],"a":1}`))
+		compareCounters(t, host, "shadow", map[mirror.CompareCounter]uint64{mirror.CompareSame: 1})
+
+		// gRPC: NOT_FOUND against INTERNAL differs at status; Envoy's own timeout is a
+		// failure, its pair skipped.
+		for i, shadow := range [][][2]string{grpcAnswer("13", ""), grpcAnswer("14", "upstream request timeout")} {
+			id := request(t, host, grpcRequest)
+			host.CallOnRequestBody(id, []byte{0, 0, 0, 0, 0}, true)
+			host.Tick()
+			sent := callouts(host)
+			host.CallOnResponseHeaders(id, grpcAnswer("5", ""), true)
+			host.CompleteHttpContext(id)
+			host.CallOnHttpCallResponse(sent[len(sent)-1].CalloutID, shadow, nil, nil)
+			if i == 0 {
+				host.Tick() // the report
+				sent = callouts(host)
+				report := string(sent[len(sent)-1].Body)
+				if gjson.Get(report, "differences.0.part").String() != "status" || gjson.Get(report, "requestId").String() != "r-9" ||
+					gjson.Get(report, "shadow.grpcStatus").Int() != 13 {
+					t.Errorf("report %s: want a difference at status, requestId r-9, shadow grpcStatus 13", report)
+				}
+			}
+		}
+		compareCounters(t, host, "shadow", map[mirror.CompareCounter]uint64{mirror.CompareSame: 1, mirror.CompareDiffers: 1,
+			mirror.CompareStatusDiffers: 1, mirror.CompareSkipped: 1, mirror.ReportsSent: 1})
+		wantCounters(t, host, "shadow", map[mirror.Counter]uint64{mirror.Matched: 3, mirror.Dispatched: 3,
+			mirror.Response2xx: 1, mirror.ResponseGRPCError: 1, mirror.ResponseFailed: 1})
+	})
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host := start(t, vm, compareConfig(`{"body": "none", "report": {"cluster": "reports"}}`))
+		id, c := copyOf(t, host)
+		respond(t, host, id, jsonResponse, []byte(`{"a": 1}`), 3)
+		host.CompleteHttpContext(id)
+		host.CallOnHttpCallResponse(c.CalloutID, [][2]string{{":status", "500"}}, nil, []byte(`oops`))
+		host.Tick()
+		sent := callouts(host)
+		report := string(sent[len(sent)-1].Body)
+		if gjson.Get(report, "primary.bytes").Int() != 8 || gjson.Get(report, "shadow.bytes").Int() != 4 {
+			t.Errorf("report %s: want 8 and 4 bytes under body none", report)
+		}
 	})
 }

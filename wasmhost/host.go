@@ -918,16 +918,26 @@ func (h *Host) httpCall(r *root, cluster string, headers [][2]string, body []byt
 		resp, err := caller.Call(ctx, c)
 		timedOut := ctx.Err() == context.DeadlineExceeded
 		cancel()
-		h.deliver(token, envoyAnswer(resp, err, timedOut))
+		h.deliver(token, envoyAnswer(c, resp, err, timedOut))
 	}()
 	return token, StatusOK
 }
 
-// envoyAnswer is what Envoy's async client reports for a call's outcome: a timeout is
-// the router's own 504, a failure before any response its 503, and a reset after the
-// response began a failure (nil: no headers, no body).
-func envoyAnswer(resp *Response, err error, timedOut bool) *Response {
+// envoyAnswer is what Envoy's async client reports for call c's outcome: a timeout is
+// the router's own 504, a failure before any response its 503 (router.cc,
+// onUpstreamTimeoutAbort and onUpstreamReset), and a reset after the response began a
+// failure (nil: no headers, no body; context.cc onHttpCallFailure). For a gRPC request
+// (AsyncStreamImpl::sendHeaders sets is_grpc_request_ from its content-type) a local
+// reply is a trailers-only HTTP 200 with content-type application/grpc, grpc-status
+// mapped from the HTTP code (grpc/status.cc httpToGrpcStatus: 503 and 504 are
+// UNAVAILABLE, 14) and the text as grpc-message, percent-encoded, which leaves these
+// texts as they are (Utility::prepareLocalReply, source/common/http/utility.cc).
+func envoyAnswer(c *Callout, resp *Response, err error, timedOut bool) *Response {
 	local := func(status, body string) *Response {
+		if ct, _ := lookup(c.Headers, "content-type"); isGRPC(ct) {
+			return &Response{Headers: [][2]string{{":status", "200"}, {"content-type", "application/grpc"},
+				{"grpc-status", "14"}, {"grpc-message", body}}}
+		}
 		return &Response{Headers: [][2]string{{":status", status}, {"content-length", fmt.Sprint(len(body))},
 			{"content-type", "text/plain"}}, Body: []byte(body)}
 	}
@@ -937,9 +947,16 @@ func envoyAnswer(resp *Response, err error, timedOut bool) *Response {
 	case errors.Is(err, ErrReset):
 		return nil
 	case err != nil:
-		return local("503", "upstream connect error or disconnect/reset before headers. reset reason: connection failure")
+		return local("503", "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure")
 	}
 	return resp
+}
+
+// isGRPC is Envoy's Grpc::Common::hasGrpcContentType: application/grpc, alone or
+// followed by + or ;.
+func isGRPC(contentType string) bool {
+	rest, ok := strings.CutPrefix(contentType, "application/grpc")
+	return ok && (rest == "" || rest[0] == '+' || rest[0] == ';')
 }
 
 // Answer sends the callouts a Manual host holds to their clusters, one after the
@@ -964,7 +981,7 @@ func (h *Host) Answer() (int, error) {
 		}
 		resp, err := c.caller.Call(context.Background(), c.call)
 		answered++
-		if err := h.deliver(c.token, envoyAnswer(resp, err, errors.Is(err, context.DeadlineExceeded))); err != nil && first == nil {
+		if err := h.deliver(c.token, envoyAnswer(c.call, resp, err, errors.Is(err, context.DeadlineExceeded))); err != nil && first == nil {
 			first = err
 		}
 	}

@@ -2,6 +2,7 @@ package wasmhost
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -415,6 +416,9 @@ func TestHost_bodyBudgetInEveryEndOrder(t *testing.T) {
 		end  func(*Stream) error
 	}{
 		{"reset: log, done, delete", (*Stream).Done},
+		// The SDK never calls OnHttpStreamDone in this order, and a request reset
+		// mid-body has no response end: the plugin hears nothing.
+		{"reset mid-body, HTTP/3: done, delete, log", (*Stream).DoneDeferredLog},
 		{"answered early: done, delete, log", func(s *Stream) error {
 			if _, err := s.ResponseHeaders([][2]string{{":status", "413"}}, true); err != nil {
 				return err
@@ -441,6 +445,96 @@ func TestHost_bodyBudgetInEveryEndOrder(t *testing.T) {
 			h.Answer()
 			if n := metricValue(t, h, "meshmirror.s.dispatched"); n != 1 {
 				t.Errorf("dispatched = %d, want 1: the unfinished request's bytes were not given back", n)
+			}
+		})
+	}
+}
+
+// TestHost_http3ResetsGiveBodiesBack is the repro of issue 16: three POSTs reset
+// mid-body and ended in HTTP/3's deferred-log order (done, delete, then a log the SDK
+// drops: Envoy's QuicStatsGatherer logs after destroyFilters, conn_manager_impl.cc
+// doDeferredStreamDestroy), then three complete POSTs. Each reset stream's context is
+// destroyed after its log (cpp-host ContextBase::~ContextBase erases it), so the
+// plugin, asking set_effective_context, finds it gone and takes its bytes back: all
+// three complete POSTs are copied, as in the HTTP/1 order.
+func TestHost_http3ResetsGiveBodiesBack(t *testing.T) {
+	post := [][2]string{{":method", "POST"}, {":path", "/"}, {":authority", "app"}, {":scheme", "http"}}
+	config := []byte(`{"targets":[{"name":"rst-h3","cluster":"shadow","maxInFlight":2,"body":{"maxBytes":4096}}]}`)
+	for _, order := range []struct {
+		name string
+		end  func(*Stream) error
+	}{{"HTTP/1: log, done, delete", (*Stream).Done}, {"HTTP/3: done, delete, log", (*Stream).DoneDeferredLog}} {
+		t.Run(order.name, func(t *testing.T) {
+			h, _ := startWithLog(t, Options{Manual: true, PluginConfig: config,
+				Clusters: map[string]Caller{"shadow": &recorder{}}})
+			for range 3 {
+				s, _ := h.NewStream()
+				s.RequestHeaders(post, false)
+				s.RequestBody(make([]byte, 3000), false)
+				if err := order.end(s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 3 {
+				s, _ := h.NewStream()
+				s.RequestHeaders(post, false)
+				s.RequestBody(make([]byte, 3000), true)
+				s.Done()
+				for h.TickPeriod() > 0 {
+					h.Tick()
+				}
+				h.Answer()
+			}
+			for name, want := range map[string]uint64{"meshmirror.rst-h3.dispatched": 3,
+				"meshmirror.rst-h3.dropped_in_flight": 0, "meshmirror.rst-h3.in_flight": 0} {
+				if v := metricValue(t, h, name); v != want {
+					t.Errorf("%s = %d, want %d", name, v, want)
+				}
+			}
+		})
+	}
+}
+
+// TestHost_grpcLocalReply: for a gRPC request, Envoy's async client answers its own
+// timeout or connect failure as HTTP 200 with grpc-status 14 (envoyAnswer cites the
+// source). That is Envoy's answer, not the shadow's: the copy counts in
+// response_failed and its pair is skipped, while a shadow's own UNAVAILABLE counts in
+// response_grpc_error and is compared.
+func TestHost_grpcLocalReply(t *testing.T) {
+	call := [][2]string{{":method", "POST"}, {":path", "/grpc.health.v1.Health/Check"}, {":authority", "app"},
+		{":scheme", "http"}, {"content-type", "application/grpc"}, {"te", "trailers"}}
+	ok := [][2]string{{":status", "200"}, {"content-type", "application/grpc"}, {"grpc-status", "14"},
+		{"grpc-message", "backend is draining"}}
+	for _, tc := range []struct {
+		name   string
+		answer func(ctx context.Context, c *Callout) (*Response, error)
+		want   map[string]uint64
+	}{
+		{"connect failure", func(context.Context, *Callout) (*Response, error) { return nil, errors.New("refused") },
+			map[string]uint64{"response_failed": 1, "response_grpc_error": 0, "compare_skipped": 1, "compare_same": 0}},
+		{"timeout", func(context.Context, *Callout) (*Response, error) { return nil, context.DeadlineExceeded },
+			map[string]uint64{"response_failed": 1, "response_grpc_error": 0, "compare_skipped": 1, "compare_same": 0}},
+		{"the shadow's own UNAVAILABLE", func(context.Context, *Callout) (*Response, error) {
+			return &Response{Headers: ok}, nil
+		}, map[string]uint64{"response_failed": 0, "response_grpc_error": 1, "compare_skipped": 0, "compare_same": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := startWithLog(t, Options{Manual: true,
+				PluginConfig: []byte(`{"targets":[{"name":"g","cluster":"shadow","compare":{"body":"none"}}]}`),
+				Clusters:     map[string]Caller{"shadow": &recorder{answer: tc.answer}}})
+			s, _ := h.NewStream()
+			s.RequestHeaders(call, false)
+			s.RequestBody([]byte{0, 0, 0, 0, 0}, true)
+			for h.TickPeriod() > 0 {
+				h.Tick()
+			}
+			h.Answer()
+			s.ResponseHeaders(ok, true) // the primary's own trailers-only UNAVAILABLE
+			s.Done()
+			for name, want := range tc.want {
+				if v := metricValue(t, h, "meshmirror.g."+name); v != want {
+					t.Errorf("%s = %d, want %d", name, v, want)
+				}
 			}
 		})
 	}

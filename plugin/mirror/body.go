@@ -108,43 +108,31 @@ func (m *Mirror) unhold(r *Request) {
 	r.holder = 0
 }
 
-// reclaim takes back the body bytes of the requests, other than r, whose stream is
-// gone, and reports whether it took any.
+// reclaim takes back the body bytes of requests, other than r, whose stream is gone,
+// and reports whether it took any. It asks about at most probesPerReclaim streams,
+// going round the holders from where it stopped last: a budget spent by live streams
+// costs a few host calls per refused chunk, and a vanished stream is found within a
+// few rounds.
 func (m *Mirror) reclaim(r *Request) bool {
-	if m.alive == nil || !m.probes.allow() {
+	if m.alive == nil {
 		return false
 	}
 	found := false
-	for i := len(m.holders) - 1; i >= 0; i-- { // letGo moves the last holder to i
+	for n := min(probesPerReclaim, len(m.holders)); n > 0 && len(m.holders) > 0; n-- {
+		i := m.probeNext % len(m.holders)
 		h := m.holders[i]
 		if h == r || m.streamAlive(h.Stream) {
+			m.probeNext = i + 1
 			continue
 		}
-		// The stream is gone: its context will never be called again.
+		// The stream is gone: its context will never be called again. letGo moves
+		// the last holder to i, which is asked next.
 		m.letGo(h)
 		h.pending, h.withBody = 0, 0
 		found = true
 	}
-	m.probes.spent(found, len(m.holders))
 	return found
 }
 
-// probeCredit bounds how often the mirror asks the host about streams: after a round
-// of questions that found none gone, it waits for as many more occasions as it asked
-// questions, so that a budget spent by live streams costs about one question per
-// request, not one per stream per request.
-type probeCredit struct{ wait int }
-
-func (c *probeCredit) allow() bool {
-	if c.wait > 0 {
-		c.wait--
-		return false
-	}
-	return true
-}
-
-func (c *probeCredit) spent(found bool, asked int) {
-	if !found {
-		c.wait = asked
-	}
-}
+// probesPerReclaim is the most streams one reclaim asks the host about.
+const probesPerReclaim = 8

@@ -136,9 +136,9 @@ type Mirror struct {
 	inflater inflater
 	// holders are the requests that hold body bytes, and alive tells whether a
 	// stream still exists: the bytes of one that is gone are taken back (reclaim).
-	holders []*Request
-	alive   func(stream uint32) bool
-	probes  probeCredit
+	holders   []*Request
+	alive     func(stream uint32) bool
+	probeNext int // where reclaim goes on asking
 }
 
 type targetState struct {
@@ -366,6 +366,7 @@ func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []C
 			if c.Pair = m.newPair(i, r, now); c.Pair != nil {
 				resp.pairs[resp.n] = c.Pair
 				resp.n++
+				resp.grpc = resp.grpc || grpc
 			}
 		}
 		out = append(out, c)

@@ -153,20 +153,20 @@ const (
 // a reset, tells the plugin no other way), or it has not ended long after its request
 // did.
 func (m *Mirror) sweep(target int, now int64) {
-	probe := m.probes.allow()
-	found := false
-	for i := len(m.live) - 1; i >= 0; i-- {
+	probes := probesPerReclaim
+	for i := len(m.live) - 1; i >= 0; i-- { // skip moves the last pair to i, already seen
 		p := m.live[i]
 		if p.target != target || p.primary.done {
 			continue
 		}
-		if now-p.start > pairStaleNs || probe && !m.streamAlive(p.stream) {
-			m.skip(p)
-			found = true
+		stale := now-p.start > pairStaleNs
+		if !stale && probes > 0 {
+			probes--
+			stale = !m.streamAlive(p.stream)
 		}
-	}
-	if probe {
-		m.probes.spent(found, m.targets[target].pairs)
+		if stale {
+			m.skip(p)
+		}
 	}
 }
 
