@@ -140,6 +140,11 @@ func TestSoak(t *testing.T) {
 	if err := CheckOutcomes(res.Metrics); err != nil {
 		t.Error(err)
 	}
+	// A tenth of the audit shadow's pages differ, a third are gzip: decoded, those
+	// are the same as the primary's.
+	if same, differs := res.Metrics["meshmirror.audit.compare_same"], res.Metrics["meshmirror.audit.compare_differs"]; same < 5*differs {
+		t.Errorf("audit: %d pairs the same, %d differ: gzip answers are not compared decoded", same, differs)
+	}
 	if len(res.Timers) > 0 {
 		t.Errorf("tick timers still set at the end, by root context: %v", res.Timers)
 	}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -79,6 +80,7 @@ var soakVariant = strings.Replace(strings.Replace(SoakConfig, `"percentage": 25`
 // of up to MaxBody in up to 16 chunks, 10% POST with trailers, 8% reset before their
 // end, 7% carrying the marker; a quarter of the streams end as HTTP/3 ones with
 // deferred logging do (done, delete, then log). The shadows answer 200 or 404; the
+// audit target's compared shadow answers the page, a third of the time gzip; the
 // flaky one answers 200, 503, a connection failure, a reset or a timeout.
 func Soak(wasm []byte, opts SoakOptions, progress func(SoakSample)) (SoakResult, error) {
 	n, every, seed := opts.Requests, opts.Every, opts.Seed
@@ -225,7 +227,10 @@ func end(s *wasmhost.Stream, rng *rand.Rand) error {
 
 // soakResponse is the primary's response headers in the soak; soakPage its body, a
 // JSON page of about 1 KiB in one or two chunks, which the audit target compares.
-var soakResponse = [][2]string{{":status", "200"}, {"content-type", "application/json"}}
+var (
+	soakResponse     = [][2]string{{":status", "200"}, {"content-type", "application/json"}}
+	soakGzipResponse = [][2]string{{":status", "200"}, {"content-type", "application/json"}, {"content-encoding", "gzip"}}
+)
 
 func soakPage(rng *rand.Rand) [][]byte {
 	page := []byte(`{"at": "` + strconv.FormatUint(rng.Uint64(), 16) + `", "items": [` +
@@ -263,10 +268,19 @@ func soakClusters(rng *rand.Rand) map[string]wasmhost.Caller {
 	})
 	// The audit target's shadow answers with the primary's page, its own timestamp,
 	// and now and then a changed price: mostly the same answer, some that differ.
+	// A third of its answers are gzip, as a shadow answers a client's accept-encoding:
+	// the comparison decodes them.
 	audit := wasmhost.CallerFunc(func(context.Context, *wasmhost.Callout) (*wasmhost.Response, error) {
 		page := bytes.Join(soakPage(rng), nil)
 		if rng.IntN(10) == 0 {
 			page = bytes.Replace(page, []byte("9.99"), []byte("10.99"), 1)
+		}
+		if rng.IntN(3) == 0 {
+			var b bytes.Buffer
+			w := gzip.NewWriter(&b)
+			w.Write(page)
+			w.Close()
+			return &wasmhost.Response{Headers: soakGzipResponse, Body: b.Bytes()}, nil
 		}
 		return &wasmhost.Response{Headers: soakResponse, Body: page}, nil
 	})
@@ -275,7 +289,7 @@ func soakClusters(rng *rand.Rand) map[string]wasmhost.Caller {
 
 // CheckOutcomes reports, for every target in metrics (named as the plugin names
 // them), whether each copy Envoy accepted has had exactly one outcome: an answer
-// (response_2xx … response_5xx, response_failed) or a cancellation; none may still
+// (response_2xx … response_5xx, response_failed, response_grpc_error) or a cancellation; none may still
 // be in flight.
 func CheckOutcomes(metrics map[string]uint64) error {
 	var problems []string
@@ -286,7 +300,7 @@ func CheckOutcomes(metrics map[string]uint64) error {
 		}
 		var outcomes uint64
 		for _, c := range []mirror.Counter{mirror.Response2xx, mirror.Response3xx, mirror.Response4xx,
-			mirror.Response5xx, mirror.ResponseFailed, mirror.Cancelled} {
+			mirror.Response5xx, mirror.ResponseFailed, mirror.ResponseGRPCError, mirror.Cancelled} {
 			outcomes += metrics[mirror.CounterName(target, c)]
 		}
 		if inFlight := metrics[mirror.InFlightName(target)]; outcomes != dispatched || inFlight != 0 {

@@ -221,14 +221,14 @@ func TestHost_failures(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"meshmirror.hang.response_failed":    "timeout",
-		"meshmirror.refused.response_5xx":    "503 from Envoy",
+		"meshmirror.refused.response_failed": "Envoy's own 503",
 		"meshmirror.reset.response_failed":   "reset",
 		"meshmirror.hang.dispatched":         "sent",
 		"meshmirror.refused.dispatched":      "sent",
 		"meshmirror.reset.dispatched":        "sent",
 		"meshmirror.reset.in_flight":         "",
 		"meshmirror.hang.dropped_in_flight":  "",
-		"meshmirror.refused.response_failed": "",
+		"meshmirror.refused.response_5xx":    "",
 	} {
 		wantValue := uint64(1)
 		if want == "" {
@@ -322,8 +322,8 @@ func TestHost_manual(t *testing.T) {
 	}
 	for name, want := range map[string]uint64{"meshmirror.s.response_2xx": 1, "meshmirror.s.in_flight": 0,
 		// Envoy's 504 for the timeout comes at once, before timeoutMs: the plugin
-		// takes it for the shadow's own.
-		"meshmirror.hang.response_5xx": 1, "meshmirror.hang.in_flight": 0} {
+		// knows it by its text, Envoy's router's.
+		"meshmirror.hang.response_failed": 1, "meshmirror.hang.response_5xx": 0, "meshmirror.hang.in_flight": 0} {
 		if v := metricValue(t, h, name); v != want {
 			t.Errorf("%s = %d, want %d", name, v, want)
 		}

@@ -539,3 +539,23 @@ func TestHost_grpcLocalReply(t *testing.T) {
 		})
 	}
 }
+
+// TestHost_refusedCopyIsNoPair: Envoy's httpCall refuses a copy to a cluster it does
+// not know (BadArgument, context.cc); a copy never sent is not a pair, so it counts in
+// dispatch_failed only, not in compare_skipped.
+func TestHost_refusedCopyIsNoPair(t *testing.T) {
+	h := newHost(t, `{"targets": [{"name": "s", "cluster": "unknown", "compare": {}}]}`, map[string]Caller{})
+	for range 3 {
+		s, _ := h.NewStream()
+		s.RequestHeaders(get, true)
+		s.ResponseHeaders([][2]string{{":status", "200"}}, true)
+		s.Done()
+		waitTicks(t, h)
+	}
+	for name, want := range map[string]uint64{"meshmirror.s.dispatch_failed": 3, "meshmirror.s.dispatched": 0,
+		"meshmirror.s.compare_skipped": 0} {
+		if v := metricValue(t, h, name); v != want {
+			t.Errorf("%s = %d, want %d", name, v, want)
+		}
+	}
+}

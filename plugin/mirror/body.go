@@ -71,11 +71,21 @@ func (m *Mirror) Held() int { return m.bodies.held }
 // OnHttpStreamDone at the log; HTTP/3 with deferred logging ends it with done and
 // delete, and logs only later, which the SDK drops (FACTS.md). A stream reset before
 // its request ended then tells the plugin nothing, and the body bytes it reserved
-// would stay reserved for good. The mirror keeps the requests that hold body bytes,
-// and when the budget is spent it asks the host, for each, whether its stream still
-// exists (proxy_set_effective_context answers BadArgument once Envoy has destroyed
-// the stream's context: proxy-wasm-cpp-host src/exports.cc): those that are gone give
-// their bytes back (RATIONALE.md).
+// would stay reserved for good. So each request that holds body bytes has a lease:
+// its stream's id and its bytes, and nothing that keeps the request or its body alive
+// (a vanished stream's body goes with its context, to the collector). When the budget
+// is spent, the mirror asks the host whether a lease's stream still exists
+// (proxy_set_effective_context answers BadArgument once Envoy has destroyed the
+// stream's context: proxy-wasm-cpp-host src/exports.cc); the bytes of one that is
+// gone come back (RATIONALE.md).
+
+// lease is what the mirror knows of a request that holds body bytes.
+type lease struct {
+	stream uint32
+	bytes  int
+	gen    uint32 // counts the lease's reuses, so that a request can tell it lost it
+	used   bool
+}
 
 // SetLiveness gives the mirror a way to ask whether the host's stream still exists;
 // without one, every stream is taken to exist.
@@ -85,50 +95,70 @@ func (m *Mirror) streamAlive(stream uint32) bool {
 	return stream == 0 || m.alive == nil || m.alive(stream)
 }
 
-// hold records that r holds body bytes.
-func (m *Mirror) hold(r *Request) {
-	if r.holder == 0 {
-		m.holders = append(m.holders, r)
-		r.holder = len(m.holders)
+// leaseOf returns the index of r's lease, or -1 when it has none (or lost it to
+// reclaim).
+func (m *Mirror) leaseOf(r *Request) int {
+	if i := r.lease - 1; i >= 0 && i < len(m.leases) && m.leases[i].used && m.leases[i].gen == r.leaseGen {
+		return i
 	}
+	return -1
 }
 
-// unhold forgets that r holds body bytes.
+// lost reports whether r holds a body whose lease reclaim took: its bytes are no
+// longer accounted for, and its copies may not have them.
+func (m *Mirror) lost(r *Request) bool { return r.body != nil && m.leaseOf(r) < 0 }
+
+// hold accounts n more body bytes to r's lease, taking one if r has none.
+func (m *Mirror) hold(r *Request, n int) {
+	i := m.leaseOf(r)
+	if i < 0 {
+		if k := len(m.freeLeases); k > 0 {
+			i = m.freeLeases[k-1]
+			m.freeLeases = m.freeLeases[:k-1]
+		} else {
+			i = len(m.leases)
+			m.leases = append(m.leases, lease{})
+		}
+		l := &m.leases[i]
+		l.gen++
+		l.stream, l.bytes, l.used = r.Stream, 0, true
+		r.lease, r.leaseGen = i+1, l.gen
+	}
+	m.leases[i].bytes += n
+}
+
+// unhold ends r's lease: its bytes are given back, or handed to its copies.
 func (m *Mirror) unhold(r *Request) {
-	i := r.holder - 1
-	if i < 0 || i >= len(m.holders) || m.holders[i] != r {
-		r.holder = 0
-		return
+	if i := m.leaseOf(r); i >= 0 {
+		m.endLease(i)
 	}
-	last := len(m.holders) - 1
-	m.holders[i] = m.holders[last]
-	m.holders[i].holder = i + 1
-	m.holders[last] = nil
-	m.holders = m.holders[:last]
-	r.holder = 0
+	r.lease = 0
 }
 
-// reclaim takes back the body bytes of requests, other than r, whose stream is gone,
+func (m *Mirror) endLease(i int) {
+	m.leases[i].used, m.leases[i].bytes = false, 0
+	m.freeLeases = append(m.freeLeases, i)
+}
+
+// reclaim takes back the body bytes of leases, other than r's, whose stream is gone,
 // and reports whether it took any. It asks about at most probesPerReclaim streams,
-// going round the holders from where it stopped last: a budget spent by live streams
+// going round the leases from where it stopped last: a budget spent by live streams
 // costs a few host calls per refused chunk, and a vanished stream is found within a
 // few rounds.
 func (m *Mirror) reclaim(r *Request) bool {
-	if m.alive == nil {
+	if m.alive == nil || len(m.leases) == 0 {
 		return false
 	}
+	own := m.leaseOf(r)
 	found := false
-	for n := min(probesPerReclaim, len(m.holders)); n > 0 && len(m.holders) > 0; n-- {
-		i := m.probeNext % len(m.holders)
-		h := m.holders[i]
-		if h == r || m.streamAlive(h.Stream) {
-			m.probeNext = i + 1
+	for n := min(probesPerReclaim, len(m.leases)); n > 0; n-- {
+		i := (m.probeNext + 1) % len(m.leases)
+		m.probeNext = i
+		if l := &m.leases[i]; !l.used || i == own || m.streamAlive(l.stream) {
 			continue
 		}
-		// The stream is gone: its context will never be called again. letGo moves
-		// the last holder to i, which is asked next.
-		m.letGo(h)
-		h.pending, h.withBody = 0, 0
+		m.bodies.held -= m.leases[i].bytes // its body goes with the stream's context
+		m.endLease(i)
 		found = true
 	}
 	return found

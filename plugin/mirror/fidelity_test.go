@@ -330,8 +330,8 @@ func TestBodyBytesOfVanishedStreams(t *testing.T) {
 	if n := rec.count(0, DroppedInFlight); n != 1 {
 		t.Errorf("dropped_in_flight = %d, want still 1: the vanished streams' bytes came back", n)
 	}
-	if m.Held() != 0 || len(m.holders) != 0 {
-		t.Errorf("%d bytes held by %d requests after every stream ended or vanished", m.Held(), len(m.holders))
+	if m.Held() != 0 || len(m.leases)-len(m.freeLeases) != 0 {
+		t.Errorf("%d bytes held, %d leases after every stream ended or vanished", m.Held(), len(m.leases)-len(m.freeLeases))
 	}
 	if asked > 10 {
 		t.Errorf("asked the host %d times", asked)

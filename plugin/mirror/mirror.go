@@ -134,11 +134,12 @@ type Mirror struct {
 	verdicts []Verdict
 	diffs    []Difference // the scratch of decide
 	inflater inflater
-	// holders are the requests that hold body bytes, and alive tells whether a
+	// leases account for the body bytes of requests, and alive tells whether a
 	// stream still exists: the bytes of one that is gone are taken back (reclaim).
-	holders   []*Request
-	alive     func(stream uint32) bool
-	probeNext int // where reclaim goes on asking
+	leases     []lease
+	freeLeases []int
+	alive      func(stream uint32) bool
+	probeNext  int // where reclaim goes on asking
 }
 
 type targetState struct {
@@ -174,7 +175,10 @@ type Request struct {
 	// the mirror asks the host whether a stream that never said it ended still exists
 	// (SetLiveness). Start keeps it.
 	Stream   uint32
-	holder   int // the request's index in Mirror.holders, plus one; 0 for none
+	// lease is the index of the request's lease in Mirror.leases, plus one (0 for
+	// none), and leaseGen its generation then.
+	lease    int
+	leaseGen uint32
 	headers  Headers
 	pending  uint32 // targets selected for a copy, by bit
 	withBody uint32 // the pending targets that copy the body
@@ -274,11 +278,15 @@ func (m *Mirror) Body(r *Request, chunk []byte) {
 			m.dropBody(r, i, DroppedBodyTooLarge)
 		}
 	}
-	if r.withBody != 0 && !m.bodies.reserve(len(chunk)) && !(m.reclaim(r) && m.bodies.reserve(len(chunk))) {
+	lost := m.lost(r) // reclaimed, as if its stream had vanished
+	if r.withBody != 0 && (lost || !m.bodies.reserve(len(chunk)) && !(m.reclaim(r) && m.bodies.reserve(len(chunk)))) {
 		for i := range m.cfg.Targets {
 			if r.withBody&(1<<i) != 0 {
 				m.dropBody(r, i, DroppedInFlight)
 			}
+		}
+		if lost {
+			r.body = nil
 		}
 	}
 	if r.withBody == 0 {
@@ -287,15 +295,17 @@ func (m *Mirror) Body(r *Request, chunk []byte) {
 	}
 	if r.body == nil {
 		r.body = m.bodies.take()
-		m.hold(r)
 	}
+	m.hold(r, len(chunk))
 	r.body = append(r.body, chunk...)
 }
 
 // letGo gives back the body a request holds.
 func (m *Mirror) letGo(r *Request) {
+	if r.body != nil && m.leaseOf(r) >= 0 {
+		m.bodies.release(r.body)
+	}
 	m.unhold(r)
-	m.bodies.release(r.body)
 	r.body = nil
 }
 
@@ -332,6 +342,14 @@ type Copy struct {
 // cap, and is appended to out. An admitted copy counts as in flight until Answered
 // or Refused is called for it. trailers may be nil; now is in nanoseconds.
 func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []Copy {
+	if m.lost(r) {
+		for i := range m.cfg.Targets {
+			if r.withBody&(1<<i) != 0 {
+				m.dropBody(r, i, DroppedInFlight)
+			}
+		}
+		r.body = nil
+	}
 	shared := false
 	grpc := r.pending != 0 && isGRPC(r.headers)
 	var resp primaryResponse
@@ -372,10 +390,10 @@ func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []C
 		out = append(out, c)
 	}
 	// The copies share the body until they are sent; the request lets go of it.
-	m.unhold(r)
 	if !shared {
-		m.bodies.release(r.body)
+		m.letGo(r)
 	}
+	m.unhold(r)
 	*r = Request{Stream: r.Stream, resp: resp} // the response of the request is observed from now on
 	return out
 }
