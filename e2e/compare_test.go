@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -87,9 +88,24 @@ func TestCompare(t *testing.T) {
 		{"the shadow hangs past its timeout", `{}`,
 			jsonAnswer(200, "", catalog, 0), jsonAnswer(200, "", catalog, time.Second),
 			map[mirror.CompareCounter]uint64{mirror.CompareSkipped: 1}, ""},
+		{"the shadow answers gzip", `{}`,
+			jsonAnswer(200, "", catalog, 0), func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Content-Encoding", "gzip")
+				z := gzip.NewWriter(w)
+				z.Write([]byte(`{"items":[{"price":9.990,"id":1},{"id":2,"price":5.0}],"meta":{"at":"12:00:01"}}`))
+				z.Close()
+			},
+			map[mirror.CompareCounter]uint64{mirror.CompareSame: 1}, ""},
 		// A reset before the answer began reaches the plugin as Envoy's own 503 (the
-		// router's local reply, delivered to AsyncClient's onSuccess), an answer that
-		// differs; a reset while answering is a failed copy (onFailure: no headers).
+		// router's local reply, delivered to AsyncClient's onSuccess), a failure whose
+		// pair is skipped; so is a reset while answering (onFailure: no headers).
+		{"the shadow resets before answering", `{}`,
+			jsonAnswer(200, "", catalog, 0), func(w http.ResponseWriter, r *http.Request) {
+				conn, _, _ := w.(http.Hijacker).Hijack()
+				conn.Close()
+			},
+			map[mirror.CompareCounter]uint64{mirror.CompareSkipped: 1}, ""},
 		{"the shadow resets while answering", `{}`,
 			jsonAnswer(200, "", catalog, 0), func(w http.ResponseWriter, r *http.Request) {
 				conn, buf, _ := w.(http.Hijacker).Hijack()
@@ -136,18 +152,21 @@ func bytes2(s, old, new string) string {
 
 // report is the schema of a report (README "Comparing responses").
 type report struct {
-	Target  string `json:"target"`
-	Method  string `json:"method"`
-	Path    string `json:"path"`
-	Primary struct {
-		Status    *int `json:"status"`
-		Bytes     *int `json:"bytes"`
-		LatencyMs *int `json:"latencyMs"`
+	Target    string `json:"target"`
+	Method    string `json:"method"`
+	Path      string `json:"path"`
+	RequestID string `json:"requestId"`
+	Primary   struct {
+		Status     *int `json:"status"`
+		GRPCStatus *int `json:"grpcStatus"`
+		Bytes      *int `json:"bytes"`
+		LatencyMs  *int `json:"latencyMs"`
 	} `json:"primary"`
 	Shadow struct {
-		Status    *int `json:"status"`
-		Bytes     *int `json:"bytes"`
-		LatencyMs *int `json:"latencyMs"`
+		Status     *int `json:"status"`
+		GRPCStatus *int `json:"grpcStatus"`
+		Bytes      *int `json:"bytes"`
+		LatencyMs  *int `json:"latencyMs"`
 	} `json:"shadow"`
 	Differences []struct {
 		Part    string `json:"part"`
@@ -171,7 +190,7 @@ func checkReport(t *testing.T, got runner.Received, where string) {
 	if err := dec.Decode(&r); err != nil {
 		t.Fatalf("the report does not match the schema: %v\n%s", err, got.Body)
 	}
-	if r.Target != "shadow" || r.Method != "GET" || r.Path != "/api/items" || r.Primary.Status == nil ||
+	if r.Target != "shadow" || r.Method != "GET" || r.Path != "/api/items" || r.RequestID == "" || r.Primary.Status == nil ||
 		r.Shadow.Status == nil || r.Primary.Bytes == nil || r.Shadow.LatencyMs == nil || len(r.Differences) == 0 {
 		t.Errorf("report %s", got.Body)
 	}

@@ -229,9 +229,9 @@ func TestShadowFaults(t *testing.T) {
 	tests := []struct {
 		name, addr, counter string
 	}{
-		{"refuses connections", refusedAddr, "response_5xx"}, // Envoy's own 503
+		{"refuses connections", refusedAddr, "response_failed"}, // Envoy's own 503: a failure
 		{"hangs past the timeout", hangs.Addr, "response_failed"},
-		{"resets before answering", resetsEarly.Addr, "response_5xx"}, // Envoy's own 503
+		{"resets before answering", resetsEarly.Addr, "response_failed"}, // Envoy's own 503: a failure
 		{"resets while answering", resetsLate.Addr, "response_failed"},
 		{"answers 5xx", fails.Addr, "response_5xx"},
 	}

@@ -174,7 +174,7 @@ type Request struct {
 	// Stream is the host's id of the request's stream, set by the SDK glue: with it
 	// the mirror asks the host whether a stream that never said it ended still exists
 	// (SetLiveness). Start keeps it.
-	Stream   uint32
+	Stream uint32
 	// lease is the index of the request's lease in Mirror.leases, plus one (0 for
 	// none), and leaseGen its generation then.
 	lease    int
