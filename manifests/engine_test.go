@@ -2,10 +2,14 @@ package manifests
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -270,4 +274,131 @@ func mustRead(t *testing.T, file string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// dashboardTargets are the targets the dashboard test loads: envoy.yaml's and one whose
+// name has both a dash and an underscore.
+var dashboardTargets = []string{"echo-v2", "external", "x-y_z"}
+
+// distinct gives every metric of every target its own value, so that a query that
+// picks the wrong metric or mixes targets up gives other numbers than the right one.
+func distinct(e exported) float64 {
+	h := fnv.New32a()
+	h.Write([]byte(e.metric))
+	return float64(slices.Index(dashboardTargets, e.target)+2) * float64(h.Sum32()%97+1)
+}
+
+// TestDashboardForms evaluates every query of the dashboard, and its target variable,
+// with Prometheus's engine on the plugin's metrics as Envoy exports them with the
+// stats_tags and without: both forms give the same series with the same values (the
+// target's name as Prometheus writes it: echo_v2 for echo-v2 without the tags), for
+// every target and for one chosen in the variable.
+func TestDashboardForms(t *testing.T) {
+	var d dashboard
+	if err := json.Unmarshal(mustRead(t, dashboardFile), &d); err != nil {
+		t.Fatal(err)
+	}
+	forms := tagForms(t)
+	dbs := map[string]storage.Storage{}
+	for form, rules := range forms {
+		dbs[form] = loadSeries(t, rules, dashboardTargets, map[string]values{"echo-v1": distinct})
+	}
+	engine := newEngine(t)
+	at := time.Unix(0, 0).UTC().Add(30 * time.Minute)
+	// eval runs a query on one form, with the target variable set to choice (a regex),
+	// and returns each series by its labels, with the target as Prometheus writes it
+	// without the tags.
+	eval := func(t *testing.T, form, query, choice string) map[string]float64 {
+		t.Helper()
+		vars := strings.NewReplacer("${target}", choice, "$target", choice)
+		vec, err := instant(engine, dbs[form], grafanaVariables.Replace(vars.Replace(query)), at)
+		if err != nil {
+			t.Fatalf("%s metrics: %q: %v", form, query, err)
+		}
+		out := map[string]float64{}
+		for _, s := range vec {
+			b := labels.NewBuilder(s.Metric)
+			if target := s.Metric.Get("target"); target != "" {
+				b.Set("target", sanitizeName(target))
+			}
+			out[b.Labels().String()] = s.F
+		}
+		return out
+	}
+	compare := func(t *testing.T, query string, choice map[string]string) {
+		t.Helper()
+		got := map[string]map[string]float64{}
+		for form := range forms {
+			got[form] = eval(t, form, query, choice[form])
+			if len(got[form]) == 0 {
+				t.Errorf("%s metrics, target %s: %q returns nothing", form, choice[form], query)
+			}
+		}
+		labelled, unlabelled := got["labelled"], got["unlabelled"]
+		if !maps.EqualFunc(labelled, unlabelled, relativelyEqual) {
+			t.Errorf("target %v: %q gives\n  with the stats_tags    %v\n  without them           %v", choice, query, labelled, unlabelled)
+		}
+		for series := range labelled {
+			if choice["unlabelled"] != ".*" && strings.Contains(series, "target=") && !strings.Contains(series, `target="`+choice["unlabelled"]+`"`) {
+				t.Errorf("target %v: %q returns %s", choice, query, series)
+			}
+		}
+	}
+	all := map[string]string{"labelled": ".*", "unlabelled": ".*"}
+	one := map[string]string{"labelled": "echo-v2", "unlabelled": "echo_v2"}
+	queries := 0
+	for _, pn := range d.Panels {
+		for _, q := range pn.Targets {
+			queries++
+			t.Run(pn.Title+"/"+q.RefID, func(t *testing.T) {
+				compare(t, q.Expr, all)
+				compare(t, q.Expr, one)
+			})
+		}
+	}
+	if queries == 0 {
+		t.Fatal("the dashboard has no query")
+	}
+
+	// The target variable lists every target in both forms, as Grafana reads them from
+	// query_result: its regex over each series' labels.
+	for _, v := range d.Templating.List {
+		if v.Name != "target" {
+			continue
+		}
+		var q struct{ Query string }
+		if err := json.Unmarshal(v.Query, &q); err != nil {
+			t.Fatal(err)
+		}
+		m := queryResult.FindStringSubmatch(q.Query)
+		re, err := regexp.Compile(strings.TrimSuffix(strings.TrimPrefix(v.Regex, "/"), "/"))
+		if m == nil || err != nil {
+			t.Fatalf("variable target: query %q, regex %q (%v): want query_result(expr) and a /regex/", q.Query, v.Regex, err)
+		}
+		for form := range forms {
+			vec, err := instant(engine, dbs[form], m[1], at)
+			if err != nil {
+				t.Fatalf("variable target on %s metrics: %v", form, err)
+			}
+			var listed []string
+			for _, s := range vec {
+				if sub := re.FindStringSubmatch(s.Metric.String()); len(sub) == 2 {
+					listed = append(listed, sub[1])
+				}
+			}
+			var want []string
+			for _, target := range dashboardTargets {
+				if form == "unlabelled" {
+					target = sanitizeName(target)
+				}
+				want = append(want, target)
+			}
+			slices.Sort(listed)
+			if !slices.Equal(listed, want) {
+				t.Errorf("variable target on %s metrics lists %q, want %q", form, listed, want)
+			}
+		}
+		return
+	}
+	t.Error("the dashboard has no variable target")
 }
