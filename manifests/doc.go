@@ -15,5 +15,9 @@
 //   - the stats_tags of envoy.yaml and of Istio's bootstrap override, applied as
 //     Envoy's tag extractor does to every metric plugin/mirror names, give the
 //     Prometheus names and labels README promises, and grafana/meshmirror.json asks
-//     for nothing else.
+//     for nothing else;
+//   - the alerts of prometheus/ and every query of the dashboard run on Prometheus's
+//     engine over series named as Envoy exports them, with the stats_tags and without;
+//   - every kustomization passes the CRDs of the oldest Istio and Gateway API release
+//     README's Compatibility table claims for it.
 package manifests

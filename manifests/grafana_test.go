@@ -2,12 +2,15 @@ package manifests
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
@@ -26,6 +29,7 @@ type dashboard struct {
 			Type       string          `json:"type"`
 			Query      json.RawMessage `json:"query"`
 			Datasource *datasourceRef  `json:"datasource"`
+			Regex      string          `json:"regex"`
 		} `json:"list"`
 	} `json:"templating"`
 }
@@ -86,12 +90,13 @@ func TestDashboard(t *testing.T) {
 			if err := json.Unmarshal(v.Query, &q); err != nil {
 				t.Errorf("variable %s: query: %v", v.Name, err)
 			}
-			checkLabelValues(t, v.Name, q.Query)
+			checkVariableQuery(t, v.Name, q.Query)
 			checkDatasource(t, "variable "+v.Name, v.Datasource, datasource)
 		}
 	}
 
 	families := prometheusFamilies(t)
+	unlabelled := unlabelledSeries(t)
 	p := parser.NewParser(parser.Options{})
 	used := map[string]bool{}
 	ids := map[int]bool{}
@@ -117,7 +122,7 @@ func TestDashboard(t *testing.T) {
 				t.Errorf("%s: %q: %v", where, q.Expr, err)
 				continue
 			}
-			for _, problem := range checkExpr(expr, families, used) {
+			for _, problem := range checkExpr(expr, families, unlabelled, used) {
 				t.Errorf("%s: %q: %s", where, q.Expr, problem)
 			}
 		}
@@ -142,13 +147,31 @@ func TestDashboard(t *testing.T) {
 
 // checkExpr returns the problems of a PromQL expression: a selector of a name the
 // plugin does not export, a label its family does not have, or an aggregation by such
-// a label. It marks in used the families it selects.
-func checkExpr(expr parser.Expr, families map[string]family, used map[string]bool) []string {
+// a label. It marks in used the families it selects. A selector with no name but a
+// regex on __name__ is for the names of a proxy without the stats_tags (unlabelled, as
+// unlabelledSeries returns them): it must select some of them, all of one metric, and
+// match no other label; the labels label_replace writes count as the expression's own.
+func checkExpr(expr parser.Expr, families map[string]family, unlabelled map[string]string, used map[string]bool) []string {
 	var problems []string
 	labels := map[string]bool{} // the labels of every family the expression selects
 	parser.Inspect(expr, func(node parser.Node, _ []parser.Node) error {
+		if call, ok := node.(*parser.Call); ok && call.Func.Name == "label_replace" {
+			if dst, ok := call.Args[1].(*parser.StringLiteral); ok {
+				labels[dst.Val] = true
+			}
+		}
 		vs, ok := node.(*parser.VectorSelector)
 		if !ok {
+			return nil
+		}
+		if vs.Name == "" {
+			metric, problem := checkUnlabelled(vs, families, unlabelled)
+			if problem != "" {
+				problems = append(problems, problem)
+			}
+			if strings.HasSuffix(metric, "_bucket") {
+				labels["le"] = true
+			}
 			return nil
 		}
 		name, suffix, f, found := familyOf(vs.Name, families)
@@ -184,6 +207,57 @@ func checkExpr(expr parser.Expr, families map[string]family, used map[string]boo
 	return problems
 }
 
+// checkUnlabelled returns the metric a selector by __name__ alone selects, and its
+// problem: it must select some unlabelled series, all of them of one metric, no
+// series of a proxy with the stats_tags, and match no other label.
+func checkUnlabelled(vs *parser.VectorSelector, families map[string]family, unlabelled map[string]string) (metric, problem string) {
+	for _, m := range vs.LabelMatchers {
+		if m.Name != labels.MetricName {
+			return "", fmt.Sprintf("%s: an unlabelled series has no label %s", vs, m.Name)
+		}
+	}
+	for name, f := range families {
+		for _, series := range []string{name, name + "_bucket", name + "_sum", name + "_count"} {
+			if (series == name) != f.histogram && selects(vs.LabelMatchers, series) {
+				return "", fmt.Sprintf("%s selects %s, a series of a proxy with the stats_tags", vs, series)
+			}
+		}
+	}
+	kinds := map[string]bool{}
+	for name, metric := range unlabelled {
+		if selects(vs.LabelMatchers, name) {
+			kinds[metric] = true
+		}
+	}
+	if len(kinds) != 1 {
+		return "", fmt.Sprintf("%s selects the unlabelled series of %d metrics %v, want one", vs, len(kinds), slices.Sorted(maps.Keys(kinds)))
+	}
+	for metric := range kinds {
+		return metric, ""
+	}
+	return "", ""
+}
+
+// unlabelledSeries returns the Prometheus series names of every metric the plugin
+// defines, as a proxy without meshmirror's stats_tags exports them (the target in the
+// name), for the targets of prometheusFamilies, each with the metric it is of (a
+// histogram's _bucket, _sum and _count with the suffix).
+func unlabelledSeries(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, e := range envoyExport(t, nil, familyTargets(t)) {
+		if !e.histogram {
+			// response_2xx … response_5xx are one family with the tags, meshmirror_response.
+			out[e.name] = statusClass.ReplaceAllString(e.metric, "response")
+			continue
+		}
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			out[e.name+suffix] = e.metric + suffix
+		}
+	}
+	return out
+}
+
 // familyOf returns the family a Prometheus series name belongs to: the name itself,
 // or for a histogram the name before _bucket, _sum or _count.
 func familyOf(series string, families map[string]family) (name, suffix string, f family, ok bool) {
@@ -200,19 +274,23 @@ func familyOf(series string, families map[string]family) (name, suffix string, f
 	return "", "", family{}, false
 }
 
-var labelValues = regexp.MustCompile(`^label_values\((\w+), *(\w+)\)$`)
+var queryResult = regexp.MustCompile(`^query_result\((.+)\)$`)
 
-// checkLabelValues checks a variable's label_values(metric, label) query against the
-// families the plugin exports.
-func checkLabelValues(t *testing.T, variable, query string) {
-	m := labelValues.FindStringSubmatch(query)
+// checkVariableQuery checks a variable's query_result(expr) query as checkExpr checks a
+// panel's; TestDashboardForms evaluates it.
+func checkVariableQuery(t *testing.T, variable, query string) {
+	m := queryResult.FindStringSubmatch(query)
 	if m == nil {
-		t.Errorf("variable %s: query %q is not label_values(metric, label)", variable, query)
+		t.Errorf("variable %s: query %q is not query_result(expr)", variable, query)
 		return
 	}
-	f, ok := prometheusFamilies(t)[m[1]]
-	if !ok || !slices.Contains(f.labels, m[2]) {
-		t.Errorf("variable %s: %s: the plugin exports no %s with a label %s", variable, query, m[1], m[2])
+	expr, err := parser.NewParser(parser.Options{}).ParseExpr(m[1])
+	if err != nil {
+		t.Errorf("variable %s: %q: %v", variable, query, err)
+		return
+	}
+	for _, problem := range checkExpr(expr, prometheusFamilies(t), unlabelledSeries(t), map[string]bool{}) {
+		t.Errorf("variable %s: %q: %s", variable, query, problem)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/cel-go/cel"
 	"google.golang.org/protobuf/encoding/protojson"
 	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
 	networkingv1 "istio.io/api/networking/v1"
@@ -259,31 +260,74 @@ func checkPlugin(t *testing.T, m *mesh, p named[*extensionsv1alpha1.WasmPlugin])
 }
 
 // checkTelemetry checks that the kustomization has a Telemetry that labels the
-// shadow's request count and duration with each plugin's marker header, the label
-// README's shadow queries use.
+// shadow's request count and duration with mirrored, the label README's shadow queries
+// use: its CEL expression, evaluated as Istio's stats filter does on request.headers,
+// says "true" for a request with the plugin's marker header, whatever its value, and
+// "false" for one without, and nothing else: a header's own value would give every
+// client a new series (istio_stats.cc puts the value in the stat's name).
 func checkTelemetry(t *testing.T, m *mesh) {
 	for _, p := range m.plugins {
 		config, err := parsePluginConfig(p.spec)
 		if err != nil {
 			continue // checkPlugin reports it
 		}
-		want := "request.headers['" + config.Marker + "']"
 		for _, metric := range []telemetryv1.MetricSelector_IstioMetric{telemetryv1.MetricSelector_REQUEST_COUNT, telemetryv1.MetricSelector_REQUEST_DURATION} {
 			found := false
 			for _, tel := range m.telemetries {
 				for _, metrics := range tel.spec.GetMetrics() {
 					for _, o := range metrics.GetOverrides() {
-						if o.GetMatch().GetMetric() == metric && o.GetTagOverrides()["mirrored"].GetValue() == want {
-							found = true
+						expr := o.GetTagOverrides()["mirrored"].GetValue()
+						if o.GetMatch().GetMetric() != metric || expr == "" {
+							continue
+						}
+						found = true
+						if problem := checkMirroredLabel(expr, config.Marker); problem != "" {
+							t.Errorf("Telemetry %s: %s mirrored: %q: %s", tel.name, metric, expr, problem)
 						}
 					}
 				}
 			}
 			if !found {
-				t.Errorf("%s %s: no Telemetry labels %s with mirrored: %s", p.kind, p.name, metric, want)
+				t.Errorf("%s %s: no Telemetry labels %s with mirrored", p.kind, p.name, metric)
 			}
 		}
 	}
+}
+
+// checkMirroredLabel evaluates the CEL expression of the label mirrored on requests
+// with and without the marker header, with values a copy and a client may send.
+func checkMirroredLabel(expr, marker string) string {
+	env, err := cel.NewEnv(cel.Variable("request", cel.MapType(cel.StringType, cel.MapType(cel.StringType, cel.StringType))))
+	if err != nil {
+		return err.Error()
+	}
+	ast, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		return iss.Err().Error()
+	}
+	prg, err := env.Program(ast)
+	if err != nil {
+		return err.Error()
+	}
+	for _, c := range []struct {
+		headers map[string]string
+		want    string
+	}{
+		{map[string]string{marker: "echo-v2"}, "true"},
+		{map[string]string{marker: "anything-a-client-sends-" + strconv.Itoa(len(expr))}, "true"},
+		{map[string]string{marker: ""}, "true"},
+		{map[string]string{"x-user-id": "alice"}, "false"},
+		{map[string]string{}, "false"},
+	} {
+		out, _, err := prg.Eval(map[string]any{"request": map[string]any{"headers": c.headers}})
+		if err != nil {
+			return fmt.Sprintf("headers %v: %v (Istio reports unknown)", c.headers, err)
+		}
+		if got, _ := out.Value().(string); got != c.want {
+			return fmt.Sprintf("headers %v: %v, want %q", c.headers, out.Value(), c.want)
+		}
+	}
+	return ""
 }
 
 // waypoint returns the waypoint a targetRef names in namespace: a Gateway API Gateway

@@ -5,7 +5,6 @@ import (
 	"os"
 	"reflect"
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/prometheus/common/model"
@@ -13,8 +12,6 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 	"sigs.k8s.io/yaml"
-
-	"github.com/meshmirror/meshmirror/plugin/mirror"
 )
 
 const (
@@ -74,17 +71,16 @@ func TestAlertRules(t *testing.T) {
 		t.Errorf("%s and %s hold different rules: change both", prometheusRuleFile, rulesFile)
 	}
 
-	// The names Prometheus shows for the plugin's metrics, for a target echo-v2.
-	promName := func(name string) string { return strings.NewReplacer(".", "_", "-", "_").Replace(name) }
+	// The metric each selector of an alert is for, in order.
 	want := map[string][]string{
-		"MeshmirrorConfigErrors":    {promName(mirror.ConfigErrorsMetric)},
-		"MeshmirrorDispatchFailing": {promName(mirror.CounterName("echo-v2", mirror.DispatchFailed))},
-		"MeshmirrorCopiesFailing": {promName(mirror.CounterName("echo-v2", mirror.ResponseFailed)),
-			promName(mirror.CounterName("echo-v2", mirror.Dispatched))},
+		"MeshmirrorConfigErrors":    {"config_errors"},
+		"MeshmirrorDispatchFailing": {"dispatch_failed"},
+		"MeshmirrorCopiesFailing":   {"response_failed", "dispatched"},
 	}
+	forms := tagForms(t)
 	for _, g := range plain.Groups {
 		for _, r := range g.Rules {
-			names, ok := want[r.Alert]
+			metrics, ok := want[r.Alert]
 			if !ok {
 				t.Errorf("alert %q is not one this test knows", r.Alert)
 				continue
@@ -98,18 +94,19 @@ func TestAlertRules(t *testing.T) {
 				t.Fatalf("alert %s: %v", r.Alert, err)
 			}
 			selectors := parser.ExtractSelectors(expr)
-			if len(selectors) != len(names) {
-				t.Errorf("alert %s selects %d series, want %d: %s", r.Alert, len(selectors), len(names), r.Expr)
+			if len(selectors) != len(metrics) {
+				t.Errorf("alert %s selects %d series, want %d: %s", r.Alert, len(selectors), len(metrics), r.Expr)
 				continue
 			}
+			// Each selector selects its metric of every target, under the names
+			// Envoy gives it with the stats_tags and without, and nothing else.
 			for i, matchers := range selectors {
-				if !selects(matchers, names[i]) {
-					t.Errorf("alert %s: selector %v does not select %s", r.Alert, matchers, names[i])
-				}
-				// Other targets' metrics of the same kind are selected too, and no other.
-				other := strings.Replace(names[i], "echo_v2", "reviews", 1)
-				if !selects(matchers, other) || selects(matchers, promName(mirror.CounterName("echo-v2", mirror.Matched))) {
-					t.Errorf("alert %s: selector %v must select %s and no other kind of metric", r.Alert, matchers, other)
+				for form, rules := range forms {
+					for _, e := range envoyExport(t, rules, []string{"echo-v2", "reviews", "a_b-c"}) {
+						if got := selects(matchers, e.name); got != (e.metric == metrics[i]) {
+							t.Errorf("alert %s: on %s metrics, selector %v selects %s (%s): %v, want %v", r.Alert, form, matchers, e.name, e.pluginMetric.name, got, !got)
+						}
+					}
 				}
 			}
 		}

@@ -30,7 +30,7 @@ func TestREADMEQueries(t *testing.T) {
 			t.Errorf("%q: %v", query, err)
 			continue
 		}
-		for _, problem := range checkExpr(expr, families, used) {
+		for _, problem := range checkExpr(expr, families, unlabelledSeries(t), used) {
 			t.Errorf("%q: %s", query, problem)
 		}
 	}

@@ -132,6 +132,9 @@ func scanMirror(t *testing.T) (globals, nameFuncs []string) {
 	return globals, nameFuncs
 }
 
+// statusClass matches the metrics that count answers of one status class.
+var statusClass = regexp.MustCompile(`^response_([0-9]xx)$`)
+
 // tagRule is one stats_tags rule as Envoy compiles it.
 type tagRule struct {
 	name   string
@@ -285,17 +288,9 @@ func prometheusFamilies(t *testing.T) map[string]family {
 	if err != nil {
 		t.Fatalf("%s: stats_tags: %v", envoyFile, err)
 	}
-	plugin, err := mirror.ParseConfig(loadEnvoy(t).PluginConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	targets := []string{"a", "0", "x_y-z", "response", "loop_skipped", "matched", strings.Repeat("z", 63)}
-	for _, target := range plugin.Targets {
-		targets = append(targets, target.Name)
-	}
+	targets := familyTargets(t)
 	families := map[string]family{}
 	series := map[string]string{} // name{labels} → the stat it comes from
-	statusClass := regexp.MustCompile(`^response_([0-9]xx)$`)
 	for _, m := range pluginMetrics(t, targets) {
 		stat := "wasmcustom." + m.name // Envoy's stats_handler.h, CustomStatNamespace
 		extracted, tags := produceTags(rules, stat)
@@ -332,6 +327,22 @@ func prometheusFamilies(t *testing.T) map[string]family {
 		families[name] = family{labels, m.histogram}
 	}
 	return families
+}
+
+// familyTargets are the targets whose metrics the family checks name: every target of
+// envoy.yaml and names chosen to be awkward (one character, digits, words that are
+// metric names).
+func familyTargets(t *testing.T) []string {
+	t.Helper()
+	plugin, err := mirror.ParseConfig(loadEnvoy(t).PluginConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := []string{"a", "0", "x_y-z", "response", "loop_skipped", "matched", strings.Repeat("z", 63)}
+	for _, target := range plugin.Targets {
+		targets = append(targets, target.Name)
+	}
+	return targets
 }
 
 // TestStatsTags checks the Prometheus names and labels of every metric the plugin

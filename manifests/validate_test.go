@@ -149,17 +149,30 @@ var coreKinds = map[schema.GroupVersionKind]coreKind{
 // standard channel from sigs.k8s.io/gateway-api, at the versions go.mod requires.
 func newValidator(t testing.TB) *validator {
 	t.Helper()
+	return newValidatorAt(t, moduleDir(t, "istio.io/api"), moduleDir(t, "sigs.k8s.io/gateway-api"))
+}
+
+// newValidatorAt reads Istio's CRDs from istioAPI, a directory of the module istio.io/api,
+// and the Gateway API's standard channel from gatewayAPI, one of sigs.k8s.io/gateway-api
+// ("" for none: every Gateway API object is then refused, as by a cluster without them).
+func newValidatorAt(t testing.TB, istioAPI, gatewayAPI string) *validator {
+	t.Helper()
 	v := &validator{crds: map[schema.GroupVersionKind]*crdVersion{}}
-	v.load(t, filepath.Join(moduleDir(t, "istio.io/api"), "kubernetes", "customresourcedefinitions.gen.yaml"))
-	gatewayCRDs, err := filepath.Glob(filepath.Join(moduleDir(t, "sigs.k8s.io/gateway-api"), "config", "crd", "standard", "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, path := range gatewayCRDs {
-		v.load(t, path)
+	v.load(t, filepath.Join(istioAPI, "kubernetes", "customresourcedefinitions.gen.yaml"))
+	if gatewayAPI != "" {
+		gatewayCRDs, err := filepath.Glob(filepath.Join(gatewayAPI, "config", "crd", "standard", "*.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(gatewayCRDs) == 0 {
+			t.Fatalf("%s: no CRD in config/crd/standard", gatewayAPI)
+		}
+		for _, path := range gatewayCRDs {
+			v.load(t, path)
+		}
 	}
 	if len(v.crds) == 0 {
-		t.Fatal("no CRD found in istio.io/api and sigs.k8s.io/gateway-api")
+		t.Fatalf("no CRD found in %s and %s", istioAPI, gatewayAPI)
 	}
 	return v
 }
