@@ -371,7 +371,7 @@ func TestRealEnvoy(t *testing.T) {
 	envoy, err := exec.LookPath("envoy")
 	if err != nil {
 		t.Skip("Envoy variant skipped: no envoy binary on PATH (these machines have none, and no Docker engine). " +
-			"Install Envoy >= 1.28 and run: go test ./e2e -run RealEnvoy -v")
+			"Install Envoy >= 1.33 (failure_policy) and run: go test ./e2e -run RealEnvoy -v")
 	}
 	cfg, err := runner.LoadEnvoyConfig("../envoy.yaml")
 	if err != nil {

@@ -2,7 +2,8 @@
 // worker: one VM, entered by one goroutine at a time, with real time and randomness,
 // and HTTP callouts whose answers come back in any order.
 //
-// It implements the host functions of proxy-wasm ABI 0.2.1 that Envoy provides
+// It implements the host functions of proxy-wasm ABI 0.2 (the module exports
+// proxy_abi_version_0_2_0, as Envoy's host library detects it) that Envoy provides
 // (proxy-wasm-cpp-host, src/exports.cc; Envoy, source/extensions/common/wasm/context.cc),
 // including Envoy's checks on http_call. Shared queues and gRPC calls are answered
 // with Unimplemented. The SDK's own test emulator cannot serve real traffic: it reuses
