@@ -3,7 +3,7 @@ WASM         := build/meshmirror.wasm
 # The same build before its name section is stripped: the benchmarks count the
 # module's allocations by the name of TinyGo's allocator.
 WASM_NAMES   := build/meshmirror.names.wasm
-FLOORS       := f0 f1 f2
+FLOORS       := f0 f1 f2 f3
 IMAGE_LAYOUT := build/image
 TINYGO       := tools/tinygo.sh
 # custommalloc drops TinyGo's exported malloc, which pins every block until a free the
