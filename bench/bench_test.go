@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-
-	"github.com/meshmirror/meshmirror/plugin/mirror"
 )
 
 // root is the repository, from this package's directory.
@@ -52,7 +50,7 @@ func BenchmarkStart(b *testing.B) {
 	for _, m := range loadModules(b) {
 		b.Run("module="+m.Name, func(b *testing.B) {
 			for b.Loop() {
-				vm, err := Start(context.Background(), m.Wasm, sc.Config, Clusters())
+				vm, err := Start(context.Background(), m.Wasm, sc.Config, Clusters(sc))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -70,7 +68,7 @@ func TestScenarios(t *testing.T) {
 	for _, sc := range Scenarios {
 		for _, m := range mods {
 			t.Run(sc.Name+"/"+m.Name, func(t *testing.T) {
-				vm, err := Start(context.Background(), m.Wasm, sc.Config, Clusters())
+				vm, err := Start(context.Background(), m.Wasm, sc.Config, Clusters(sc))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -85,7 +83,7 @@ func TestScenarios(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				want := map[string]int{"f0": 0, "f1": 0, "f2": n}[m.Name]
+				want := map[string]int{"f0": 0, "f1": 0, "f2": n, "f3": n}[m.Name]
 				if m.Name == "meshmirror" {
 					want = n * sc.Copies
 					if sc.Name == "ratelimited" {
@@ -95,11 +93,12 @@ func TestScenarios(t *testing.T) {
 				if vm.Answered != want {
 					t.Errorf("%d copies answered, want %d", vm.Answered, want)
 				}
-				if m.Name == "meshmirror" && sc.Name == "compare" {
-					// Answered after the primary: every pair is compared, and found the same.
-					name := mirror.CompareCounterName("reviews-v2", mirror.CompareSame)
-					if same, _ := vm.Host.Metric(name); same != n {
-						t.Errorf("%s = %d, want %d", name, same, n)
+				if m.Name == "meshmirror" {
+					// A compared pair is answered after the primary: every pair is compared.
+					for _, name := range sc.PerRequest {
+						if got, _ := vm.Host.Metric(name); got != n {
+							t.Errorf("%s = %d, want %d", name, got, n)
+						}
 					}
 				}
 				if _, err := CountAllocs(m, sc, 1); err != nil {
