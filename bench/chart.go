@@ -131,6 +131,7 @@ func BarChart(heading, yLabel string, groups, series []string, values [][]float6
 		p.Add(text)
 	}
 	p.NominalX(groups...)
-	p.Y.Max *= 1.25 // room for the legend and the labels
+	p.X.Min, p.X.Max = -0.5, float64(len(groups))-0.5 // the outer groups' bars whole
+	p.Y.Max *= 1.25                                   // room for the legend and the labels
 	return svg(p, 10*vg.Inch, 4.5*vg.Inch)
 }
