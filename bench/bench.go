@@ -202,21 +202,29 @@ func jsonAnswer(body []byte) *wasmhost.Response {
 		{"content-length", fmt.Sprint(len(body))}}, Body: body}
 }
 
-// comparedRequest is the copied request with the primary's response streamed back
-// through the filter: CompareBody(false) in two chunks.
-func comparedRequest() Request {
+// comparedScenario is a scenario of one copy compared (with compare's settings, the
+// members of a JSON object): the copied request with the primary's response, a JSON
+// page, streamed back through the filter in two chunks, the shadow answering shadow,
+// and outcomes the counters each request adds to. Its target is against F2.
+func comparedScenario(name, about, compare string, shadow []byte, target float64,
+	outcomes ...mirror.CompareCounter) Scenario {
 	page := CompareBody(false)
-	return Request{
-		Headers:         with(browserHeaders, [2]string{"x-canary", "true"}),
-		ResponseHeaders: [][2]string{{":status", "200"}, {"content-type", "application/json"}, {"content-length", fmt.Sprint(len(page))}},
-		ResponseBody:    [][]byte{page[:1024], page[1024:]},
+	sc := Scenario{
+		Name: name, About: about,
+		Config: `{"targets": [{"name": "reviews-v2", "cluster": "shadow", ` + canary + `, "compare": {` + compare + `}}]}`,
+		Request: Request{
+			Headers: with(browserHeaders, [2]string{"x-canary", "true"}),
+			ResponseHeaders: [][2]string{{":status", "200"}, {"content-type", "application/json"},
+				{"content-length", fmt.Sprint(len(page))}},
+			ResponseBody: [][]byte{page[:1024], page[1024:]},
+		},
+		Shadow: jsonAnswer(shadow),
+		Floor:  "f2", Target: target, Copies: 1,
 	}
-}
-
-// compared is the configuration of the compare scenarios: the copy target, its
-// answers compared with compare's settings (a JSON object's members).
-func compared(compare string) string {
-	return `{"targets": [{"name": "reviews-v2", "cluster": "shadow", ` + canary + `, "compare": {` + compare + `}}]}`
+	for _, c := range outcomes {
+		sc.PerRequest = append(sc.PerRequest, mirror.CompareCounterName("reviews-v2", c))
+	}
+	return sc
 }
 
 // Scenarios are the requests BENCHMARKS.md reports, in its order.
@@ -258,43 +266,14 @@ var Scenarios = []Scenario{
 		},
 		Floor: "f2", Target: 4, Copies: 1,
 	},
-	{
-		Name:    "compare",
-		About:   "one copy compared: the same 2 KiB JSON written differently",
-		Config:  compared(`"ignore": ["meta.requestId"]`),
-		Request: comparedRequest(),
-		Shadow:  jsonAnswer(CompareBody(true)),
-		Floor:   "f2", Target: 5, Copies: 1,
-		PerRequest: []string{mirror.CompareCounterName("reviews-v2", mirror.CompareSame)},
-	},
-	{
-		Name:    "compare-same",
-		About:   "one copy compared: the same bytes",
-		Config:  compared(`"ignore": ["meta.requestId"]`),
-		Request: comparedRequest(),
-		Shadow:  jsonAnswer(CompareBody(false)),
-		Floor:   "f2", Target: 2, Copies: 1,
-		PerRequest: []string{mirror.CompareCounterName("reviews-v2", mirror.CompareSame)},
-	},
-	{
-		Name:    "compare-differs",
-		About:   "one copy compared: one field differs",
-		Config:  compared(`"ignore": ["meta.requestId"]`),
-		Request: comparedRequest(),
-		Shadow:  jsonAnswer(OneFieldDiffers()),
-		Floor:   "f2", Target: 4, Copies: 1,
-		PerRequest: []string{mirror.CompareCounterName("reviews-v2", mirror.CompareDiffers),
-			mirror.CompareCounterName("reviews-v2", mirror.CompareBodyDiffers)},
-	},
-	{
-		Name:    "compare-none",
-		About:   `one copy compared with body "none": status and content-type only`,
-		Config:  compared(`"body": "none"`),
-		Request: comparedRequest(),
-		Shadow:  jsonAnswer(CompareBody(true)),
-		Floor:   "f2", Target: 1.5, Copies: 1,
-		PerRequest: []string{mirror.CompareCounterName("reviews-v2", mirror.CompareSame)},
-	},
+	comparedScenario("compare", "one copy compared: the same 2 KiB JSON written differently",
+		`"ignore": ["meta.requestId"]`, CompareBody(true), 5, mirror.CompareSame),
+	comparedScenario("compare-same", "one copy compared: the same bytes",
+		`"ignore": ["meta.requestId"]`, CompareBody(false), 2, mirror.CompareSame),
+	comparedScenario("compare-differs", "one copy compared: one field differs",
+		`"ignore": ["meta.requestId"]`, OneFieldDiffers(), 4, mirror.CompareDiffers, mirror.CompareBodyDiffers),
+	comparedScenario("compare-none", `one copy compared with body "none": status and content-type only`,
+		`"body": "none"`, CompareBody(true), 1.5, mirror.CompareSame),
 	// A scenario of compare.baseline (issue 17) goes here: the compared request with
 	// a second copy to the baseline cluster, Shadow answering both, and PerRequest the
 	// counter of pairs whose difference the baseline explains. Both engines and the

@@ -18,6 +18,23 @@ func loadModules(tb testing.TB) []Module {
 	return mods
 }
 
+// runScenario starts m's deployed build for sc on wasmhost and runs n requests; the
+// VM is closed when the test ends.
+func runScenario(t *testing.T, m Module, sc Scenario, n int) *VM {
+	t.Helper()
+	vm, err := Start(context.Background(), m.Wasm, sc.Config, Clusters(sc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vm.Close() })
+	for range n {
+		if err := vm.Do(&sc.Request); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return vm
+}
+
 // BenchmarkRequest runs every scenario through meshmirror and the floors, in one
 // run: BenchmarkRequest/scenario=<name>/module=<name> (benchstat -col /module). ns/op is one request's whole life;
 // vm-allocs/op and vm-B/op are the module's own allocations (CountAllocs); allocs/op
@@ -68,20 +85,11 @@ func TestScenarios(t *testing.T) {
 	for _, sc := range Scenarios {
 		for _, m := range mods {
 			t.Run(sc.Name+"/"+m.Name, func(t *testing.T) {
-				vm, err := Start(context.Background(), m.Wasm, sc.Config, Clusters(sc))
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer vm.Close()
-				if m.Name == "meshmirror" && vm.Host.MemoryBytes() < 2<<20 {
-					t.Errorf("meshmirror started with %d bytes of memory: it reserves a 2 MiB heap (RATIONALE.md)",
-						vm.Host.MemoryBytes())
-				}
 				const n = 5
-				for range n {
-					if err := vm.Do(&sc.Request); err != nil {
-						t.Fatal(err)
-					}
+				vm := runScenario(t, m, sc, n)
+				if m.Name == "meshmirror" && vm.Host.MemoryBytes() < 2<<20 {
+					t.Errorf("meshmirror runs in %d bytes of memory: it reserves a 2 MiB heap (RATIONALE.md)",
+						vm.Host.MemoryBytes())
 				}
 				want := map[string]int{"f0": 0, "f1": 0, "f2": n, "f3": n}[m.Name]
 				if m.Name == "meshmirror" {

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -44,16 +43,7 @@ func TestV8MatchesWazero(t *testing.T) {
 			if !ok {
 				t.Fatalf("the V8 host reported scenario %q, which does not exist", c.Scenario)
 			}
-			vm, err := Start(context.Background(), byName[c.Module].Wasm, sc.Config, Clusters(sc))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer vm.Close()
-			for range n {
-				if err := vm.Do(&sc.Request); err != nil {
-					t.Fatal(err)
-				}
-			}
+			vm := runScenario(t, byName[c.Module], sc, n)
 			if c.Answered != vm.Answered {
 				t.Errorf("V8 answered %d callouts, wazero %d", c.Answered, vm.Answered)
 			}
