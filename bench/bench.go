@@ -420,6 +420,60 @@ func RunRequests(b *testing.B, m Module, sc Scenario) {
 	}
 }
 
+// Measurement is what a module cost over a timed run of a scenario.
+type Measurement struct {
+	Requests int
+	// Wall is the time the run took; CPU the CPU time the process used meanwhile
+	// (Wall where the system cannot tell).
+	Wall, CPU time.Duration
+}
+
+// NsPerRequest is the wall-clock time per request.
+func (m Measurement) NsPerRequest() float64 {
+	return float64(m.Wall.Nanoseconds()) / float64(m.Requests)
+}
+
+// CPUNsPerRequest is the CPU time per request: on a shared machine, what the other
+// processes take from a run lengthens its wall-clock time, not its CPU time.
+func (m Measurement) CPUNsPerRequest() float64 {
+	return float64(m.CPU.Nanoseconds()) / float64(m.Requests)
+}
+
+// Measure starts m's deployed build for sc, runs Warmup requests, then requests in
+// batches that double (up to 4096) until d has passed, and returns what they cost.
+// The report measures with it, as the V8 host does, rather than with
+// testing.Benchmark, which starts a new VM (and compiles the module) for every try
+// of b.N and reports wall-clock time only.
+func Measure(m Module, sc Scenario, d time.Duration) (Measurement, error) {
+	vm, err := Start(context.Background(), m.Wasm, sc.Config, Clusters(sc))
+	if err != nil {
+		return Measurement{}, err
+	}
+	defer vm.Close()
+	for range Warmup {
+		if err := vm.Do(&sc.Request); err != nil {
+			return Measurement{}, err
+		}
+	}
+	var res Measurement
+	cpu0, cpuOK := cpuTime()
+	start := time.Now()
+	for batch := 1; res.Wall < d; batch = min(2*batch, 4096) {
+		for range batch {
+			if err := vm.Do(&sc.Request); err != nil {
+				return Measurement{}, err
+			}
+		}
+		res.Requests += batch
+		res.Wall = time.Since(start)
+	}
+	res.CPU = res.Wall
+	if cpu1, ok := cpuTime(); ok && cpuOK {
+		res.CPU = cpu1 - cpu0
+	}
+	return res, nil
+}
+
 // Warmup is how many requests run before anything is measured: the first ones grow
 // the module's heap and slices, and take a rate limit's burst.
 const Warmup = 200

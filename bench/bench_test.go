@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 )
 
 // root is the repository, from this package's directory.
@@ -114,6 +115,20 @@ func TestScenarios(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestMeasure times a scenario as the report does: it runs for the time asked, and
+// reports the requests it made and the CPU time they took.
+func TestMeasure(t *testing.T) {
+	sc, _ := ScenarioByName("copy")
+	const d = 50 * time.Millisecond
+	res, err := Measure(loadModules(t)[0], sc, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests < 1 || res.Wall < d || res.CPU <= 0 || res.CPUNsPerRequest() <= 0 {
+		t.Errorf("%+v after %v", res, d)
 	}
 }
 

@@ -63,8 +63,10 @@ type V8Options struct {
 type V8Sample struct {
 	Round            int
 	Scenario, Module string
-	NsPerRequest     float64
-	Requests         int
+	// NsPerRequest is the wall-clock time per request, CPUNsPerRequest the CPU time
+	// node used per request (as Measurement).
+	NsPerRequest, CPUNsPerRequest float64
+	Requests                      int
 }
 
 // V8Check is what a module did in the V8 host after a few requests of a scenario.

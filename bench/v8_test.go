@@ -93,7 +93,7 @@ func TestRunV8(t *testing.T) {
 			t.Errorf("no measurement of %s", m.Name)
 			continue
 		}
-		if s.Round != 1 || s.Scenario != "copy" || s.Requests < 1 || s.NsPerRequest <= 0 {
+		if s.Round != 1 || s.Scenario != "copy" || s.Requests < 1 || s.NsPerRequest <= 0 || s.CPUNsPerRequest <= 0 {
 			t.Errorf("%s: %+v", m.Name, s)
 		}
 	}

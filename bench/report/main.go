@@ -25,14 +25,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/meshmirror/meshmirror/bench"
 )
 
 func main() {
-	testing.Init()
 	root := flag.String("root", ".", "the repository")
 	out := flag.String("out", "bench/results", "where to write the results")
 	count := flag.Int("count", 6, "rounds")
@@ -60,9 +58,6 @@ func main() {
 		}
 		run[e] = true
 	}
-	if err := flag.Set("test.benchtime", benchtime.String()); err != nil {
-		log.Fatal(err)
-	}
 	if !filepath.IsAbs(*plugin) {
 		*plugin = filepath.Join(*root, *plugin)
 	}
@@ -81,7 +76,7 @@ func main() {
 	if run["wazero"] {
 		w := &results{engine: "wazero", ns: map[key][]float64{}}
 		rep.engines = append(rep.engines, w)
-		rep.starts, rep.compiles = runWazero(mods, w, rep.allocs, *out, *count, *allocRequests)
+		rep.starts, rep.compiles = runWazero(mods, w, rep.allocs, *out, *count, *benchtime, *allocRequests)
 	}
 	if run["v8"] {
 		v := &results{engine: "V8", ns: map[key][]float64{}}
@@ -102,7 +97,8 @@ func main() {
 
 // runWazero measures every scenario through every module on wasmhost, in rounds, and
 // writes the raw results to bench.txt; it returns start and compile times.
-func runWazero(mods []bench.Module, r *results, allocs map[key]bench.Allocs, out string, count, allocRequests int) (
+func runWazero(mods []bench.Module, r *results, allocs map[key]bench.Allocs, out string, count int,
+	benchtime time.Duration, allocRequests int) (
 	starts, compiles map[string]time.Duration) {
 	for i, sc := range bench.Scenarios {
 		for _, m := range mods {
@@ -120,15 +116,15 @@ func runWazero(mods []bench.Module, r *results, allocs map[key]bench.Allocs, out
 	for round := 1; round <= count; round++ {
 		for _, sc := range bench.Scenarios {
 			for _, m := range mods {
-				res := testing.Benchmark(func(b *testing.B) { bench.RunRequests(b, m, sc) })
-				if res.N == 0 {
-					log.Fatalf("%s/%s failed", sc.Name, m.Name)
+				res, err := bench.Measure(m, sc, benchtime)
+				if err != nil {
+					log.Fatalf("%s/%s: %v", sc.Name, m.Name, err)
 				}
 				k := key{sc.Name, m.Name}
-				r.ns[k] = append(r.ns[k], float64(res.T.Nanoseconds())/float64(res.N))
+				r.ns[k] = append(r.ns[k], res.CPUNsPerRequest())
 				a := allocs[k]
-				fmt.Fprintf(raw, "BenchmarkRequest/scenario=%s/module=%s-%d\t%s\t%.1f vm-allocs/op\t%.0f vm-B/op\t%s\n",
-					sc.Name, m.Name, runtime.GOMAXPROCS(0), res.String(), a.Count, a.Bytes, res.MemString())
+				fmt.Fprintf(raw, "BenchmarkRequest/scenario=%s/module=%s-%d\t%d\t%.1f ns/op\t%.1f cpu-ns/op\t%.1f vm-allocs/op\t%.0f vm-B/op\n",
+					sc.Name, m.Name, runtime.GOMAXPROCS(0), res.Requests, res.NsPerRequest(), res.CPUNsPerRequest(), a.Count, a.Bytes)
 			}
 			log.Printf("wazero: round %d/%d: %s done", round, count, sc.Name)
 		}
@@ -158,9 +154,9 @@ func runV8(mods []bench.Module, r *results, out string, count int, benchtime tim
 	err := bench.RunV8(mods, bench.Scenarios, bench.V8Options{Rounds: count, Benchtime: benchtime, Progress: os.Stderr},
 		func(s bench.V8Sample) {
 			k := key{s.Scenario, s.Module}
-			r.ns[k] = append(r.ns[k], s.NsPerRequest)
-			fmt.Fprintf(raw, "BenchmarkRequestV8/scenario=%s/module=%s\t%d\t%.1f ns/op\n", s.Scenario, s.Module,
-				s.Requests, s.NsPerRequest)
+			r.ns[k] = append(r.ns[k], s.CPUNsPerRequest)
+			fmt.Fprintf(raw, "BenchmarkRequestV8/scenario=%s/module=%s\t%d\t%.1f ns/op\t%.1f cpu-ns/op\n", s.Scenario,
+				s.Module, s.Requests, s.NsPerRequest, s.CPUNsPerRequest)
 		})
 	if err != nil {
 		log.Fatal(err)
@@ -173,7 +169,7 @@ type key struct{ scenario, module string }
 // results are one engine's measurements.
 type results struct {
 	engine string
-	ns     map[key][]float64 // per round
+	ns     map[key][]float64 // CPU time per request, per round
 }
 
 // report is what table.md shows.
@@ -225,7 +221,8 @@ func (r *report) tables() string {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "<!-- written by go run ./bench/report; meshmirror is %s; %s -->\n\n", r.plugin, strings.Join(r.env, "; "))
 	fmt.Fprintf(b, "%d rounds of %v per module and scenario in each engine, modules alternating within a round; "+
-		"a ratio is the median of the per-round ratios (lowest–highest).\n\n", r.count, r.benchtime)
+		"times are the process's CPU time per request; a ratio is the median of the per-round ratios "+
+		"(lowest–highest).\n\n", r.count, r.benchtime)
 	r.sideBySide(b)
 	for _, e := range r.engines {
 		r.engineTable(b, e)
@@ -263,7 +260,7 @@ func (r *report) sideBySide(b *strings.Builder) {
 // engineTable is one engine's times and every ratio; wazero's has the module's
 // allocations.
 func (r *report) engineTable(b *strings.Builder, e *results) {
-	fmt.Fprintf(b, "**%s**, ns per request and ratios:\n\n", e.engine)
+	fmt.Fprintf(b, "**%s**, CPU ns per request (medians) and ratios:\n\n", e.engine)
 	b.WriteString("| scenario | meshmirror | F0 | F1 | F2 | F3 | ×F0 | ×F1 | ×F2 | ×F3 |")
 	sep := "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	allocs := e.engine == "wazero"
@@ -323,7 +320,7 @@ func (r *results) chart(mods []bench.Module) ([]byte, error) {
 		values = append(values, row)
 	}
 	return bench.BarChart(fmt.Sprintf("Cost of a request in %s, meshmirror against the floors", r.engine),
-		"µs per request", groups, series, values, func(v float64) string { return fmt.Sprintf("%.1f", v) })
+		"CPU µs per request", groups, series, values, func(v float64) string { return fmt.Sprintf("%.1f", v) })
 }
 
 // environment describes the machine and toolchain.
