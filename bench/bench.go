@@ -1,11 +1,12 @@
 // Package bench measures what mirroring costs inside the VM: it runs
-// build/meshmirror.wasm and three reference modules (the floors, in testdata/) on the
+// build/meshmirror.wasm and four reference modules (the floors, in testdata/) on the
 // project's own proxy-wasm host, wasmhost, in its Manual mode, so that a measured
 // request is the module's work plus the ABI crossings Envoy would make too, and
-// nothing of timers or goroutines.
+// nothing of timers or goroutines; and the same in V8, on the proxy-wasm host of
+// v8/host.mjs run by Node (RunV8).
 //
-// The Go benchmarks (bench_test.go) and the programs under cmd/ that write
-// BENCHMARKS.md's table, charts and soak curve share the scenarios and the driver
+// The Go benchmarks (bench_test.go) and the programs under bench/ that write
+// BENCHMARKS.md's tables, charts and soak curve share the scenarios and the driver
 // defined here.
 package bench
 
