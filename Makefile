@@ -3,7 +3,7 @@ WASM         := build/meshmirror.wasm
 # The same build before its name section is stripped: the benchmarks count the
 # module's allocations by the name of TinyGo's allocator.
 WASM_NAMES   := build/meshmirror.names.wasm
-FLOORS       := f0 f1 f2
+FLOORS       := f0 f1 f2 f3
 IMAGE_LAYOUT := build/image
 TINYGO       := tools/tinygo.sh
 # custommalloc drops TinyGo's exported malloc, which pins every block until a free the
@@ -47,12 +47,16 @@ test: $(WASM) $(WASM_NAMES)
 	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=15s ./plugin/mirror
 
 # Benchmarks (BENCHMARKS.md): meshmirror against the floors of bench/testdata, in
-# interleaved rounds, on the project's own host. Writes bench/results/: table.md,
-# cost.svg, and bench.txt, which benchstat (from the Go module proxy) summarizes.
+# interleaved rounds, in two engines: wazero on the project's own host, and V8 on a
+# proxy-wasm host under Node run as Envoy runs V8 (bench/v8/host.mjs, node --no-liftoff).
+# Prints both engines' ratio tables and writes bench/results/: table.md, cost.svg,
+# cost-v8.svg, bench.txt and bench-v8.txt, which benchstat (from the Go module proxy)
+# summarizes. Progress goes to stderr, a line per scenario and round.
 BENCHFLAGS ?= -count 6 -benchtime 1s
 bench: $(WASM) $(WASM_NAMES)
 	go run ./bench/report $(BENCHFLAGS) -out bench/results
 	-go run golang.org/x/perf/cmd/benchstat@latest -col /module bench/results/bench.txt
+	-go run golang.org/x/perf/cmd/benchstat@latest -col /module bench/results/bench-v8.txt
 
 # A million mixed requests through one VM; fails if the memory grows after warm-up.
 # Writes bench/results/soak-after.csv and soak.svg (with soak-before.csv if present).

@@ -1,15 +1,17 @@
 // Package bench measures what mirroring costs inside the VM: it runs
-// build/meshmirror.wasm and three reference modules (the floors, in testdata/) on the
+// build/meshmirror.wasm and four reference modules (the floors, in testdata/) on the
 // project's own proxy-wasm host, wasmhost, in its Manual mode, so that a measured
 // request is the module's work plus the ABI crossings Envoy would make too, and
-// nothing of timers or goroutines.
+// nothing of timers or goroutines; and the same in V8, on the proxy-wasm host of
+// v8/host.mjs run by Node (RunV8).
 //
-// The Go benchmarks (bench_test.go) and the programs under cmd/ that write
-// BENCHMARKS.md's table, charts and soak curve share the scenarios and the driver
+// The Go benchmarks (bench_test.go) and the programs under bench/ that write
+// BENCHMARKS.md's tables, charts and soak curve share the scenarios and the driver
 // defined here.
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -41,8 +43,9 @@ type Module struct {
 // Floors are the reference modules, in testdata/, built like the plugin by `make testdata`:
 // f0 does nothing, f1 reads every request header, f2 reads them and sends one copy
 // of every request from the root context on the next tick, as meshmirror sends its
-// copies.
-var Floors = []string{"f0", "f1", "f2"}
+// copies, and f3 is f2 that also reads the primary's response (headers and body) and
+// its copy's answer: what a comparison reads before it compares anything.
+var Floors = []string{"f0", "f1", "f2", "f3"}
 
 // LoadModules reads meshmirror (build/) and the floors (bench/testdata/) from the
 // repository at root.
@@ -97,11 +100,18 @@ type Scenario struct {
 	// Request is sent over and over.
 	Request Request
 	// Floor is the reference the scenario's target compares with ("f1" or "f2"), and
-	// Target the ratio to it that BENCHMARKS.md aims for; 0 for none.
+	// Target the ratio to it that BENCHMARKS.md aims for (issue 18's goals); 0 for
+	// none.
 	Floor  string
 	Target float64
 	// Copies is how many copies meshmirror sends per request once warmed up.
 	Copies int
+	// Shadow is what every shadow cluster answers in this scenario; nil for a 200
+	// with no body.
+	Shadow *wasmhost.Response
+	// PerRequest are meshmirror's counters that grow by one per request, by name:
+	// what TestScenarios checks the scenario does.
+	PerRequest []string
 }
 
 // canary is the rule the scenarios mirror on: API calls of the canary group. The
@@ -160,7 +170,7 @@ func BodyChunks() [][]byte {
 	return out
 }
 
-// CompareBody is the JSON body of the compare scenario, about 2 KiB: a page of 16
+// CompareBody is the JSON body of the compare scenarios, about 2 KiB: a page of 16
 // items. With shadow set it is the shadow's answer, the same value written another
 // way (1.0 for 1, other spacing), so that the comparison walks all of it.
 func CompareBody(shadow bool) []byte {
@@ -181,6 +191,43 @@ func CompareBody(shadow bool) []byte {
 	return []byte(b.String())
 }
 
+// OneFieldDiffers is CompareBody(false) with one price changed, in the 12th of the 16
+// items: the pair a comparison finds different.
+func OneFieldDiffers() []byte {
+	return bytes.Replace(CompareBody(false), []byte(`"price":21.50`), []byte(`"price":21.75`), 1)
+}
+
+// jsonAnswer is a shadow's 200 with a JSON body.
+func jsonAnswer(body []byte) *wasmhost.Response {
+	return &wasmhost.Response{Headers: [][2]string{{":status", "200"}, {"content-type", "application/json"},
+		{"content-length", fmt.Sprint(len(body))}}, Body: body}
+}
+
+// comparedScenario is a scenario of one copy compared (with compare's settings, the
+// members of a JSON object): the copied request with the primary's response, a JSON
+// page, streamed back through the filter in two chunks, the shadow answering shadow,
+// and outcomes the counters each request adds to. Its target is against F2.
+func comparedScenario(name, about, compare string, shadow []byte, target float64,
+	outcomes ...mirror.CompareCounter) Scenario {
+	page := CompareBody(false)
+	sc := Scenario{
+		Name: name, About: about,
+		Config: `{"targets": [{"name": "reviews-v2", "cluster": "shadow", ` + canary + `, "compare": {` + compare + `}}]}`,
+		Request: Request{
+			Headers: with(browserHeaders, [2]string{"x-canary", "true"}),
+			ResponseHeaders: [][2]string{{":status", "200"}, {"content-type", "application/json"},
+				{"content-length", fmt.Sprint(len(page))}},
+			ResponseBody: [][]byte{page[:1024], page[1024:]},
+		},
+		Shadow: jsonAnswer(shadow),
+		Floor:  "f2", Target: target, Copies: 1,
+	}
+	for _, c := range outcomes {
+		sc.PerRequest = append(sc.PerRequest, mirror.CompareCounterName("reviews-v2", c))
+	}
+	return sc
+}
+
 // Scenarios are the requests BENCHMARKS.md reports, in its order.
 var Scenarios = []Scenario{
 	{
@@ -188,14 +235,14 @@ var Scenarios = []Scenario{
 		About:   "request that matches no target",
 		Config:  `{"targets": [{"name": "reviews-v2", "cluster": "shadow", ` + canary + `}]}`,
 		Request: Request{Headers: browserHeaders},
-		Floor:   "f1", Target: 1.3,
+		Floor:   "f1", Target: 1.0,
 	},
 	{
 		Name:    "copy",
 		About:   "one target matched and copied (headers only)",
 		Config:  `{"targets": [{"name": "reviews-v2", "cluster": "shadow", ` + canary + `}]}`,
 		Request: Request{Headers: with(browserHeaders, [2]string{"x-canary", "true"})},
-		Floor:   "f2", Target: 1.5, Copies: 1,
+		Floor:   "f2", Target: 1.3, Copies: 1,
 	},
 	{
 		Name:  "copy3",
@@ -207,7 +254,7 @@ var Scenarios = []Scenario{
 			{"name": "audit", "cluster": "shadow-c", "stickyHeader": "x-user-id", "percentage": 100,
 			 "match": {"paths": [{"regex": "/api/v[0-9]+/.*"}]}}]}`,
 		Request: Request{Headers: with(browserHeaders, [2]string{"x-canary", "true"})},
-		Floor:   "f2", Copies: 3,
+		Floor:   "f2", Target: 2.5, Copies: 3,
 	},
 	{
 		Name:   "body64k",
@@ -218,27 +265,27 @@ var Scenarios = []Scenario{
 				[2]string{"content-type", "application/json"}, [2]string{"content-length", "65536"}),
 			Body: BodyChunks(),
 		},
-		Floor: "f2", Copies: 1,
+		Floor: "f2", Target: 4, Copies: 1,
 	},
-	{
-		Name:  "compare",
-		About: "one copy compared: 2 KiB JSON answers on both sides",
-		Config: `{"targets": [{"name": "reviews-v2", "cluster": "shadow-json", ` + canary + `,
-			"compare": {"ignore": ["meta.requestId"]}}]}`,
-		Request: Request{
-			Headers:         with(browserHeaders, [2]string{"x-canary", "true"}),
-			ResponseHeaders: [][2]string{{":status", "200"}, {"content-type", "application/json"}, {"content-length", fmt.Sprint(len(CompareBody(false)))}},
-			ResponseBody:    [][]byte{CompareBody(false)[:1024], CompareBody(false)[1024:]},
-		},
-		Floor: "f2", Copies: 1,
-	},
+	comparedScenario("compare", "one copy compared: the same 2 KiB JSON written differently",
+		`"ignore": ["meta.requestId"]`, CompareBody(true), 5, mirror.CompareSame),
+	comparedScenario("compare-same", "one copy compared: the same bytes",
+		`"ignore": ["meta.requestId"]`, CompareBody(false), 2, mirror.CompareSame),
+	comparedScenario("compare-differs", "one copy compared: one field differs",
+		`"ignore": ["meta.requestId"]`, OneFieldDiffers(), 4, mirror.CompareDiffers, mirror.CompareBodyDiffers),
+	comparedScenario("compare-none", `one copy compared with body "none": status and content-type only`,
+		`"body": "none"`, CompareBody(true), 1.5, mirror.CompareSame),
+	// A scenario of compare.baseline (issue 17) goes here: the compared request with
+	// a second copy to the baseline cluster, Shadow answering both, and PerRequest the
+	// counter of pairs whose difference the baseline explains. Both engines and the
+	// tables take any scenario of this list; F3 is its floor for reading the bodies.
 	{
 		Name:  "ratelimited",
 		About: "copy refused by the rate limit",
 		Config: `{"targets": [{"name": "reviews-v2", "cluster": "shadow", ` + canary + `,
 			"rateLimit": {"perSecond": 0.001, "burst": 1}}]}`,
 		Request: Request{Headers: with(browserHeaders, [2]string{"x-canary", "true"})},
-		Floor:   "f1",
+		Floor:   "f1", Target: 1.2,
 	},
 }
 
@@ -252,18 +299,25 @@ func ScenarioByName(name string) (Scenario, bool) {
 	return Scenario{}, false
 }
 
-// Clusters are the shadows of the scenarios; each answers at once with a 200.
-func Clusters() map[string]wasmhost.Caller {
-	ok := &wasmhost.Response{Headers: [][2]string{{":status", "200"}, {"content-length", "0"}}}
-	answer := wasmhost.CallerFunc(func(context.Context, *wasmhost.Callout) (*wasmhost.Response, error) {
-		return ok, nil
-	})
-	page := &wasmhost.Response{Headers: [][2]string{{":status", "200"}, {"content-type", "application/json"}},
-		Body: CompareBody(true)}
-	json := wasmhost.CallerFunc(func(context.Context, *wasmhost.Callout) (*wasmhost.Response, error) {
-		return page, nil
-	})
-	return map[string]wasmhost.Caller{"shadow": answer, "shadow-b": answer, "shadow-c": answer, "shadow-json": json}
+// Answers are what the shadow clusters answer in sc: sc.Shadow, or a 200 with no
+// body. Both engines' hosts answer from them.
+func Answers(sc Scenario) map[string]*wasmhost.Response {
+	answer := sc.Shadow
+	if answer == nil {
+		answer = &wasmhost.Response{Headers: [][2]string{{":status", "200"}, {"content-length", "0"}}}
+	}
+	return map[string]*wasmhost.Response{"shadow": answer, "shadow-b": answer, "shadow-c": answer}
+}
+
+// Clusters are the shadows of sc on wasmhost; each answers at once (Answers).
+func Clusters(sc Scenario) map[string]wasmhost.Caller {
+	out := map[string]wasmhost.Caller{}
+	for name, answer := range Answers(sc) {
+		out[name] = wasmhost.CallerFunc(func(context.Context, *wasmhost.Callout) (*wasmhost.Response, error) {
+			return answer, nil
+		})
+	}
+	return out
 }
 
 // VM is one module on a Manual host.
@@ -349,7 +403,7 @@ func (vm *VM) send(s *wasmhost.Stream, r *Request) error {
 // RunRequests is the timed loop of a benchmark: it starts m's deployed build for sc,
 // runs Warmup requests, then one request per iteration of b.Loop.
 func RunRequests(b *testing.B, m Module, sc Scenario) {
-	vm, err := Start(context.Background(), m.Wasm, sc.Config, Clusters())
+	vm, err := Start(context.Background(), m.Wasm, sc.Config, Clusters(sc))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -365,6 +419,60 @@ func RunRequests(b *testing.B, m Module, sc Scenario) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// Measurement is what a module cost over a timed run of a scenario.
+type Measurement struct {
+	Requests int
+	// Wall is the time the run took; CPU the CPU time the process used meanwhile
+	// (Wall where the system cannot tell).
+	Wall, CPU time.Duration
+}
+
+// NsPerRequest is the wall-clock time per request.
+func (m Measurement) NsPerRequest() float64 {
+	return float64(m.Wall.Nanoseconds()) / float64(m.Requests)
+}
+
+// CPUNsPerRequest is the CPU time per request: on a shared machine, what the other
+// processes take from a run lengthens its wall-clock time, not its CPU time.
+func (m Measurement) CPUNsPerRequest() float64 {
+	return float64(m.CPU.Nanoseconds()) / float64(m.Requests)
+}
+
+// Measure starts m's deployed build for sc, runs Warmup requests, then requests in
+// batches that double (up to 4096) until d has passed, and returns what they cost.
+// The report measures with it, as the V8 host does, rather than with
+// testing.Benchmark, which starts a new VM (and compiles the module) for every try
+// of b.N and reports wall-clock time only.
+func Measure(m Module, sc Scenario, d time.Duration) (Measurement, error) {
+	vm, err := Start(context.Background(), m.Wasm, sc.Config, Clusters(sc))
+	if err != nil {
+		return Measurement{}, err
+	}
+	defer vm.Close()
+	for range Warmup {
+		if err := vm.Do(&sc.Request); err != nil {
+			return Measurement{}, err
+		}
+	}
+	var res Measurement
+	cpu0, cpuOK := cpuTime()
+	start := time.Now()
+	for batch := 1; res.Wall < d; batch = min(2*batch, 4096) {
+		for range batch {
+			if err := vm.Do(&sc.Request); err != nil {
+				return Measurement{}, err
+			}
+		}
+		res.Requests += batch
+		res.Wall = time.Since(start)
+	}
+	res.CPU = res.Wall
+	if cpu1, ok := cpuTime(); ok && cpuOK {
+		res.CPU = cpu1 - cpu0
+	}
+	return res, nil
 }
 
 // Warmup is how many requests run before anything is measured: the first ones grow
@@ -396,7 +504,7 @@ const (
 func CountAllocs(m Module, sc Scenario, n int) (Allocs, error) {
 	counter := &allocCounter{}
 	ctx := experimental.WithFunctionListenerFactory(context.Background(), counter)
-	vm, err := Start(ctx, m.Names, sc.Config, Clusters())
+	vm, err := Start(ctx, m.Names, sc.Config, Clusters(sc))
 	if err != nil {
 		return Allocs{}, err
 	}
@@ -469,12 +577,12 @@ func CompileTime(m Module, runs int) (time.Duration, error) {
 }
 
 // StartTime is how long wasmhost.New takes to compile, instantiate and start m with
-// config and have the plugin accept its configuration: the median of runs.
-func StartTime(m Module, config string, runs int) (time.Duration, error) {
+// sc's configuration and have the plugin accept it: the median of runs.
+func StartTime(m Module, sc Scenario, runs int) (time.Duration, error) {
 	times := make([]float64, 0, runs)
 	for range runs {
 		start := time.Now()
-		vm, err := Start(context.Background(), m.Wasm, config, Clusters())
+		vm, err := Start(context.Background(), m.Wasm, sc.Config, Clusters(sc))
 		if err != nil {
 			return 0, err
 		}

@@ -4,8 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
-
-	"github.com/meshmirror/meshmirror/plugin/mirror"
+	"time"
 )
 
 // root is the repository, from this package's directory.
@@ -18,6 +17,23 @@ func loadModules(tb testing.TB) []Module {
 		tb.Fatal(err)
 	}
 	return mods
+}
+
+// runScenario starts m's deployed build for sc on wasmhost and runs n requests; the
+// VM is closed when the test ends.
+func runScenario(t *testing.T, m Module, sc Scenario, n int) *VM {
+	t.Helper()
+	vm, err := Start(context.Background(), m.Wasm, sc.Config, Clusters(sc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vm.Close() })
+	for range n {
+		if err := vm.Do(&sc.Request); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return vm
 }
 
 // BenchmarkRequest runs every scenario through meshmirror and the floors, in one
@@ -52,7 +68,7 @@ func BenchmarkStart(b *testing.B) {
 	for _, m := range loadModules(b) {
 		b.Run("module="+m.Name, func(b *testing.B) {
 			for b.Loop() {
-				vm, err := Start(context.Background(), m.Wasm, sc.Config, Clusters())
+				vm, err := Start(context.Background(), m.Wasm, sc.Config, Clusters(sc))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -70,22 +86,13 @@ func TestScenarios(t *testing.T) {
 	for _, sc := range Scenarios {
 		for _, m := range mods {
 			t.Run(sc.Name+"/"+m.Name, func(t *testing.T) {
-				vm, err := Start(context.Background(), m.Wasm, sc.Config, Clusters())
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer vm.Close()
+				const n = 5
+				vm := runScenario(t, m, sc, n)
 				if m.Name == "meshmirror" && vm.Host.MemoryBytes() < 2<<20 {
-					t.Errorf("meshmirror started with %d bytes of memory: it reserves a 2 MiB heap (RATIONALE.md)",
+					t.Errorf("meshmirror runs in %d bytes of memory: it reserves a 2 MiB heap (RATIONALE.md)",
 						vm.Host.MemoryBytes())
 				}
-				const n = 5
-				for range n {
-					if err := vm.Do(&sc.Request); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want := map[string]int{"f0": 0, "f1": 0, "f2": n}[m.Name]
+				want := map[string]int{"f0": 0, "f1": 0, "f2": n, "f3": n}[m.Name]
 				if m.Name == "meshmirror" {
 					want = n * sc.Copies
 					if sc.Name == "ratelimited" {
@@ -95,11 +102,12 @@ func TestScenarios(t *testing.T) {
 				if vm.Answered != want {
 					t.Errorf("%d copies answered, want %d", vm.Answered, want)
 				}
-				if m.Name == "meshmirror" && sc.Name == "compare" {
-					// Answered after the primary: every pair is compared, and found the same.
-					name := mirror.CompareCounterName("reviews-v2", mirror.CompareSame)
-					if same, _ := vm.Host.Metric(name); same != n {
-						t.Errorf("%s = %d, want %d", name, same, n)
+				if m.Name == "meshmirror" {
+					// A compared pair is answered after the primary: every pair is compared.
+					for _, name := range sc.PerRequest {
+						if got, _ := vm.Host.Metric(name); got != n {
+							t.Errorf("%s = %d, want %d", name, got, n)
+						}
 					}
 				}
 				if _, err := CountAllocs(m, sc, 1); err != nil {
@@ -107,6 +115,20 @@ func TestScenarios(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestMeasure times a scenario as the report does: it runs for the time asked, and
+// reports the requests it made and the CPU time they took.
+func TestMeasure(t *testing.T) {
+	sc, _ := ScenarioByName("copy")
+	const d = 50 * time.Millisecond
+	res, err := Measure(loadModules(t)[0], sc, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests < 1 || res.Wall < d || res.CPU <= 0 || res.CPUNsPerRequest() <= 0 {
+		t.Errorf("%+v after %v", res, d)
 	}
 }
 

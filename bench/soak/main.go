@@ -41,9 +41,13 @@ func main() {
 	}
 	opts := bench.SoakOptions{Requests: *requests, Every: *every, Seed: *seed, MaxBody: *maxBody,
 		ReconfigureEvery: *reconfigure}
+	tenth, shown := max(*requests/10, 1), 0
 	res, err := bench.Soak(wasm, opts, func(s bench.SoakSample) {
-		if s.Requests%(*requests/10) == 0 {
-			log.Printf("%7d requests, %4.2f MiB, %v", s.Requests, mib(s.MemoryBytes), s.Elapsed.Round(1e6))
+		// Progress: a line each time another tenth of the requests has passed.
+		if s.Requests/tenth > shown {
+			shown = s.Requests / tenth
+			log.Printf("%3d%%: %7d requests, %4.2f MiB, %v", 100*s.Requests / *requests, s.Requests,
+				mib(s.MemoryBytes), s.Elapsed.Round(1e6))
 		}
 	})
 	if err != nil {
@@ -71,7 +75,11 @@ func main() {
 
 	series := curves(*out)
 	for file, limit := range map[string]int{"soak.svg": 0, "soak-warmup.svg": *requests / 20} {
-		if err := os.WriteFile(filepath.Join(*out, file), chart(series, limit), 0o644); err != nil {
+		svg, err := chart(series, limit)
+		if err != nil {
+			log.Fatalf("%s: %v", file, err)
+		}
+		if err := os.WriteFile(filepath.Join(*out, file), svg, 0o644); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -158,7 +166,7 @@ func curves(dir string) []bench.Series {
 }
 
 // chart draws the curves up to limit requests (all when 0).
-func chart(series []bench.Series, limit int) []byte {
+func chart(series []bench.Series, limit int) ([]byte, error) {
 	title := "Linear memory of the module over the soak"
 	if limit > 0 {
 		title = fmt.Sprintf("The same, first %d requests", limit)
