@@ -348,3 +348,53 @@ func TestHttpContext_compareFidelity(t *testing.T) {
 		}
 	})
 }
+
+// TestHttpContext_noise: on the module as natively, a target's difference where its
+// baseline (a second instance of the primary's version) differs too is noise, in
+// either order of the copies' answers; a regression beside it is reported with each
+// difference marked.
+func TestHttpContext_noise(t *testing.T) {
+	const config = `{"targets": [
+		{"name": "v2", "cluster": "v2", "compare": {"baseline": "v1", "report": {"cluster": "reports", "perSecond": 100}}},
+		{"name": "v1", "cluster": "v1", "compare": {}}]}`
+	page := func(at, price string) []byte { return []byte(`{"at": "` + at + `", "price": ` + price + `}`) }
+	for _, targetFirst := range []bool{false, true} {
+		vmTest(t, func(t *testing.T, vm types.VMContext) {
+			host := start(t, vm, config)
+			for i, target := range [][]byte{page("12:01", "9.99"), page("12:01", "10.99")} {
+				id := request(t, host, getRequest)
+				host.Tick()
+				sent := callouts(host)
+				v2, v1 := sent[len(sent)-2], sent[len(sent)-1]
+				if v2.Upstream != "v2" || v1.Upstream != "v1" {
+					t.Fatalf("copies to %s and %s", v2.Upstream, v1.Upstream)
+				}
+				respond(t, host, id, jsonResponse, page("12:00", "9.99"), 100)
+				host.CompleteHttpContext(id)
+				answers := []proxytest.HttpCalloutAttribute{v1, v2}
+				if targetFirst {
+					answers = []proxytest.HttpCalloutAttribute{v2, v1}
+				}
+				for _, c := range answers {
+					body := page("12:02", "9.99")
+					if c.Upstream == "v2" {
+						body = target
+					}
+					host.CallOnHttpCallResponse(c.CalloutID, jsonResponse, nil, body)
+				}
+				host.Tick()
+				if i == 1 {
+					sent = callouts(host)
+					report := string(sent[len(sent)-1].Body)
+					if sent[len(sent)-1].Upstream != "reports" || gjson.Get(report, `differences.#(where=="at").noise`).Bool() != true ||
+						gjson.Get(report, `differences.#(where=="price").noise`).Bool() != false {
+						t.Errorf("report %s: want at marked noise and price not", report)
+					}
+				}
+			}
+			compareCounters(t, host, "v2", map[mirror.CompareCounter]uint64{mirror.CompareNoise: 1, mirror.CompareDiffers: 1,
+				mirror.CompareBodyDiffers: 1, mirror.ReportsSent: 1})
+			compareCounters(t, host, "v1", map[mirror.CompareCounter]uint64{mirror.CompareDiffers: 2, mirror.CompareBodyDiffers: 2})
+		})
+	}
+}

@@ -273,6 +273,9 @@ func (p *pluginContext) send(c *mirror.Copy, start time.Time) {
 // go out from the plugin context on its next tick, so that their answers are counted
 // whenever they come.
 func (p *pluginContext) tell() {
+	for _, notice := range p.mirror.Notices() {
+		proxywasm.LogInfo(notice)
+	}
 	for _, v := range p.mirror.Verdicts() {
 		if v.Log {
 			proxywasm.LogWarn(p.mirror.LogLine(&v))

@@ -71,6 +71,22 @@ type Difference struct {
 	// status, or the JSON text of a body's value. Filled only with
 	// compare.includeValues; empty for a side that has no value there.
 	Primary, Shadow string
+	// Noise says that the difference is noise: the baseline, a second instance of the
+	// primary's version, differs there too (SPEC.md, "Noise").
+	Noise bool
+	// place is the hash of the place as noise is learned by: the part, and the JSON
+	// path with array indexes written # (body items.#.price).
+	place uint64
+}
+
+// placeOf hashes a place that is not in a JSON body: "status", "header <name>", or
+// "body" for a body compared as a whole.
+func placeOf(part Part, where string) uint64 {
+	h := fnv1aString(fnvOffset, part.String())
+	if where != "" {
+		h = fnv1aString(fnv1aString(h, " "), where)
+	}
+	return h
 }
 
 // Place is where the difference is, as logs show it: "status", "header
@@ -81,6 +97,13 @@ func (d *Difference) Place() string {
 	}
 	return d.Part.String() + " " + d.Where
 }
+
+// The hashes of a whole body's place, and of "body " that begins a JSON path's.
+var (
+	bodyPlace       = placeOf(PartBody, "")
+	bodyPlacePrefix = fnv1aString(fnvOffset, "body ")
+	statusPlace     = placeOf(PartStatus, "")
+)
 
 // isJSONType reports whether a content type is JSON: application/json or a
 // structured syntax suffix +json, parameters aside.
@@ -100,6 +123,12 @@ func isJSONType(contentType string) bool {
 // difference when the bytes differ. It stops at MaxDifferences in out, but finds
 // at least one when the bodies differ, so that the caller can tell.
 func compareJSON(a, b []byte, ignore []IgnorePath, values bool, out []Difference) []Difference {
+	return compareJSONExtra(a, b, ignore, values, false, out)
+}
+
+// compareJSONExtra is compareJSON; with allowExtra, a key that only the shadow's
+// object has is no difference.
+func compareJSONExtra(a, b []byte, ignore []IgnorePath, values, allowExtra bool, out []Difference) []Difference {
 	if bytes.Equal(a, b) {
 		return out // the same bytes are the same value, or the same non-JSON
 	}
@@ -110,7 +139,7 @@ func compareJSON(a, b []byte, ignore []IgnorePath, values bool, out []Difference
 		}
 		return out
 	}
-	c := jsonComparer{ignore: ignore, values: values, diffs: out, limit: max(MaxDifferences, len(out)+1)}
+	c := jsonComparer{ignore: ignore, values: values, allowExtra: allowExtra, diffs: out, limit: max(MaxDifferences, len(out)+1)}
 	// Parsed in place: gjson.ParseBytes would copy both bodies. Nothing keeps a
 	// string of the walk (cut copies the values a difference keeps).
 	c.value(gjson.Parse(inPlace(a)), gjson.Parse(inPlace(b)), 1<<len(ignore)-1, 0)
@@ -131,7 +160,7 @@ func jsonWithin(data []byte) bool {
 
 // bodyDifference is a difference of two bodies as a whole.
 func bodyDifference(a, b []byte, values bool) Difference {
-	d := Difference{Part: PartBody}
+	d := Difference{Part: PartBody, place: bodyPlace}
 	if values {
 		d.Primary, d.Shadow = cut(inPlace(a)), cut(inPlace(b))
 	}
@@ -154,15 +183,17 @@ func cutTo(s string, limit int) string {
 
 // jsonComparer walks two JSON values side by side.
 type jsonComparer struct {
-	ignore []IgnorePath
-	values bool
-	diffs  []Difference
-	limit  int
+	ignore     []IgnorePath
+	values     bool
+	allowExtra bool
+	diffs      []Difference
+	limit      int
 	// members is a stack of the members of the objects and arrays being compared,
 	// each level's above its parent's: one buffer for the whole walk.
 	members []member
-	// path is the current place, formatted as Difference.Where.
-	path []byte
+	// path is the current place, formatted as Difference.Where; pattern the same
+	// with array indexes written #, as noise is learned by.
+	path, pattern []byte
 }
 
 type member struct {
@@ -176,7 +207,10 @@ func (c *jsonComparer) differ(kind DiffKind, a, b gjson.Result) {
 	if c.full() {
 		return
 	}
-	d := Difference{Part: PartBody, Kind: kind, Where: string(c.path)}
+	d := Difference{Part: PartBody, Kind: kind, Where: string(c.path), place: bodyPlace}
+	if len(c.pattern) > 0 {
+		d.place = fnv1a(bodyPlacePrefix, c.pattern)
+	}
 	if c.values {
 		d.Primary, d.Shadow = cut(a.Raw), cut(b.Raw)
 	}
@@ -238,7 +272,9 @@ func (c *jsonComparer) object(a, b gjson.Result, mask uint64, depth int) {
 			c.member(as[i].key, -1, as[i].value, gjson.Result{}, Missing, mask, depth)
 			i++
 		case i == len(as) || bs[j].key < as[i].key:
-			c.member(bs[j].key, -1, gjson.Result{}, bs[j].value, Extra, mask, depth)
+			if !c.allowExtra {
+				c.member(bs[j].key, -1, gjson.Result{}, bs[j].value, Extra, mask, depth)
+			}
 			j++
 		default:
 			c.member(as[i].key, -1, as[i].value, bs[j].value, Changed, mask, depth)
@@ -281,21 +317,24 @@ func (c *jsonComparer) member(key string, index int, a, b gjson.Result, kind Dif
 	if ignored {
 		return
 	}
-	n := len(c.path)
+	n, np := len(c.path), len(c.pattern)
 	if n > 0 {
 		c.path = append(c.path, '.')
+		c.pattern = append(c.pattern, '.')
 	}
 	if index >= 0 {
 		c.path = strconv.AppendInt(c.path, int64(index), 10)
+		c.pattern = append(c.pattern, '#')
 	} else {
 		c.path = appendKey(c.path, key)
+		c.pattern = appendKey(c.pattern, key)
 	}
 	if kind == Changed {
 		c.value(a, b, mask, depth+1)
 	} else {
 		c.differ(kind, a, b)
 	}
-	c.path = c.path[:n]
+	c.path, c.pattern = c.path[:n], c.pattern[:np]
 }
 
 // descend returns the ignore paths that still match once the path goes on with key

@@ -11,7 +11,7 @@ func TestParseConfigCompareDefaults(t *testing.T) {
 		t.Errorf("a target without compare compares: %+v", c)
 	}
 	got := mustParse(t, oneTarget(`,"compare":{}`)).Targets[0].Compare
-	want := &Compare{Status: true, Headers: []string{"content-type"}, Body: BodyAuto, MaxBytes: 65536}
+	want := &Compare{Status: true, Headers: []string{"content-type"}, Body: BodyAuto, MaxBytes: 65536, Baseline: -1}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("compare {} = %+v, want %+v", got, want)
 	}
@@ -37,6 +37,7 @@ func TestParseConfigCompareValues(t *testing.T) {
 		},
 		MaxBytes: 4 << 20, IncludeValues: true,
 		ReportCluster: "outbound|80||reports.default.svc.cluster.local", ReportPath: "/diffs", ReportPerSecond: 0.5,
+		Baseline: -1,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("compare =\n %+v\nwant\n %+v", got, want)
@@ -87,6 +88,11 @@ func TestParseConfigCompareErrors(t *testing.T) {
 		{"report perSecond 0", `{"report":{"cluster":"r","perSecond":0}}`, `targets[0].compare.report.perSecond: must be greater than 0`},
 		{"report perSecond negative", `{"report":{"cluster":"r","perSecond":-1}}`, `targets[0].compare.report.perSecond: must be at least 0, got -1`},
 		{"report unknown key", `{"report":{"cluster":"r","rate":1}}`, `targets[0].compare.report: unknown key "rate"`},
+		{"allowExtra", `{"allowExtra":"yes"}`, `targets[0].compare.allowExtra: must be true or false`},
+		{"baseline not a string", `{"baseline":1}`, `targets[0].compare.baseline: must be a string, got number 1`},
+		{"baseline empty", `{"baseline":""}`, `targets[0].compare.baseline: must name a target`},
+		{"baseline unknown", `{"baseline":"v1-again"}`, `targets[0].compare.baseline: names no target: "v1-again"`},
+		{"baseline itself", `{"baseline":"t"}`, `targets[0].compare.baseline: names the target itself`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -104,6 +110,29 @@ func TestParseConfigCompareEveryProblem(t *testing.T) {
 	ce := mustFail(t, oneTarget(`,"percentage":150,"compare":{"body":"xml","maxBytes":-1,"report":{"path":"x"}}`))
 	for _, want := range []string{"targets[0].percentage", "targets[0].compare.body", "targets[0].compare.maxBytes",
 		"targets[0].compare.report: cluster: required", "targets[0].compare.report.path"} {
+		if !hasProblem(ce, want) {
+			t.Errorf("problems %v lack %q", ce.Problems, want)
+		}
+	}
+}
+
+// TestParseConfigBaseline: a baseline is another target with compare and no baseline
+// of its own; each other case is a problem with its path, all reported at once.
+func TestParseConfigBaseline(t *testing.T) {
+	cfg := mustParse(t, `{"targets":[
+		{"name":"v2","cluster":"c","compare":{"baseline":"v1","allowExtra":true}},
+		{"name":"v1","cluster":"c","compare":{}}]}`)
+	if c := cfg.Targets[0].Compare; c.Baseline != 1 || !c.AllowExtra || cfg.Targets[1].Compare.Baseline != -1 {
+		t.Errorf("baseline %d, allowExtra %v; want 1 and true", c.Baseline, c.AllowExtra)
+	}
+	ce := mustFail(t, `{"targets":[
+		{"name":"a","cluster":"c","compare":{"baseline":"plain"}},
+		{"name":"b","cluster":"c","compare":{"baseline":"a"}},
+		{"name":"plain","cluster":"c"}]}`)
+	for _, want := range []string{
+		`targets[0].compare.baseline: names targets[2] ("plain"), which has no compare`,
+		`targets[1].compare.baseline: names targets[0] ("a"), which has a baseline of its own`,
+	} {
 		if !hasProblem(ce, want) {
 			t.Errorf("problems %v lack %q", ce.Problems, want)
 		}

@@ -116,6 +116,15 @@ type Compare struct {
 	ReportCluster   string
 	ReportPath      string
 	ReportPerSecond float64
+	// BaselineName names the target that copies to a second instance of the
+	// primary's version: where its answer too differs from the primary's, a
+	// difference is noise (SPEC.md, "Noise"). Baseline is its index in
+	// Config.Targets, -1 for none.
+	BaselineName string
+	Baseline     int
+	// AllowExtra says that a key the shadow's JSON object has and the primary's
+	// lacks is no difference: a new version may add fields.
+	AllowExtra bool
 }
 
 // BodyMode is how a Compare compares bodies.
@@ -282,7 +291,7 @@ var (
 	mutationKeys   = []string{"set", "remove"}
 	bodyKeys       = []string{"enabled", "maxBytes"}
 	rateLimitKeys  = []string{"perSecond", "burst"}
-	compareKeys    = []string{"status", "headers", "body", "ignore", "maxBytes", "includeValues", "report"}
+	compareKeys    = []string{"status", "headers", "body", "ignore", "maxBytes", "includeValues", "report", "baseline", "allowExtra"}
 	reportKeys     = []string{"cluster", "path", "perSecond"}
 	headerMatchers = []string{"exact", "prefix", "suffix", "contains", "regex", "present"}
 )
@@ -315,6 +324,7 @@ func (p *parser) config(doc gjson.Result) *Config {
 		p.addf("targets", "must hold 1 to %d targets, got %d", MaxTargets, len(list))
 	}
 	seen := map[string]int{}
+	var paths []string
 	for i, v := range list {
 		path := "targets[" + strconv.Itoa(i) + "]"
 		t, ok := p.target(path, v, cfg.Marker)
@@ -326,8 +336,39 @@ func (p *parser) config(doc gjson.Result) *Config {
 		}
 		seen[t.Name] = i
 		cfg.Targets = append(cfg.Targets, t)
+		paths = append(paths, path)
 	}
+	p.baselines(cfg, paths)
 	return cfg
+}
+
+// baselines resolves each compare.baseline to its target: another target with compare
+// and no baseline of its own (SPEC.md, "Noise").
+func (p *parser) baselines(cfg *Config, paths []string) {
+	index := map[string]int{}
+	for i := range cfg.Targets {
+		index[cfg.Targets[i].Name] = i
+	}
+	for i := range cfg.Targets {
+		c := cfg.Targets[i].Compare
+		if c == nil || c.BaselineName == "" {
+			continue
+		}
+		at := paths[i] + ".compare.baseline"
+		b, ok := index[c.BaselineName]
+		switch {
+		case !ok:
+			p.addf(at, "names no target: %q", c.BaselineName)
+		case b == i:
+			p.addf(at, "names the target itself: a baseline is a second instance of the primary's version")
+		case cfg.Targets[b].Compare == nil:
+			p.addf(at, "names %s (%q), which has no compare: a baseline's answers must be compared too", paths[b], c.BaselineName)
+		case cfg.Targets[b].Compare.BaselineName != "":
+			p.addf(at, "names %s (%q), which has a baseline of its own: a baseline is the primary's version, its differences the noise", paths[b], c.BaselineName)
+		default:
+			c.Baseline = b
+		}
+	}
 }
 
 func (p *parser) target(path string, v gjson.Result, marker string) (Target, bool) {
@@ -430,7 +471,7 @@ func (p *parser) compare(path string, v gjson.Result) *Compare {
 	if !ok {
 		return nil
 	}
-	c := &Compare{Status: true, Headers: []string{"content-type"}, MaxBytes: DefaultCompareMaxBytes}
+	c := &Compare{Status: true, Headers: []string{"content-type"}, MaxBytes: DefaultCompareMaxBytes, Baseline: -1}
 	if v, ok := f["status"]; ok {
 		c.Status, _ = p.boolean(path+".status", v)
 	}
@@ -484,6 +525,17 @@ func (p *parser) compare(path string, v gjson.Result) *Compare {
 	}
 	if v, ok := f["report"]; ok {
 		p.report(path+".report", v, c)
+	}
+	if v, ok := f["baseline"]; ok {
+		if s, ok := p.str(path+".baseline", v); ok {
+			if s == "" {
+				p.addf(path+".baseline", "must name a target, got an empty string")
+			}
+			c.BaselineName = s
+		}
+	}
+	if v, ok := f["allowExtra"]; ok {
+		c.AllowExtra, _ = p.boolean(path+".allowExtra", v)
 	}
 	return c
 }

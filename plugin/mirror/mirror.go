@@ -54,6 +54,9 @@ const (
 	CompareStatusDiffers
 	CompareHeadersDiffer
 	CompareBodyDiffers
+	// CompareNoise counts pairs whose every difference is noise: the baseline differs
+	// there too (SPEC.md, "Noise"). They count in none of the counters above.
+	CompareNoise
 	// CompareSkipped counts pairs not compared: the primary reset, the copy failed,
 	// timed out, was refused or cancelled, a body passed maxBytes, the pairs held
 	// reached maxInFlight, or the response began before its request ended.
@@ -69,7 +72,7 @@ const (
 
 var compareCounterNames = [NumCompareCounters]string{
 	"compare_same", "compare_differs", "compare_status_differs", "compare_headers_differ",
-	"compare_body_differs", "compare_skipped", "compare_reports", "compare_reports_failed",
+	"compare_body_differs", "compare_noise", "compare_skipped", "compare_reports", "compare_reports_failed",
 }
 
 // Metric names that are not per-target counters.
@@ -134,6 +137,10 @@ type Mirror struct {
 	verdicts []Verdict
 	diffs    []Difference // the scratch of decide
 	inflater inflater
+	// waiting are the decided pairs that wait for their baseline's pair (noise.go).
+	waiting []*Pair
+	notices []string
+	now     int64 // the latest time a pair was decided at, in nanoseconds
 	// leases account for the body bytes of requests, and alive tells whether a
 	// stream still exists: the bytes of one that is gone are taken back (reclaim).
 	leases     []lease
@@ -148,6 +155,9 @@ type targetState struct {
 	pairs    int         // undecided pairs
 	logs     Throttle    // of differing pairs
 	reports  tokenBucket // of differing pairs
+	noise    *noiseTable // for a target with a baseline
+	// baselineOf says the target is the baseline of others.
+	baselineOf bool
 }
 
 // New returns a Mirror for cfg; seed feeds the random sampling.
@@ -159,6 +169,10 @@ func New(cfg *Config, rec Recorder, seed uint64) *Mirror {
 		if c := t.Compare; c != nil {
 			m.targets[i].logs.Every = 1e9
 			m.targets[i].reports = newTokenBucket(c.ReportPerSecond, 1)
+			if c.Baseline >= 0 {
+				m.targets[i].noise = &noiseTable{}
+				m.targets[c.Baseline].baselineOf = true
+			}
 		}
 	}
 	m.bodies.budget = BodyBudget(cfg)
@@ -389,6 +403,7 @@ func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []C
 		}
 		out = append(out, c)
 	}
+	m.linkBaselines(&resp)
 	// The copies share the body until they are sent; the request lets go of it.
 	if !shared {
 		m.letGo(r)

@@ -27,6 +27,14 @@ type Pair struct {
 	start        int64  // the end of the request, in nanoseconds
 	primary      side
 	shadow       side
+	// base is the pair of the same request to the target's baseline (noise.go).
+	base *Pair
+	// For a baseline's pair: whether it was compared, and the places it differed at.
+	baseState  uint8
+	basePlaces []uint64
+	// waiting says the pair is decided, with diffs, and waits for its base.
+	waiting bool
+	diffs   []Difference
 }
 
 // side is what a comparison keeps of one answer: never more body than maxBytes.
@@ -179,8 +187,10 @@ func (m *Mirror) skip(p *Pair) {
 	m.remove(p)
 }
 
-// remove takes p out of the live pairs and lets go of what it holds.
+// remove takes p out of the live pairs and lets go of what it holds. The pairs of its
+// request that wait for it, when it is a baseline's pair, are concluded.
 func (m *Mirror) remove(p *Pair) {
+	defer m.baselineGone(p)
 	last := len(m.live) - 1
 	m.live[p.slot] = m.live[last]
 	m.live[p.slot].slot = p.slot
@@ -189,6 +199,20 @@ func (m *Mirror) remove(p *Pair) {
 	m.targets[p.target].pairs--
 	p.slot = -1
 	p.primary, p.shadow = side{}, side{}
+}
+
+// baselineGone concludes the pairs waiting for the baseline's pair b, which is decided
+// or will never be.
+func (m *Mirror) baselineGone(b *Pair) {
+	if !m.targets[b.target].baselineOf {
+		return
+	}
+	if b.baseState == basePending {
+		b.baseState = baseNotCompared
+	}
+	if len(m.waiting) > 0 {
+		m.resolveWaiting(b, max(m.now, b.start))
+	}
 }
 
 // DropPair forgets the pair of a copy Envoy refused at dispatch: a copy never sent is
@@ -464,28 +488,26 @@ func (m *Mirror) ShadowAnswered(p *Pair, failed bool, a *Answer, latencyMs, now 
 	}
 }
 
-// decide compares a pair whose sides are both complete, records the outcome, and
-// queues a Verdict when the pair differs and a log or a report is due.
+// decide compares a pair whose sides are both complete and concludes it.
 func (m *Mirror) decide(p *Pair, now int64) {
+	m.now = max(m.now, now)
 	target := p.target
-	t := &m.cfg.Targets[target]
-	c := t.Compare
+	c := m.cfg.Targets[target].Compare
 	diffs := m.diffs[:0]
 	values := c.IncludeValues
-	statusDiffers, headersDiffer, bodyDiffers := false, false, false
 	if c.Status && (p.primary.status != p.shadow.status || p.grpc && p.primary.grpcStatus != p.shadow.grpcStatus) {
-		d := Difference{Part: PartStatus}
+		d := Difference{Part: PartStatus, place: statusPlace}
 		if values {
 			d.Primary, d.Shadow = p.primary.statusText(p.grpc), p.shadow.statusText(p.grpc)
 		}
-		diffs, statusDiffers = append(diffs, d), true
+		diffs = append(diffs, d)
 	}
 	for i, name := range c.Headers {
 		a, b := p.primary.header(i), p.shadow.header(i)
 		if a.present == b.present && a.sum == b.sum {
 			continue
 		}
-		d := Difference{Part: PartHeader, Where: name}
+		d := Difference{Part: PartHeader, Where: name, place: placeOf(PartHeader, name)}
 		switch {
 		case !b.present:
 			d.Kind = Missing
@@ -495,42 +517,70 @@ func (m *Mirror) decide(p *Pair, now int64) {
 		if values {
 			d.Primary, d.Shadow = a.shown, b.shown
 		}
-		diffs, headersDiffer = append(diffs, d), true
+		diffs = append(diffs, d)
 	}
 	if c.Body != BodyNone {
-		n := len(diffs)
 		var ok bool
 		if diffs, ok = m.compareBodies(c, &p.primary, &p.shadow, diffs); !ok {
 			m.diffs = diffs[:0]
 			m.skip(p) // a body that decodes past maxBytes
 			return
 		}
-		bodyDiffers = len(diffs) > n
 	}
 	diffs = diffs[:min(len(diffs), MaxDifferences)]
 	m.diffs = diffs
+	m.rec.PrimaryLatency(target, p.primary.latencyMs)
+	if m.targets[target].baselineOf {
+		m.baselineDecided(p, diffs)
+	}
+	p.primary.body, p.shadow.body, p.primary.headers, p.shadow.headers = nil, nil, nil, nil
 	primary, shadow := p.primary, p.shadow
 	m.remove(p)
+	p.primary, p.shadow = primary, shadow // what a report says of each side, no body
+	m.conclude(p, diffs, now)
+}
 
-	m.rec.PrimaryLatency(target, primary.latencyMs)
-	if !statusDiffers && !headersDiffer && !bodyDiffers {
+// conclude counts a compared pair with its differences, marks those that are noise,
+// and queues a Verdict when a real difference is to be logged or reported. A pair whose
+// baseline's pair of the same request is still undecided waits for it.
+func (m *Mirror) conclude(p *Pair, diffs []Difference, now int64) {
+	target := p.target
+	t := &m.cfg.Targets[target]
+	c := t.Compare
+	s := &m.targets[target]
+	if s.noise != nil {
+		if len(diffs) > 0 && p.base != nil && p.base.baseState == basePending {
+			p.diffs, p.waiting = append([]Difference(nil), diffs...), true
+			m.waiting = append(m.waiting, p)
+			return
+		}
+		m.markNoise(target, p, diffs)
+	}
+	p.base = nil
+	real := [3]bool{} // by Part
+	for i := range diffs {
+		if !diffs[i].Noise {
+			real[diffs[i].Part] = true
+		}
+	}
+	switch {
+	case len(diffs) == 0:
 		m.rec.CountCompare(target, CompareSame)
+		return
+	case !real[PartStatus] && !real[PartHeader] && !real[PartBody]:
+		m.rec.CountCompare(target, CompareNoise)
 		return
 	}
 	m.rec.CountCompare(target, CompareDiffers)
-	for _, f := range [...]struct {
-		differs bool
-		c       CompareCounter
-	}{{statusDiffers, CompareStatusDiffers}, {headersDiffer, CompareHeadersDiffer}, {bodyDiffers, CompareBodyDiffers}} {
-		if f.differs {
-			m.rec.CountCompare(target, f.c)
+	for part, counter := range [...]CompareCounter{CompareStatusDiffers, CompareHeadersDiffer, CompareBodyDiffers} {
+		if real[part] {
+			m.rec.CountCompare(target, counter)
 		}
 	}
-	s := &m.targets[target]
 	v := Verdict{Target: target, Method: p.method, Path: p.path}
 	v.Log, v.LogsHeld = s.logs.Allow(now)
 	if c.ReportCluster != "" && s.reports.take(now) {
-		v.Report = m.report(t, &v, p, diffs, &primary, &shadow)
+		v.Report = m.report(t, &v, p, diffs, &p.primary, &p.shadow)
 	}
 	if v.Log || v.Report != nil {
 		v.Differences = append([]Difference(nil), diffs...)
@@ -581,7 +631,7 @@ func (m *Mirror) compareBodies(c *Compare, a, b *side, out []Difference) ([]Diff
 		}
 	}
 	if mode == BodyJSON && va.held && vb.held {
-		return compareJSON(va.data, vb.data, c.Ignore, c.IncludeValues, out), true
+		return compareJSONExtra(va.data, vb.data, c.Ignore, c.IncludeValues, c.AllowExtra, out), true
 	}
 	same := va.size == vb.size
 	if same && va.held && vb.held {
@@ -593,7 +643,7 @@ func (m *Mirror) compareBodies(c *Compare, a, b *side, out []Difference) ([]Diff
 		return out, true
 	}
 	// Values of a body compared as a whole are shown only when both are at hand.
-	d := Difference{Part: PartBody}
+	d := Difference{Part: PartBody, place: bodyPlace}
 	if c.IncludeValues && va.held && vb.held {
 		d = bodyDifference(va.data, vb.data, true)
 	}
@@ -680,6 +730,12 @@ func (m *Mirror) LogLine(v *Verdict) string {
 	b.WriteString(" differently")
 	if len(v.Differences) > 0 {
 		d := &v.Differences[0]
+		for i := range v.Differences { // the first real one: a verdict has one
+			if !v.Differences[i].Noise {
+				d = &v.Differences[i]
+				break
+			}
+		}
 		b.WriteString(": ")
 		b.WriteString(d.Kind.String())
 		b.WriteString(" at ")
@@ -757,6 +813,11 @@ func (m *Mirror) report(t *Target, v *Verdict, p *Pair, diffs []Difference, prim
 		b = append(b, d.Kind.String()...)
 		b = append(b, `","where":`...)
 		b = appendJSONString(b, d.Where)
+		if d.Noise {
+			b = append(b, `,"noise":true`...)
+		} else {
+			b = append(b, `,"noise":false`...)
+		}
 		if c.IncludeValues {
 			b = appendValue(append(b, `,"primary":`...), d.Primary, d.Kind == Extra)
 			b = appendValue(append(b, `,"shadow":`...), d.Shadow, d.Kind == Missing)
