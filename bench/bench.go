@@ -228,6 +228,18 @@ func comparedScenario(name, about, compare string, shadow []byte, target float64
 	return sc
 }
 
+// twoCompared is comparedScenario with a second compared target, reviews-v1, and
+// baseline added to the first's compare.
+func twoCompared(name, about, baseline string) Scenario {
+	sc := comparedScenario(name, about, `"ignore": ["meta.requestId"]`+baseline, CompareBody(true), 0, mirror.CompareSame)
+	sc.Config = `{"targets": [
+		{"name": "reviews-v2", "cluster": "shadow", ` + canary + `, "compare": {"ignore": ["meta.requestId"]` + baseline + `}},
+		{"name": "reviews-v1", "cluster": "shadow-b", ` + canary + `, "compare": {"ignore": ["meta.requestId"]}}]}`
+	sc.Copies = 2
+	sc.PerRequest = append(sc.PerRequest, mirror.CompareCounterName("reviews-v1", mirror.CompareSame))
+	return sc
+}
+
 // Scenarios are the requests BENCHMARKS.md reports, in its order.
 var Scenarios = []Scenario{
 	{
@@ -275,10 +287,12 @@ var Scenarios = []Scenario{
 		`"ignore": ["meta.requestId"]`, OneFieldDiffers(), 4, mirror.CompareDiffers, mirror.CompareBodyDiffers),
 	comparedScenario("compare-none", `one copy compared with body "none": status and content-type only`,
 		`"body": "none"`, CompareBody(true), 1.5, mirror.CompareSame),
-	// A scenario of compare.baseline (issue 17) goes here: the compared request with
-	// a second copy to the baseline cluster, Shadow answering both, and PerRequest the
-	// counter of pairs whose difference the baseline explains. Both engines and the
-	// tables take any scenario of this list; F3 is its floor for reading the bodies.
+	// Noise cancellation: two compared copies of the request, without and with the
+	// second as the first's baseline. Their answers are the same, so the baseline
+	// must cost nothing: the two are to cost the same.
+	twoCompared("compare2", "two copies compared, the same JSON written differently", ""),
+	twoCompared("compare-baseline", "the same, the second copy the first's baseline (noise cancellation)",
+		`, "baseline": "reviews-v1"`),
 	{
 		Name:  "ratelimited",
 		About: "copy refused by the rate limit",
