@@ -173,6 +173,7 @@ type report struct {
 		Part    string `json:"part"`
 		Kind    string `json:"kind"`
 		Where   string `json:"where"`
+		Noise   *bool  `json:"noise"`
 		Primary any    `json:"primary"`
 		Shadow  any    `json:"shadow"`
 	} `json:"differences"`
@@ -198,6 +199,9 @@ func checkReport(t *testing.T, got runner.Received, where string) {
 	d := r.Differences[0]
 	if d.Part+" "+d.Where != where || d.Kind != "changed" {
 		t.Errorf("first difference %s %s %q, want %q changed", d.Part, d.Kind, d.Where, where)
+	}
+	if d.Noise == nil || *d.Noise {
+		t.Errorf("first difference's noise = %v, want false: there is no baseline", d.Noise)
 	}
 	if d.Primary != nil || d.Shadow != nil {
 		t.Errorf("the report has values without includeValues: %v, %v", d.Primary, d.Shadow)
