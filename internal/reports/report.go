@@ -76,12 +76,12 @@ func (d *Difference) Place() string {
 
 // wire is a report as decoded, with pointers that tell a missing field from a zero.
 type wire struct {
-	Target      *string `json:"target"`
-	Method      *string `json:"method"`
-	Path        *string `json:"path"`
-	RequestID   *string `json:"requestId"`
-	Primary     *wireAnswer
-	Shadow      *wireAnswer
+	Target      *string           `json:"target"`
+	Method      *string           `json:"method"`
+	Path        *string           `json:"path"`
+	RequestID   *string           `json:"requestId"`
+	Primary     *wireAnswer       `json:"primary"`
+	Shadow      *wireAnswer       `json:"shadow"`
 	Differences *[]wireDifference `json:"differences"`
 }
 
