@@ -11,6 +11,7 @@ import (
 	"github.com/tidwall/gjson"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/meshmirror/meshmirror/internal/reports"
 	"github.com/meshmirror/meshmirror/plugin/mirror"
 )
 
@@ -183,6 +184,10 @@ func TestHttpContext_compareReport(t *testing.T) {
 		}
 		if strings.Contains(body, `"primary":"1"`) || strings.Contains(body, `"shadow":"2"`) {
 			t.Errorf("the report holds values without includeValues: %s", body)
+		}
+		// The receiver (meshmirror reports) takes the report as the plugin wrote it.
+		if rep, err := reports.Parse(r.Body); err != nil || rep.Target != "shadow" || rep.Differences[0].Place() != "body a" {
+			t.Errorf("meshmirror reports refuses the report: %v, %+v\n%s", err, rep, body)
 		}
 		host.CallOnHttpCallResponse(r.CalloutID, [][2]string{{":status", "503"}}, nil, nil)
 		compareCounters(t, host, "shadow", map[mirror.CompareCounter]uint64{mirror.CompareDiffers: 1, mirror.CompareBodyDiffers: 1,
