@@ -12,7 +12,7 @@ TINYGO       := tools/tinygo.sh
 TINYGOFLAGS  := -scheduler=none -buildmode=wasi-legacy -no-debug -panic=trap -tags=custommalloc
 SOURCES      := $(shell find plugin -name '*.go' -not -name '*_test.go') go.mod go.sum
 
-.PHONY: build test run fuzz bench soak testdata clean image push envoy validate
+.PHONY: build test run fuzz bench soak testdata clean image push envoy validate chromium screenshot reports-image
 
 build: $(WASM)
 
@@ -39,12 +39,28 @@ testdata: $(TINYGO)
 SHIPPED_CONFIGS := envoy.yaml $(shell find manifests -name '*.yaml' -not -path '*/testdata/*' -not -path '*/prometheus/*' -not -name kustomization.yaml | sort)
 
 # The tests load $(WASM); building it first makes a broken build fail the run.
-test: $(WASM) $(WASM_NAMES)
+test: chromium $(WASM) $(WASM_NAMES)
 	go vet ./... $(addprefix ./bench/testdata/,$(FLOORS))
 	go test -count=1 ./...
 	go run ./cmd/meshmirror validate $(SHIPPED_CONFIGS)
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=20s ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=15s ./plugin/mirror
+	go test -run='^$$' -fuzz=FuzzServer -fuzztime=10s ./internal/reports
+	go test -run='^$$' -fuzz=FuzzParse -fuzztime=5s ./internal/reports
+
+# The receiver's page is tested in Debian's chromium, headless (internal/reports):
+# installed here where it is missing, as root.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	else \
+		echo "make test: the browser test needs Debian's chromium: sudo apt-get install chromium" >&2; exit 1; \
+	fi
+
+# The README's picture of the receiver's page, taken by the browser test.
+screenshot: chromium
+	go test -count=1 -run='^TestPage_inBrowser$$' ./internal/reports -screenshot=$(CURDIR)/docs/reports.png
 
 # Benchmarks (BENCHMARKS.md): meshmirror against the floors of bench/testdata, in
 # interleaved rounds, in two engines: wazero on the project's own host, and V8 on a
@@ -72,6 +88,8 @@ validate:
 fuzz:
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=5m ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=5m ./plugin/mirror
+	go test -run='^$$' -fuzz=FuzzServer -fuzztime=5m ./internal/reports
+	go test -run='^$$' -fuzz=FuzzParse -fuzztime=5m ./internal/reports
 
 # An OCI image of the module in the layout Istio's WasmPlugin pulls (RATIONALE.md); no
 # Docker engine needed.
@@ -84,6 +102,16 @@ $(IMAGE_LAYOUT)/index.json: $(WASM) tools/image/main.go go.mod go.sum
 push: image
 	@test -n "$(IMAGE)" || { echo "usage: make push IMAGE=registry/repo:tag" >&2; exit 1; }
 	go run ./tools/image -layout $(IMAGE_LAYOUT) -push $(IMAGE)
+
+# The container image of `meshmirror reports` (manifests/reports/): the static command
+# on an empty base, no Docker engine needed. Push it with
+# go run ./tools/image -layout build/reports-image -push registry/meshmirror-reports:tag
+REPORTS_LAYOUT := build/reports-image
+GOARCH_IMAGE   ?= amd64
+reports-image:
+	@mkdir -p build
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_IMAGE) go build -trimpath -ldflags='-s -w' -o build/meshmirror-linux-$(GOARCH_IMAGE) ./cmd/meshmirror
+	go run ./tools/image -receiver build/meshmirror-linux-$(GOARCH_IMAGE) -arch $(GOARCH_IMAGE) -layout $(REPORTS_LAYOUT)
 
 # Runs envoy.yaml with an envoy binary when there is one (the backends on 127.0.0.1:8081,
 # 8082 and 8083 are then yours to start), else Envoy and the backends of compose.yaml.

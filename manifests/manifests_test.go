@@ -256,6 +256,16 @@ func checkPlugin(t *testing.T, m *mesh, p named[*extensionsv1alpha1.WasmPlugin])
 		if problem := m.cluster(p.namespace, parts[3], uint32(port), parts[2]); problem != "" {
 			t.Errorf("%s: target %s: %s", id, target.Name, problem)
 		}
+		// The receiver of its reports (reports/) must be deployed with it.
+		if c := target.Compare; c != nil && c.ReportCluster != "" {
+			parts := strings.Split(c.ReportCluster, "|")
+			port, _ := strconv.Atoi(parts[min(1, len(parts)-1)])
+			if len(parts) != 4 || parts[0] != "outbound" {
+				t.Errorf("%s: target %s: report cluster %q is not an Istio outbound cluster", id, target.Name, c.ReportCluster)
+			} else if problem := m.cluster(p.namespace, parts[3], uint32(port), parts[2]); problem != "" {
+				t.Errorf("%s: target %s: report cluster: %s", id, target.Name, problem)
+			}
+		}
 	}
 }
 

@@ -142,6 +142,7 @@ var coreKinds = map[schema.GroupVersionKind]coreKind{
 	{Version: "v1", Kind: "ServiceAccount"}:            {func() runtime.Object { return &corev1.ServiceAccount{} }, true, apivalidation.ValidateServiceAccountName},
 	{Version: "v1", Kind: "Service"}:                   {func() runtime.Object { return &corev1.Service{} }, true, apivalidation.NameIsDNS1035Label},
 	{Version: "v1", Kind: "ConfigMap"}:                 {func() runtime.Object { return &corev1.ConfigMap{} }, true, apivalidation.NameIsDNSSubdomain},
+	{Version: "v1", Kind: "PersistentVolumeClaim"}:     {func() runtime.Object { return &corev1.PersistentVolumeClaim{} }, true, apivalidation.NameIsDNSSubdomain},
 	{Group: "apps", Version: "v1", Kind: "Deployment"}: {func() runtime.Object { return &appsv1.Deployment{} }, true, apivalidation.NameIsDNSSubdomain},
 }
 

@@ -10,7 +10,9 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/proxytest"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 	"github.com/tidwall/gjson"
+	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/meshmirror/meshmirror/internal/reports"
 	"github.com/meshmirror/meshmirror/plugin/mirror"
 )
 
@@ -184,6 +186,10 @@ func TestHttpContext_compareReport(t *testing.T) {
 		if strings.Contains(body, `"primary":"1"`) || strings.Contains(body, `"shadow":"2"`) {
 			t.Errorf("the report holds values without includeValues: %s", body)
 		}
+		// The receiver (meshmirror reports) takes the report as the plugin wrote it.
+		if rep, err := reports.Parse(r.Body); err != nil || rep.Target != "shadow" || rep.Differences[0].Place() != "body a" {
+			t.Errorf("meshmirror reports refuses the report: %v, %+v\n%s", err, rep, body)
+		}
 		host.CallOnHttpCallResponse(r.CalloutID, [][2]string{{":status", "503"}}, nil, nil)
 		compareCounters(t, host, "shadow", map[mirror.CompareCounter]uint64{mirror.CompareDiffers: 1, mirror.CompareBodyDiffers: 1,
 			mirror.ReportsSent: 1, mirror.ReportFailed: 1})
@@ -193,6 +199,54 @@ func TestHttpContext_compareReport(t *testing.T) {
 		if v, err := host.GetHistogramMetric(mirror.PrimaryLatencyName("shadow")); err != nil {
 			t.Errorf("%s: %d, %v", mirror.PrimaryLatencyName("shadow"), v, err)
 		}
+	})
+}
+
+// TestHttpContext_compareReportOTLP: with format otlp, the report goes to /v1/logs as
+// an OTLP/HTTP JSON log record that the Collector's own decoder reads, its body the
+// same document the meshmirror format sends.
+func TestHttpContext_compareReportOTLP(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host := start(t, vm, compareConfig(`{"report": {"cluster": "otel-collector", "format": "otlp"}}`))
+		id, c := copyOf(t, host)
+		respond(t, host, id, jsonResponse, []byte(`{"a": 1, "b": [1]}`), 100)
+		host.CompleteHttpContext(id)
+		host.CallOnHttpCallResponse(c.CalloutID, [][2]string{{":status", "201"}, {"content-type", "application/json"}}, nil, []byte(`{"a": 2, "b": []}`))
+		host.Tick()
+		sent := callouts(host)
+		if len(sent) != 2 || sent[1].Upstream != "otel-collector" {
+			t.Fatalf("callouts %d, want the copy and a report to cluster otel-collector", len(sent))
+		}
+		r := sent[1]
+		if path, _ := get(r.Headers, ":path"); path != "/v1/logs" {
+			t.Errorf("report path %q, want /v1/logs", path)
+		}
+		if ct, _ := get(r.Headers, "content-type"); ct != "application/json" {
+			t.Errorf("content-type %q", ct)
+		}
+		logs, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(r.Body)
+		if err != nil || logs.LogRecordCount() != 1 {
+			t.Fatalf("the Collector's decoder: %v, %d records:\n%s", err, logs.LogRecordCount(), r.Body)
+		}
+		rec := logs.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+		doc := rec.Body().Str()
+		if gjson.Get(doc, "target").String() != "shadow" || gjson.Get(doc, "differences.#").Int() != 3 {
+			t.Errorf("log body %q, want the report document", doc)
+		}
+		attrs := rec.Attributes().AsRaw()
+		want := map[string]any{"meshmirror.target": "shadow", "http.request.method": "GET", "url.path": "/api/items",
+			"http.response.status_code": int64(200), "meshmirror.shadow.status_code": int64(201), "meshmirror.differences": int64(3)}
+		for k, v := range want {
+			if attrs[k] != v {
+				t.Errorf("attribute %s = %#v, want %#v", k, attrs[k], v)
+			}
+		}
+		if rec.SeverityText() != "WARN" || rec.Timestamp() == 0 {
+			t.Errorf("severity %q, time %d", rec.SeverityText(), rec.Timestamp())
+		}
+		host.CallOnHttpCallResponse(r.CalloutID, [][2]string{{":status", "200"}}, nil, []byte(`{"partialSuccess":{}}`))
+		compareCounters(t, host, "shadow", map[mirror.CompareCounter]uint64{mirror.CompareDiffers: 1, mirror.CompareStatusDiffers: 1,
+			mirror.CompareBodyDiffers: 1, mirror.ReportsSent: 1})
 	})
 }
 

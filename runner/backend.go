@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -52,7 +53,8 @@ type Echo struct {
 }
 
 // StartBackend serves an echo service named name on addr ("127.0.0.1:0" for any port).
-// handle, when not nil, answers instead of the echo, after the request is recorded.
+// handle, when not nil, answers instead of the echo, after the request is recorded; it
+// reads the body as it was sent.
 func StartBackend(name, addr string, handle http.HandlerFunc) (*Backend, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -78,6 +80,7 @@ func (b *Backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	b.record(r, body)
 	if b.handle != nil {
+		r.Body = io.NopCloser(bytes.NewReader(body)) // the handler reads it as sent
 		b.handle(w, r)
 		return
 	}

@@ -1,7 +1,9 @@
 // Command meshmirror is the operator's tool for the meshmirror Wasm plugin.
 //
 //	meshmirror validate FILE...
+//	meshmirror reports [-listen 127.0.0.1:8089] [-db meshmirror-reports.db] [-retain 168h]
 //
+// validate
 // checks every meshmirror configuration in each file before it is applied: a JSON
 // configuration, Kubernetes manifests with WasmPlugins or TrafficExtensions (each
 // pluginConfig), or an Envoy bootstrap (each meshmirror wasm filter's configuration).
@@ -10,25 +12,44 @@
 // passes is one the plugin takes; one it refuses, the plugin would start with and
 // mirror nothing.
 //
+// reports receives the reports the plugin POSTs to compare.report.cluster, stores them
+// in one SQLite file and serves a page of them per target and endpoint at /, the same
+// as JSON at /api/endpoints, /metrics and /healthz (README "Reports").
+//
 // Install it with
 //
 //	go install github.com/meshmirror/meshmirror/cmd/meshmirror@latest
 package main
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"io"
+	"log"
+	"net"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
+	"github.com/meshmirror/meshmirror/internal/reports"
 	"github.com/meshmirror/meshmirror/internal/validate"
 )
 
 const usage = `usage: meshmirror validate FILE...
+       meshmirror reports [-listen 127.0.0.1:8089] [-db meshmirror-reports.db] [-retain 168h]
+
+validate:
 
 Checks each meshmirror configuration in FILE (a JSON configuration, Kubernetes
 manifests with WasmPlugins or TrafficExtensions, or an Envoy bootstrap; - reads
 standard input) and prints every problem as file: document: path: message.
 Exits 1 when there is a problem, 0 otherwise, 2 on a usage error.
+
+reports:
+Receives the plugin's reports at POST /meshmirror/reports, stores them in an
+SQLite file, and serves a page of them at /. Stops on SIGINT or SIGTERM.
 `
 
 func main() {
@@ -37,6 +58,11 @@ func main() {
 
 // run is the command with its arguments and streams, for the tests.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "reports" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return receive(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) < 2 || args[0] != "validate" {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -69,4 +95,34 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	return status
+}
+
+// receive is meshmirror reports: it serves until ctx is done.
+func receive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("reports", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8089", "address to listen on")
+	db := fs.String("db", "meshmirror-reports.db", "SQLite file the reports are stored in (created if missing)")
+	retain := fs.Duration("retain", 168*time.Hour, "delete reports older than this; 0 keeps them all")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 || *retain < 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "meshmirror reports: %v\n", err)
+		return 1
+	}
+	logger := log.New(stderr, "", log.LstdFlags)
+	err = reports.Run(ctx, ln, *db, *retain, logger.Printf, func() {
+		fmt.Fprintf(stdout, "meshmirror reports: http://%s/ (reports to POST %s), stored in %s, kept %v\n", ln.Addr(), reports.Path, *db, *retain)
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "meshmirror reports: %v\n", err)
+		return 1
+	}
+	return 0
 }

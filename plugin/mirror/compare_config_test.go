@@ -19,6 +19,23 @@ func TestParseConfigCompareDefaults(t *testing.T) {
 	if got.ReportCluster != "reports" || got.ReportPath != "/meshmirror/reports" || got.ReportPerSecond != 1 {
 		t.Errorf("report defaults: cluster %q, path %q, perSecond %v", got.ReportCluster, got.ReportPath, got.ReportPerSecond)
 	}
+	if got.ReportFormat != ReportMeshmirror {
+		t.Errorf("report format defaults to %v, want meshmirror", got.ReportFormat)
+	}
+	for _, tc := range []struct {
+		report, path string
+		format       ReportFormat
+	}{
+		{`{"cluster":"c","format":"otlp"}`, "/v1/logs", ReportOTLP},
+		{`{"cluster":"c","format":"otlp","path":"/otlp/v1/logs"}`, "/otlp/v1/logs", ReportOTLP},
+		{`{"path":"/otlp/v1/logs","format":"otlp","cluster":"c"}`, "/otlp/v1/logs", ReportOTLP},
+		{`{"cluster":"c","format":"meshmirror"}`, "/meshmirror/reports", ReportMeshmirror},
+	} {
+		got := mustParse(t, oneTarget(`,"compare":{"report":`+tc.report+`}`)).Targets[0].Compare
+		if got.ReportFormat != tc.format || got.ReportPath != tc.path {
+			t.Errorf("report %s: format %v, path %q; want %v, %q", tc.report, got.ReportFormat, got.ReportPath, tc.format, tc.path)
+		}
+	}
 }
 
 func TestParseConfigCompareValues(t *testing.T) {
@@ -84,6 +101,8 @@ func TestParseConfigCompareErrors(t *testing.T) {
 		{"report without cluster", `{"report":{"path":"/r"}}`, `targets[0].compare.report: cluster: required`},
 		{"report cluster empty", `{"report":{"cluster":""}}`, `targets[0].compare.report.cluster: must not be empty`},
 		{"report path relative", `{"report":{"cluster":"r","path":"r"}}`, `targets[0].compare.report.path: must start with /, got "r"`},
+		{"report format unknown", `{"report":{"cluster":"r","format":"loki"}}`, `targets[0].compare.report.format: must be one of meshmirror, otlp, got "loki"`},
+		{"report format not a string", `{"report":{"cluster":"r","format":1}}`, `targets[0].compare.report.format: must be a string`},
 		{"report path CRLF", `{"report":{"cluster":"r","path":"/r\r\nx: y"}}`, `targets[0].compare.report.path: must not contain CR, LF or NUL`},
 		{"report perSecond 0", `{"report":{"cluster":"r","perSecond":0}}`, `targets[0].compare.report.perSecond: must be greater than 0`},
 		{"report perSecond negative", `{"report":{"cluster":"r","perSecond":-1}}`, `targets[0].compare.report.perSecond: must be at least 0, got -1`},

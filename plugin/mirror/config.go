@@ -34,6 +34,9 @@ const (
 	MaxCompareMaxBytes = 4 << 20
 	// DefaultReportPath is compare.report.path when not given.
 	DefaultReportPath = "/meshmirror/reports"
+	// DefaultOTLPReportPath is compare.report.path when not given with format "otlp":
+	// the path of an OpenTelemetry Collector's OTLP/HTTP logs receiver.
+	DefaultOTLPReportPath = "/v1/logs"
 	// MaxIgnorePaths is the most compare.ignore paths a target takes: the comparison
 	// tracks which of them still apply with one bit each.
 	MaxIgnorePaths = 64
@@ -125,7 +128,20 @@ type Compare struct {
 	// AllowExtra says that a key the shadow's JSON object has and the primary's
 	// lacks is no difference: a new version may add fields.
 	AllowExtra bool
+	// ReportFormat is how a report is sent. Defaults to ReportMeshmirror.
+	ReportFormat ReportFormat
 }
+
+// ReportFormat is the format of compare.report.format.
+type ReportFormat uint8
+
+// The formats of compare.report.format.
+const (
+	// ReportMeshmirror POSTs the report document itself (meshmirror reports receives it).
+	ReportMeshmirror ReportFormat = iota
+	// ReportOTLP POSTs it as an OpenTelemetry log record (OTLP/HTTP JSON), for a Collector.
+	ReportOTLP
+)
 
 // BodyMode is how a Compare compares bodies.
 type BodyMode uint8
@@ -292,7 +308,7 @@ var (
 	bodyKeys       = []string{"enabled", "maxBytes"}
 	rateLimitKeys  = []string{"perSecond", "burst"}
 	compareKeys    = []string{"status", "headers", "body", "ignore", "maxBytes", "includeValues", "report", "baseline", "allowExtra"}
-	reportKeys     = []string{"cluster", "path", "perSecond"}
+	reportKeys     = []string{"cluster", "path", "perSecond", "format"}
 	headerMatchers = []string{"exact", "prefix", "suffix", "contains", "regex", "present"}
 )
 
@@ -546,6 +562,17 @@ func (p *parser) report(path string, v gjson.Result, c *Compare) {
 		return
 	}
 	c.ReportPath, c.ReportPerSecond = DefaultReportPath, 1
+	if v, ok := f["format"]; ok {
+		if s, ok := p.str(path+".format", v); ok {
+			switch s {
+			case "meshmirror":
+			case "otlp":
+				c.ReportFormat, c.ReportPath = ReportOTLP, DefaultOTLPReportPath
+			default:
+				p.addf(path+".format", "must be one of meshmirror, otlp, got %q", s)
+			}
+		}
+	}
 	if v, ok := f["cluster"]; ok {
 		if s, ok := p.str(path+".cluster", v); ok {
 			if s == "" {

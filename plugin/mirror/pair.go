@@ -580,7 +580,7 @@ func (m *Mirror) conclude(p *Pair, diffs []Difference, now int64) {
 	v := Verdict{Target: target, Method: p.method, Path: p.path}
 	v.Log, v.LogsHeld = s.logs.Allow(now)
 	if c.ReportCluster != "" && s.reports.take(now) {
-		v.Report = m.report(t, &v, p, diffs, &p.primary, &p.shadow)
+		v.Report = m.report(t, &v, p, diffs, &p.primary, &p.shadow, now)
 	}
 	if v.Log || v.Report != nil {
 		v.Differences = append([]Difference(nil), diffs...)
@@ -762,7 +762,8 @@ func (m *Mirror) LogLine(v *Verdict) string {
 // report builds the report of a differing pair (README, "Comparing responses"): a
 // POST of a JSON document to the report cluster, with the marker, so that a sidecar
 // of the report's receiver running meshmirror does not mirror it.
-func (m *Mirror) report(t *Target, v *Verdict, p *Pair, diffs []Difference, primary, shadow *side) *Copy {
+// With format otlp the document is sent as an OpenTelemetry log record of time now.
+func (m *Mirror) report(t *Target, v *Verdict, p *Pair, diffs []Difference, primary, shadow *side, now int64) *Copy {
 	c := t.Compare
 	b := make([]byte, 0, 256+len(p.requestID)+len(diffs)*(96+2*MaxValueBytes))
 	b = append(b, `{"target":`...)
@@ -825,6 +826,9 @@ func (m *Mirror) report(t *Target, v *Verdict, p *Pair, diffs []Difference, prim
 		b = append(b, '}')
 	}
 	b = append(b, "]}"...)
+	if c.ReportFormat == ReportOTLP {
+		b = otlpLogs(b, t.Name, v.Method, v.Path, primary.status, shadow.status, len(diffs), p.requestID, now)
+	}
 	return &Copy{
 		Target:  v.Target,
 		Cluster: c.ReportCluster,

@@ -78,6 +78,13 @@ func run(configPath string, keep bool) error {
 	if err != nil {
 		return fmt.Errorf("the module (make build): %w", err)
 	}
+	// The reports of differing pairs go to a real receiver (meshmirror reports) on the
+	// report cluster's address, whose page is the place to look at them.
+	receiver, err := startReceiver()
+	if err != nil {
+		return err
+	}
+	defer receiver.close()
 	backends := map[string]*runner.Backend{} // by cluster; clusters of one address share it
 	byAddr := map[string]*runner.Backend{}
 	for _, name := range names(cfg.Clusters) {
@@ -95,6 +102,8 @@ func run(configPath string, keep bool) error {
 			handle = shop("primary", false)
 		case "shadow-v2":
 			handle = shop("shadow-v2", true)
+		case "reports":
+			handle = receiver.server.ServeHTTP
 		}
 		b, err := runner.StartBackend(name, addr, handle)
 		if err != nil {
@@ -204,6 +213,12 @@ func run(configPath string, keep bool) error {
 	if plugin, err := mirror.ParseConfig(cfg.PluginConfig); err == nil {
 		comparison(r, plugin, backends["reports"])
 	}
+	if b := backends["reports"]; b != nil {
+		fmt.Printf("\nREPORTS: %d received; the page of them: http://%s/ (JSON: http://%s/api/endpoints)\n", len(b.Requests()), b.Addr, b.Addr)
+		if !keep {
+			fmt.Println("  make run ARGS=-keep keeps it up to be looked at")
+		}
+	}
 	fmt.Println("\nThe gRPC calls' copies go to shadow-v2, an HTTP/1.1 cluster: its echo answers them with\n" +
 		"HTTP 200 and no grpc-status, which a gRPC client would see as an error, so they count in\n" +
 		"response_grpc_error. An HTTP/2 cluster with a gRPC server counts them in response_2xx (e2e tests).")
@@ -211,6 +226,9 @@ func run(configPath string, keep bool) error {
 	if keep {
 		fmt.Printf("\nserving on http://%s until interrupted; try: curl -H 'x-user-id: alice' http://%s/api/items\n", addr, addr)
 		fmt.Printf("kill -HUP %d reloads %s, as Envoy takes a new configuration\n", os.Getpid(), configPath)
+		if b := backends["reports"]; b != nil {
+			fmt.Printf("the reports of differing pairs: http://%s/\n", b.Addr)
+		}
 		signals := make(chan os.Signal, 1)
 		signal.Notify(signals, os.Interrupt, syscall.SIGHUP)
 		for sig := range signals {

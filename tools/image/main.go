@@ -1,8 +1,10 @@
 // Command image packs the meshmirror module into an OCI image that Istio's WasmPlugin
-// pulls (`url: oci://...`), and pushes it. It needs no Docker engine.
+// pulls (`url: oci://...`), and pushes it; with -receiver, the container image of
+// `meshmirror reports` instead (manifests/reports/). It needs no Docker engine.
 //
 //	go run ./tools/image -wasm build/meshmirror.wasm -layout build/image   # make image
 //	go run ./tools/image -layout build/image -push ghcr.io/you/meshmirror:0.1.0   # make push
+//	go run ./tools/image -receiver build/meshmirror-linux -layout build/reports-image   # make reports-image
 //
 // The image is the "compat" variant of the Wasm image specification, which every Istio
 // release reads (pkg/wasm/imagefetcher.go): one gzipped tar layer with the standard OCI
@@ -45,10 +47,26 @@ func main() {
 	wasm := flag.String("wasm", "", "module to pack into a new image written to -layout")
 	dir := flag.String("layout", "build/image", "OCI image layout directory to write, or to read for -push")
 	to := flag.String("push", "", "push the image in -layout to this reference, e.g. ghcr.io/you/meshmirror:0.1.0")
+	receiver := flag.String("receiver", "", "a static Linux meshmirror binary to pack into the receiver's container image, written to -layout")
+	arch := flag.String("arch", "amd64", "with -receiver: the binary's architecture, as GOARCH names it")
 	flag.Parse()
 
 	switch {
-	case *wasm != "" && *to == "":
+	case *receiver != "" && *wasm == "" && *to == "":
+		binary, err := os.ReadFile(*receiver)
+		if err != nil {
+			log.Fatal(err)
+		}
+		img, err := receiverImage(binary, *arch)
+		if err != nil {
+			log.Fatalf("image: %v", err)
+		}
+		digest, err := writeImage(*dir, img)
+		if err != nil {
+			log.Fatalf("image: %v", err)
+		}
+		fmt.Printf("wrote %s: linux/%s, /%s reports (%d bytes)\nimage digest %s\n", *dir, *arch, receiverFile, len(binary), digest)
+	case *wasm != "" && *to == "" && *receiver == "":
 		module, err := os.ReadFile(*wasm)
 		if err != nil {
 			log.Fatal(err)
@@ -66,7 +84,7 @@ func main() {
 		}
 		fmt.Printf("pushed %s\nWasmPlugin url: oci://%s\n", pushed, *to)
 	default:
-		log.Fatal("usage: image -wasm FILE [-layout DIR] | image [-layout DIR] -push REFERENCE")
+		log.Fatal("usage: image -wasm FILE [-layout DIR] | image -receiver FILE [-arch GOARCH] [-layout DIR] | image [-layout DIR] -push REFERENCE")
 	}
 }
 
@@ -119,6 +137,11 @@ func writeLayout(dir string, module []byte) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, err
 	}
+	return writeImage(dir, img)
+}
+
+// writeImage replaces dir with an OCI image layout holding img, and returns its digest.
+func writeImage(dir string, img v1.Image) (v1.Hash, error) {
 	if err := os.RemoveAll(dir); err != nil {
 		return v1.Hash{}, err
 	}

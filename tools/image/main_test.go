@@ -191,3 +191,70 @@ func readJSON(t *testing.T, path string, v any) {
 		t.Fatalf("%s: %v", path, err)
 	}
 }
+
+// TestReceiverImage: the receiver's image holds the binary at /meshmirror and runs it
+// as `meshmirror reports` by a user that is not root, with the database on /data.
+func TestReceiverImage(t *testing.T) {
+	binary := []byte("\x7fELF a static meshmirror, as make reports-image builds it")
+	img, err := receiverImage(binary, "arm64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	digest, err := writeImage(dir, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := readLayout(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := back.Digest(); d != digest {
+		t.Errorf("the layout holds %s, want %s", d, digest)
+	}
+	config, err := back.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := config.Config
+	if config.OS != "linux" || config.Architecture != "arm64" || strings.Join(c.Entrypoint, " ") != "/meshmirror reports" ||
+		c.User != receiverUser || c.WorkingDir != "/data" || !strings.Contains(strings.Join(c.Cmd, " "), "-db /data/") {
+		t.Errorf("config %+v on %s/%s", c, config.OS, config.Architecture)
+	}
+	layers, err := back.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Fatalf("%d layers, %v; want 1", len(layers), err)
+	}
+	rc, err := layers[0].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	files := map[string][]byte{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(tr)
+		files[h.Name] = data
+		if h.Name == receiverFile && h.Mode&0o111 == 0 {
+			t.Errorf("/%s is not executable: %o", receiverFile, h.Mode)
+		}
+	}
+	if !bytes.Equal(files[receiverFile], binary) {
+		t.Errorf("/%s in the layer is %q, want the binary", receiverFile, files[receiverFile])
+	}
+	if _, ok := files["data/"]; !ok {
+		t.Error("no /data directory for the database's volume")
+	}
+	if again, _ := receiverImage(binary, "arm64"); again != nil {
+		if d, _ := again.Digest(); d != digest {
+			t.Errorf("a second build gives %s, want %s: the digest must depend on the binary alone", d, digest)
+		}
+	}
+}
