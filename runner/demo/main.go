@@ -102,6 +102,8 @@ func run(configPath string, keep bool) error {
 			handle = shop("primary", false)
 		case "shadow-v2":
 			handle = shop("shadow-v2", true)
+		case "shadow-v1":
+			handle = shop("shadow-v1", false) // a second instance of the primary's version
 		case "reports":
 			handle = receiver.server.ServeHTTP
 		}
@@ -113,7 +115,9 @@ func run(configPath string, keep bool) error {
 		backends[name], byAddr[addr] = b, b
 	}
 	ctx := context.Background()
+	var learned noticed
 	r, err := runner.New(ctx, cfg, module, runner.Options{Log: func(level uint32, msg string) {
+		learned.take(msg)
 		if level >= 3 { // warn and above
 			log.Printf("plugin: %s", msg)
 		}
@@ -211,7 +215,7 @@ func run(configPath string, keep bool) error {
 	w.Flush()
 	fmt.Println("(metrics at zero are left out)")
 	if plugin, err := mirror.ParseConfig(cfg.PluginConfig); err == nil {
-		comparison(r, plugin, backends["reports"])
+		comparison(r, plugin, backends["reports"], &learned)
 	}
 	if b := backends["reports"]; b != nil {
 		fmt.Printf("\nREPORTS: %d received; the page of them: http://%s/ (JSON: http://%s/api/endpoints)\n", len(b.Requests()), b.Addr, b.Addr)

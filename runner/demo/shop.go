@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/meshmirror/meshmirror/plugin/mirror"
@@ -14,9 +15,10 @@ import (
 )
 
 // shop answers the demo's API as a small shop would, version 1 for the primary and
-// version 2 for the shadow: the same catalog, with a timestamp that differs on every
-// answer, except that v2 prices item 3 differently for one user in four and refuses
-// orders. Other paths get an echo. The comparison should find exactly that.
+// its baseline (a second instance), version 2 for the shadow: the same catalog, with a
+// timestamp that differs on every answer (noise, which the baseline shows), except
+// that v2 prices item 3 differently for one user in four and refuses orders. Other
+// paths get an echo. The comparison should find exactly that.
 func shop(service string, v2 bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -48,48 +50,107 @@ func userNumber(r *http.Request) int {
 	return n
 }
 
-// comparison prints, for each target that compares, how its pairs were decided, the
-// places its reports name most, and the primary's latency beside the shadow's.
-func comparison(r *runner.Runner, cfg *mirror.Config, reports *runner.Backend) {
-	places := map[string]map[string]int{} // by target
+// noticed keeps the places the plugin said it learned as noise, by target (its info
+// lines "meshmirror: target T: PLACE now counts as noise: ..."). The runner calls the
+// log function from the VM's goroutine and the ticks', so it locks.
+type noticed struct {
+	mu     sync.Mutex
+	places map[string][]string
+}
+
+func (n *noticed) take(msg string) {
+	rest, ok := strings.CutPrefix(msg, "meshmirror: target ")
+	target, rest, ok2 := strings.Cut(rest, ": ")
+	place, _, ok3 := strings.Cut(rest, " now counts as noise")
+	if !ok || !ok2 || !ok3 {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.places == nil {
+		n.places = map[string][]string{}
+	}
+	n.places[target] = append(n.places[target], place)
+}
+
+// comparison prints, for each target that compares, how its pairs were decided (the
+// same, differing for real, differing only in noise, skipped), the places its reports
+// name most, real or noise, the places it learned as noise, and the primary's latency
+// beside the shadow's.
+func comparison(r *runner.Runner, cfg *mirror.Config, reports *runner.Backend, learned *noticed) {
+	real, noise := map[string]map[string]int{}, map[string]map[string]int{} // by target
 	if reports != nil {
 		for _, req := range reports.Requests() {
 			var rep struct {
 				Target      string `json:"target"`
-				Differences []struct{ Part, Where string }
+				Differences []struct {
+					Part, Where string
+					Noise       bool
+				}
 			}
 			if json.Unmarshal(req.Body, &rep) != nil {
 				continue
-			}
-			if places[rep.Target] == nil {
-				places[rep.Target] = map[string]int{}
 			}
 			for _, d := range rep.Differences {
 				where := d.Part + " " + d.Where
 				if d.Where == "" && d.Part == "body" {
 					where = "body (as a whole)"
 				}
-				places[rep.Target][strings.TrimSpace(where)]++
+				into := real
+				if d.Noise {
+					into = noise
+				}
+				if into[rep.Target] == nil {
+					into[rep.Target] = map[string]int{}
+				}
+				into[rep.Target][strings.TrimSpace(where)]++
 			}
 		}
 	}
 	h := r.Host()
+	learned.mu.Lock()
+	defer learned.mu.Unlock()
 	for _, t := range cfg.Targets {
 		if t.Compare == nil {
 			continue
 		}
 		count := func(c mirror.CompareCounter) uint64 { v, _ := h.Metric(mirror.CompareCounterName(t.Name, c)); return v }
-		fmt.Printf("\nCOMPARISON of %s with the primary: %d same, %d differ (status %d, headers %d, body %d), %d skipped\n",
+		if isBaseline(cfg, t.Name) {
+			fmt.Printf("\nCOMPARISON of %s, a baseline, with the primary: %d same, %d differ (status %d, headers %d, body %d): the noise; %d skipped\n",
+				t.Name, count(mirror.CompareSame), count(mirror.CompareDiffers), count(mirror.CompareStatusDiffers),
+				count(mirror.CompareHeadersDiffer), count(mirror.CompareBodyDiffers), count(mirror.CompareSkipped))
+			continue
+		}
+		fmt.Printf("\nCOMPARISON of %s with the primary: %d same, %d differ for real (status %d, headers %d, body %d), %d differ only in noise, %d skipped\n",
 			t.Name, count(mirror.CompareSame), count(mirror.CompareDiffers), count(mirror.CompareStatusDiffers),
-			count(mirror.CompareHeadersDiffer), count(mirror.CompareBodyDiffers), count(mirror.CompareSkipped))
-		if top := topPlaces(places[t.Name], 6); top != "" {
-			fmt.Printf("  where they differ most (from %d reports): %s\n", count(mirror.ReportsSent), top)
+			count(mirror.CompareHeadersDiffer), count(mirror.CompareBodyDiffers), count(mirror.CompareNoise), count(mirror.CompareSkipped))
+		if t.Compare.Baseline >= 0 {
+			fmt.Printf("  baseline: %s, a second instance of the primary's version: where it differs too, it is noise\n",
+				cfg.Targets[t.Compare.Baseline].Name)
+		}
+		if top := topPlaces(real[t.Name], 6); top != "" {
+			fmt.Printf("  real differences (from %d reports): %s\n", count(mirror.ReportsSent), top)
+		}
+		if top := topPlaces(noise[t.Name], 6); top != "" {
+			fmt.Printf("  noise beside them: %s\n", top)
+		}
+		if places := learned.places[t.Name]; len(places) > 0 {
+			fmt.Printf("  learned as noise, for the requests its baseline did not answer: %s\n", strings.Join(places, ", "))
 		}
 		p, pn, _ := h.Percentiles(mirror.PrimaryLatencyName(t.Name), 50, 99)
 		s, sn, _ := h.Percentiles(mirror.LatencyName(t.Name), 50, 99)
 		fmt.Printf("  latency, ms:  primary p50 %d p99 %d (%d compared)   shadow p50 %d p99 %d (%d answers)\n",
 			p[0], p[1], pn, s[0], s[1], sn)
 	}
+}
+
+func isBaseline(cfg *mirror.Config, name string) bool {
+	for _, t := range cfg.Targets {
+		if t.Compare != nil && t.Compare.BaselineName == name {
+			return true
+		}
+	}
+	return false
 }
 
 func topPlaces(m map[string]int, n int) string {
