@@ -360,10 +360,6 @@ type httpContext struct {
 // OnHttpRequestHeaders implements types.HttpContext.
 func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) types.Action {
 	h.plugin.calling = h.req.Stream
-	h.pending = false
-	if h.plugin.mirror.Screen(&h.req, requestHeader) {
-		return types.ActionContinue // settled from a few headers: no copy
-	}
 	headers, err := proxywasm.GetHttpRequestHeaders()
 	if err != nil {
 		proxywasm.LogDebugf("meshmirror: reading request headers: %v", err)
@@ -374,18 +370,6 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) types.Action
 		h.finish(nil)
 	}
 	return types.ActionContinue
-}
-
-// requestHeader reads one request header for mirror.Screen.
-func requestHeader(name string) (value string, present, ok bool) {
-	value, err := proxywasm.GetHttpRequestHeader(name)
-	switch err {
-	case nil:
-		return value, true, true
-	case types.ErrorStatusNotFound:
-		return "", false, true
-	}
-	return "", false, false
 }
 
 // OnHttpRequestBody implements types.HttpContext: with ActionContinue each call

@@ -128,7 +128,6 @@ type Recorder interface {
 // Mirror is the per-VM decision state: one per plugin context, used by one thread.
 type Mirror struct {
 	cfg     *Config
-	screen  screenPlan
 	rec     Recorder
 	rnd     *rand.Rand
 	targets []targetState
@@ -163,7 +162,7 @@ type targetState struct {
 
 // New returns a Mirror for cfg; seed feeds the random sampling.
 func New(cfg *Config, rec Recorder, seed uint64) *Mirror {
-	m := &Mirror{cfg: cfg, screen: planScreen(cfg), rec: rec, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	m := &Mirror{cfg: cfg, rec: rec, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	m.targets = make([]targetState, len(cfg.Targets))
 	for i, t := range cfg.Targets {
 		m.targets[i].bucket = newTokenBucket(t.RatePerSecond, t.RateBurst)
