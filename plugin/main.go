@@ -510,7 +510,11 @@ func (h *httpContext) finish(trailers [][2]string) {
 	}
 	h.pending = false
 	p := h.plugin
-	p.enqueue(p.mirror.Finish(&h.req, trailers, time.Now().UnixNano(), p.queue))
+	var now int64
+	if p.mirror.NeedsClock(&h.req) {
+		now = time.Now().UnixNano()
+	}
+	p.enqueue(p.mirror.Finish(&h.req, trailers, now, p.queue))
 }
 
 // hostMetrics records the mirror's metrics in the host (mirror.Recorder).

@@ -133,6 +133,9 @@ type Mirror struct {
 	targets []targetState
 	bodies  bodyStore
 	// live are the undecided pairs, over every target.
+	// clocked are the targets whose copies need the time at the end of the request:
+	// those with a rate limit or a comparison, by bit.
+	clocked  uint32
 	live     []*Pair
 	verdicts []Verdict
 	diffs    []Difference // the scratch of decide
@@ -166,6 +169,9 @@ func New(cfg *Config, rec Recorder, seed uint64) *Mirror {
 	m.targets = make([]targetState, len(cfg.Targets))
 	for i, t := range cfg.Targets {
 		m.targets[i].bucket = newTokenBucket(t.RatePerSecond, t.RateBurst)
+		if t.RatePerSecond > 0 || t.Compare != nil {
+			m.clocked |= 1 << i
+		}
 		if c := t.Compare; c != nil {
 			m.targets[i].logs.Every = 1e9
 			m.targets[i].reports = newTokenBucket(c.ReportPerSecond, 1)
@@ -352,9 +358,14 @@ type Copy struct {
 	Pair *Pair
 }
 
+// NeedsClock reports whether Finish needs the time for r: reading the clock is a call
+// into the host, and most copies have no rate limit and no comparison to use it.
+func (m *Mirror) NeedsClock(r *Request) bool { return r.pending&m.clocked != 0 }
+
 // Finish ends the request: each pending copy passes the rate limit and the in-flight
 // cap, and is appended to out. An admitted copy counts as in flight until Answered
-// or Refused is called for it. trailers may be nil; now is in nanoseconds.
+// or Refused is called for it. trailers may be nil; now is in nanoseconds, and may be
+// 0 when NeedsClock says it is not needed.
 func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []Copy {
 	if m.lost(r) {
 		for i := range m.cfg.Targets {
@@ -364,8 +375,7 @@ func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []C
 		}
 		r.body = nil
 	}
-	shared := false
-	grpc := r.pending != 0 && isGRPC(r.headers)
+	shared, grpc, typed := false, false, false
 	var resp primaryResponse
 	for i := range m.cfg.Targets {
 		if r.pending&(1<<i) == 0 {
@@ -382,6 +392,9 @@ func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []C
 		}
 		s.inFlight++
 		m.rec.InFlight(i, 1)
+		if !typed { // only for a request that is copied: it reads every header
+			grpc, typed = isGRPC(r.headers), true
+		}
 		c := Copy{
 			Target:    i,
 			Cluster:   t.Cluster,

@@ -858,3 +858,35 @@ func TestIsGRPC(t *testing.T) {
 		}
 	}
 }
+
+func TestMirror_NeedsClock(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		// path selects the targets the request is pending for.
+		path string
+		want bool
+	}{
+		{"no rate limit, no compare", `{"targets":[{"name":"a","cluster":"c"}]}`, "/", false},
+		{"rate limit", `{"targets":[{"name":"a","cluster":"c","rateLimit":{"perSecond":1,"burst":1}}]}`, "/", true},
+		{"compare", `{"targets":[{"name":"a","cluster":"c","compare":{}}]}`, "/", true},
+		{"only the target without either is pending", `{"targets":[
+			{"name":"a","cluster":"c"},
+			{"name":"b","cluster":"c","match":{"paths":[{"prefix":"/b"}]},"rateLimit":{"perSecond":1,"burst":1}}]}`, "/a", false},
+		{"the limited target is pending too", `{"targets":[
+			{"name":"a","cluster":"c"},
+			{"name":"b","cluster":"c","match":{"paths":[{"prefix":"/b"}]},"rateLimit":{"perSecond":1,"burst":1}}]}`, "/b", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, _ := newMirror(t, tt.doc)
+			var r Request
+			if !m.Start(&r, req("GET", tt.path)) {
+				t.Fatal("Start = false, want a pending copy")
+			}
+			if got := m.NeedsClock(&r); got != tt.want {
+				t.Errorf("NeedsClock = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
