@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS differences (
 	primary_value TEXT, shadow_value TEXT,
 	PRIMARY KEY (report, seq)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS differences_endpoint ON differences (target, method, endpoint, place, kind);
+-- Covers the page's count of places: target, endpoint, place, kind, noise and (the key) report.
+CREATE INDEX IF NOT EXISTS differences_places ON differences (target, method, endpoint, place, kind, noise);
 `
 
 // Open opens (or creates) the store in the SQLite file path, deleting reports older
