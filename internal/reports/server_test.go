@@ -167,6 +167,28 @@ func TestServer_receive(t *testing.T) {
 	}
 }
 
+// TestStore_Close: a report that arrives while the store closes is refused, never
+// acknowledged, and never panics.
+func TestStore_Close(t *testing.T) {
+	store, err := Open(filepath.Join(t.TempDir(), "reports.db"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := Parse([]byte(plugin))
+	if err := store.Add(context.Background(), r, []byte(plugin), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Add(context.Background(), r, []byte(plugin), time.Now()); err != ErrClosed {
+		t.Errorf("Add after Close: %v, want ErrClosed", err)
+	}
+	if err := store.Close(); err != nil {
+		t.Errorf("a second Close: %v", err)
+	}
+}
+
 func TestServer_emptyPage(t *testing.T) {
 	ts, _, _ := receiver(t)
 	if code, page := get(t, ts.URL+"/"); code != http.StatusOK || !strings.Contains(page, "No reports yet") {
