@@ -158,24 +158,31 @@ func TestHttpContext_compareSkipped(t *testing.T) {
 	})
 }
 
+// reportOf sends a GET whose primary answers JSON primary and whose copy is answered
+// shadowHeaders and shadow, and returns the report the next tick sends to cluster.
+func reportOf(t *testing.T, host proxytest.HostEmulator, cluster string, primary []byte, shadowHeaders [][2]string, shadow []byte) proxytest.HttpCalloutAttribute {
+	t.Helper()
+	id, c := copyOf(t, host)
+	respond(t, host, id, jsonResponse, primary, 100)
+	host.CompleteHttpContext(id)
+	host.CallOnHttpCallResponse(c.CalloutID, shadowHeaders, nil, shadow)
+	if p := host.GetTickPeriod(); p == 0 {
+		t.Fatal("a report waits but the tick period is 0")
+	}
+	host.Tick()
+	sent := callouts(host)
+	if len(sent) != 2 || sent[1].Upstream != cluster {
+		t.Fatalf("callouts %d, want the copy and a report to cluster %s", len(sent), cluster)
+	}
+	return sent[1]
+}
+
 // TestHttpContext_compareReport: a differing pair is reported to the report cluster
 // from the plugin context, on the next tick, and the report's answer is counted.
 func TestHttpContext_compareReport(t *testing.T) {
 	vmTest(t, func(t *testing.T, vm types.VMContext) {
 		host := start(t, vm, compareConfig(`{"report": {"cluster": "reports", "path": "/diffs"}}`))
-		id, c := copyOf(t, host)
-		respond(t, host, id, jsonResponse, []byte(`{"a": 1}`), 100)
-		host.CompleteHttpContext(id)
-		host.CallOnHttpCallResponse(c.CalloutID, jsonResponse, nil, []byte(`{"a": 2}`))
-		if p := host.GetTickPeriod(); p == 0 {
-			t.Fatal("a report waits but the tick period is 0")
-		}
-		host.Tick()
-		sent := callouts(host)
-		if len(sent) != 2 || sent[1].Upstream != "reports" {
-			t.Fatalf("callouts %d, want the copy and a report to cluster reports", len(sent))
-		}
-		r := sent[1]
+		r := reportOf(t, host, "reports", []byte(`{"a": 1}`), jsonResponse, []byte(`{"a": 2}`))
 		if path, _ := get(r.Headers, ":path"); path != "/diffs" {
 			t.Errorf("report path %q", path)
 		}
@@ -208,16 +215,8 @@ func TestHttpContext_compareReport(t *testing.T) {
 func TestHttpContext_compareReportOTLP(t *testing.T) {
 	vmTest(t, func(t *testing.T, vm types.VMContext) {
 		host := start(t, vm, compareConfig(`{"report": {"cluster": "otel-collector", "format": "otlp"}}`))
-		id, c := copyOf(t, host)
-		respond(t, host, id, jsonResponse, []byte(`{"a": 1, "b": [1]}`), 100)
-		host.CompleteHttpContext(id)
-		host.CallOnHttpCallResponse(c.CalloutID, [][2]string{{":status", "201"}, {"content-type", "application/json"}}, nil, []byte(`{"a": 2, "b": []}`))
-		host.Tick()
-		sent := callouts(host)
-		if len(sent) != 2 || sent[1].Upstream != "otel-collector" {
-			t.Fatalf("callouts %d, want the copy and a report to cluster otel-collector", len(sent))
-		}
-		r := sent[1]
+		r := reportOf(t, host, "otel-collector", []byte(`{"a": 1, "b": [1]}`),
+			[][2]string{{":status", "201"}, {"content-type", "application/json"}}, []byte(`{"a": 2, "b": []}`))
 		if path, _ := get(r.Headers, ":path"); path != "/v1/logs" {
 			t.Errorf("report path %q, want /v1/logs", path)
 		}

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,5 +76,50 @@ func TestValidate(t *testing.T) {
 				t.Errorf("no usage on stderr: %q", stderr.String())
 			}
 		})
+	}
+}
+
+// TestReports runs meshmirror reports as an operator would: it listens, stores a
+// report it is sent, and exits 0 when told to stop; bad flags exit 2.
+func TestReports(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := receive(context.Background(), []string{"-retain", "-1h"}, io.Discard, &stderr); code != 2 {
+		t.Errorf("-retain -1h: exit %d, want 2", code)
+	}
+	if code := receive(context.Background(), []string{"-nothing"}, io.Discard, &stderr); code != 2 {
+		t.Errorf("an unknown flag: exit %d, want 2", code)
+	}
+	db := filepath.Join(t.TempDir(), "r.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	out, w := io.Pipe()
+	done := make(chan int, 1)
+	go func() { done <- receive(ctx, []string{"-listen", "127.0.0.1:0", "-db", db}, w, &stderr); w.Close() }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no address printed: %v (%s)", err, stderr.String())
+	}
+	go io.Copy(io.Discard, out)
+	url := strings.Fields(line)[2] // meshmirror reports: http://ADDR/ ...
+	resp, err := http.Post(url+"meshmirror/reports", "application/json", strings.NewReader(
+		`{"target":"v2","method":"GET","path":"/a/1","primary":{"status":200},"shadow":{"status":500},"differences":[{"part":"status","kind":"changed","where":""}]}`))
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST a report: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get(url + "api/endpoints")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"endpoint":"/a/{id}"`) {
+		t.Errorf("/api/endpoints: %s", body)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d after the stop, want 0: %s", code, stderr.String())
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Errorf("the database: %v", err)
 	}
 }

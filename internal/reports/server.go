@@ -122,6 +122,11 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.store.Add(r.Context(), rep, doc, time.Now()); err != nil {
+		if errors.Is(err, ErrClosed) {
+			w.Header().Set("Retry-After", "5")
+			s.fail(w, http.StatusServiceUnavailable, "shutting down: not stored; send it again")
+			return
+		}
 		if r.Context().Err() == nil {
 			s.logf("meshmirror reports: storing a report: %v", err)
 		}

@@ -3,8 +3,10 @@ package reports
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" driver: SQLite in Go, no cgo
@@ -14,7 +16,10 @@ import (
 // whatever is waiting in one transaction (a group commit): each report is acknowledged
 // once its transaction is committed, and one fsync covers many reports (RATIONALE.md).
 type Store struct {
-	db     *sql.DB
+	db *sql.DB
+	// mu guards closed: Add sends on jobs only while it is false, Close closes jobs.
+	mu     sync.RWMutex
+	closed bool
 	jobs   chan job
 	done   chan struct{}
 	retain time.Duration
@@ -54,7 +59,8 @@ CREATE TABLE IF NOT EXISTS differences (
 	primary_value TEXT, shadow_value TEXT,
 	PRIMARY KEY (report, seq)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS differences_endpoint ON differences (target, method, endpoint, place, kind);
+-- Covers the page's count of places: target, endpoint, place, kind, noise and (the key) report.
+CREATE INDEX IF NOT EXISTS differences_places ON differences (target, method, endpoint, place, kind, noise);
 `
 
 // Open opens (or creates) the store in the SQLite file path, deleting reports older
@@ -84,22 +90,40 @@ func Open(path string, retain time.Duration) (*Store, error) {
 }
 
 // Add stores r, whose document is doc, received at at, and returns once it is
-// committed, or the error that kept it from being committed.
+// committed, or the error that kept it from being committed (ErrClosed once Close
+// has begun).
 func (s *Store) Add(ctx context.Context, r *Report, doc []byte, at time.Time) error {
 	j := job{r: r, doc: doc, at: at, errc: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
 	select {
 	case s.jobs <- j:
 	case <-ctx.Done():
+		s.mu.RUnlock()
 		return ctx.Err()
 	}
+	s.mu.RUnlock()
 	// Once queued it is committed or failed whatever the client does: wait for it.
 	return <-j.errc
 }
 
+// ErrClosed is Add's error on a store that is closing.
+var ErrClosed = errors.New("the report store is closing")
+
 // Close stops the writer once the reports queued are committed, and closes the file.
-// Add must not be called after it.
+// An Add from then on fails with ErrClosed.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
 	close(s.jobs)
+	s.mu.Unlock()
 	<-s.done
 	return s.db.Close()
 }

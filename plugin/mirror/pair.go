@@ -762,6 +762,7 @@ func (m *Mirror) LogLine(v *Verdict) string {
 // report builds the report of a differing pair (README, "Comparing responses"): a
 // POST of a JSON document to the report cluster, with the marker, so that a sidecar
 // of the report's receiver running meshmirror does not mirror it.
+//
 // With format otlp the document is sent as an OpenTelemetry log record of time now.
 func (m *Mirror) report(t *Target, v *Verdict, p *Pair, diffs []Difference, primary, shadow *side, now int64) *Copy {
 	c := t.Compare

@@ -92,34 +92,18 @@ func main() {
 // one gzipped tar layer whose only file is plugin.wasm. The tar entry has fixed times and
 // owners, so the digest depends on the module alone.
 func wasmImage(module []byte) (v1.Image, error) {
-	var archive bytes.Buffer
-	tw := tar.NewWriter(&archive)
-	if err := tw.WriteHeader(&tar.Header{
+	layer, err := tarLayer(tarFile{&tar.Header{
 		Name:     moduleFile,
 		Typeflag: tar.TypeReg,
 		Mode:     0o444,
 		Size:     int64(len(module)),
 		Format:   tar.FormatPAX,
-	}); err != nil {
-		return nil, err
-	}
-	if _, err := tw.Write(module); err != nil {
-		return nil, err
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(archive.Bytes())), nil
-	}, tarball.WithMediaType(types.OCILayer), tarball.WithCompressionLevel(gzip.BestCompression))
+	}, module})
 	if err != nil {
 		return nil, err
 	}
-
-	// empty.Image has Docker media types; Istio reads either, the OCI ones are the standard.
-	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 	// The OCI config requires an os and architecture; these are Go's names for the target.
-	img, err = mutate.ConfigFile(img, &v1.ConfigFile{OS: "wasip1", Architecture: "wasm", RootFS: v1.RootFS{Type: "layers"}})
+	img, err := mutate.ConfigFile(ociImage(), &v1.ConfigFile{OS: "wasip1", Architecture: "wasm", RootFS: v1.RootFS{Type: "layers"}})
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +112,39 @@ func wasmImage(module []byte) (v1.Image, error) {
 		return nil, err
 	}
 	return mutate.Annotations(img, map[string]string{variantAnnotation: "compat"}).(v1.Image), nil
+}
+
+// tarFile is one entry of a layer: its header and, for a regular file, its bytes.
+type tarFile struct {
+	header *tar.Header
+	data   []byte
+}
+
+// tarLayer is a gzipped tar layer with the standard OCI media type holding files, in
+// order. Their headers fix times and owners, so the digest depends on the files alone.
+func tarLayer(files ...tarFile) (v1.Layer, error) {
+	var archive bytes.Buffer
+	tw := tar.NewWriter(&archive)
+	for _, f := range files {
+		if err := tw.WriteHeader(f.header); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(archive.Bytes())), nil
+	}, tarball.WithMediaType(types.OCILayer), tarball.WithCompressionLevel(gzip.BestCompression))
+}
+
+// ociImage is an empty image with OCI media types: empty.Image has Docker's; Istio and
+// container runtimes read either, the OCI ones are the standard.
+func ociImage() v1.Image {
+	return mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 }
 
 // writeLayout replaces dir with an OCI image layout holding the image of module, and

@@ -2,15 +2,9 @@ package main
 
 import (
 	"archive/tar"
-	"bytes"
-	"compress/gzip"
-	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // The receiver's image (manifests/reports/): the static meshmirror command alone, run
@@ -26,33 +20,17 @@ const (
 // image has no libc), at /meshmirror. Fixed times and owners make its digest depend
 // on the binary alone.
 func receiverImage(binary []byte, arch string) (v1.Image, error) {
-	var archive bytes.Buffer
-	tw := tar.NewWriter(&archive)
-	for _, h := range []*tar.Header{
+	layer, err := tarLayer(
 		// SQLite writes its journal beside the database, on the volume; /tmp is for
 		// what it spills, mounted as an emptyDir on a read-only root.
-		{Name: "data/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: 65532, Gid: 65532, Format: tar.FormatPAX},
-		{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777, Format: tar.FormatPAX},
-		{Name: receiverFile, Typeflag: tar.TypeReg, Mode: 0o555, Size: int64(len(binary)), Format: tar.FormatPAX},
-	} {
-		if err := tw.WriteHeader(h); err != nil {
-			return nil, err
-		}
-	}
-	if _, err := tw.Write(binary); err != nil {
-		return nil, err
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(archive.Bytes())), nil
-	}, tarball.WithMediaType(types.OCILayer), tarball.WithCompressionLevel(gzip.BestCompression))
+		tarFile{&tar.Header{Name: "data/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: 65532, Gid: 65532, Format: tar.FormatPAX}, nil},
+		tarFile{&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777, Format: tar.FormatPAX}, nil},
+		tarFile{&tar.Header{Name: receiverFile, Typeflag: tar.TypeReg, Mode: 0o555, Size: int64(len(binary)), Format: tar.FormatPAX}, binary},
+	)
 	if err != nil {
 		return nil, err
 	}
-	img := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
-	img, err = mutate.ConfigFile(img, &v1.ConfigFile{
+	img, err := mutate.ConfigFile(ociImage(), &v1.ConfigFile{
 		OS: "linux", Architecture: arch, RootFS: v1.RootFS{Type: "layers"},
 		Config: v1.Config{
 			Entrypoint:   []string{"/" + receiverFile, "reports"},
