@@ -30,6 +30,8 @@ var floors = []floor{
 	{"trafficextension", "1.30", "v1.30.1", ""},
 	{"gateway/trafficextension", "1.30", "v1.30.1", ""},
 	{"ambient/trafficextension", "1.30", "v1.30.1", "v1.2.0"},
+	{"reports", "1.22", "v1.22.0", ""},
+	{"otel", "1.22", "v1.22.0", ""},
 }
 
 // TestVersionFloors checks every kustomization against the CRDs of the oldest Istio and
