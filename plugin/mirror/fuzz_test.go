@@ -1,6 +1,8 @@
 package mirror
 
 import (
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -122,6 +124,63 @@ func FuzzCompareJSON(f *testing.F) {
 		for _, d := range ab {
 			if d.Part != PartBody || len(d.Primary) > MaxValueBytes || len(d.Shadow) > MaxValueBytes {
 				t.Fatalf("compareJSON(%q, %q): difference %+v", a, b, d)
+			}
+		}
+	})
+}
+
+// FuzzCompareScanner checks the comparison on jsonscan.go against the one on gjson
+// it replaced (compare_ref_test.go): for any two bodies and ignore paths, with or
+// without allowExtra, the same differences in the same order, the same places and
+// values; and the scanner takes as JSON exactly what gjson.Valid and the depth
+// bound did.
+func FuzzCompareScanner(f *testing.F) {
+	seeds := [][3]string{
+		{`{"a":1,"b":[1,2,{"c":"x"}]}`, `{"b":[1,2,{"c":"y"}],"a":1.0}`, "b.#.c"},
+		{`{"items":[{"price":1e2,"at":"t1"}]}`, `{"items":[{"price":100,"at":"t2"}]}`, "items.#.at,*.x"},
+		{`[12345678901234567890, -0, 1e-400]`, `[1.2345678901234567890e19, 0, 0]`, ""},
+		{`{"a\\.b":{"#":1}}`, `{"a\\.b":{"#":2}}`, `a\.b.\#`},
+		{`{"a":1,"a":2,"b":3}`, `{"b":3,"a":2,"a":1}`, ""},
+		{`{"z":1,"y":2,"x":3,"w":4,"v":5,"u":6,"t":7,"s":8,"r":9,"q":10,"p":11,"o":12,"n":13,"m":14,"l":15,"k":16,"j":17,"i":18}`,
+			`{"i":0,"j":0,"k":0,"l":0,"m":0,"n":0,"o":0,"p":0,"q":0,"r":0,"s":0,"t":0,"u":0,"v":0,"w":0,"x":0,"y":0,"z":0}`, ""},
+		{`{"\u0061\ud83d\ude00":"\ud800\u0041","b":"\udc00"}`, `{"a😀":"\ufffd","b":"\ufffd"}`, ""},
+		{`"\u00e9\/\b\f\n\r\t\"\\"`, "\"é/\\b\\f\\n\\r\\t\\\"\\\\\"", ""},
+		{strings.Repeat("[", 64) + strings.Repeat("]", 64), strings.Repeat("[", 64) + " " + strings.Repeat("]", 64), ""},
+		{strings.Repeat("[", 65) + strings.Repeat("]", 65), strings.Repeat("[", 65) + " " + strings.Repeat("]", 65), ""},
+		{` {"a":[1,2,3]} ` + "\n", `{"a":[1,2]}`, ""},
+		{`[1,2,3`, `[1,2,3]`, ""},
+		{`01`, `1`, ""}, {`-`, `-0`, ""}, {`1.`, `1.0`, ""}, {`1e`, `1e+1`, ""}, {`tru`, `true`, ""},
+		{`{"a" 1}`, `{"a":1,}`, ""}, {`[1,]`, `[1 2]`, ""}, {"\"\x01\"", `"\x"`, ""}, {`"\u12G4"`, `"\u12"`, ""},
+		{"\xff\xfe", `"` + "\xff" + `"`, "*"},
+		{``, ` `, "#"},
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s[0]), []byte(s[1]), s[2], false)
+		f.Add([]byte(s[1]), []byte(s[0]), s[2], true)
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte, ignore string, allowExtra bool) {
+		if len(a) > maxFuzzInput || len(b) > maxFuzzInput {
+			return
+		}
+		var paths []IgnorePath
+		for _, s := range strings.Split(ignore, ",") {
+			if ip, err := parseIgnorePath(s); err == "" && len(paths) < MaxIgnorePaths {
+				paths = append(paths, ip)
+			}
+		}
+		for _, data := range [][]byte{a, b} {
+			var d jsonDoc
+			if got, want := d.scan(data), refJSONWithin(data); got != want {
+				t.Fatalf("scan(%q) = %v, gjson and the depth bound say %v", data, got, want)
+			}
+		}
+		prior := []Difference{{Part: PartStatus, place: statusPlace}}
+		for _, values := range []bool{true, false} {
+			got := compareJSONExtra(a, b, paths, values, allowExtra, slices.Clone(prior))
+			want := refCompareJSONExtra(a, b, paths, values, allowExtra, slices.Clone(prior))
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("compareJSONExtra(%q, %q, %q, values %v, allowExtra %v) =\n%+v\nthe gjson comparer finds\n%+v",
+					a, b, ignore, values, allowExtra, got, want)
 			}
 		}
 	})

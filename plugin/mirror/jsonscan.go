@@ -1,0 +1,403 @@
+package mirror
+
+import (
+	"encoding/binary"
+	"slices"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// jsonDoc is a JSON document scanned once: validated, and its values laid out as
+// nodes in document order, so that a comparison walks two documents side by side
+// without parsing either again and without allocating (its buffers are reused).
+type jsonDoc struct {
+	data []byte
+	// nodes are the document's values in document order, each container before its
+	// members; node 0 is the root.
+	nodes []jsonNode
+	// keys holds the unescaped keys that had escapes.
+	keys []byte
+}
+
+// jsonNode is one value of a jsonDoc.
+type jsonNode struct {
+	// start and end delimit the value's text; the root object or array runs to the
+	// end of the document, white space and all, as the values of a root difference
+	// show it.
+	start, end int32
+	// next is the index of the node after this one's members.
+	next int32
+	// keyStart and keyEnd delimit the key of an object's member without its quotes:
+	// in data, or in keys when keyEscaped.
+	keyStart, keyEnd int32
+	kind             byte
+	// escaped says that a string has escapes, keyEscaped that its key has.
+	escaped, keyEscaped bool
+}
+
+// The kinds of values; true and false are kinds of their own.
+const (
+	kindNull byte = iota
+	kindFalse
+	kindTrue
+	kindNumber
+	kindString
+	kindObject
+	kindArray
+)
+
+// maxKeptNodes bounds the nodes a jsonDoc keeps between documents (about 100 KiB): a
+// large body gets buffers of its own, which go with it.
+const maxKeptNodes = 4096
+
+// scan reads data as one JSON value, surrounded by optional white space, nested at
+// most maxCompareDepth levels. It accepts exactly what gjson.Valid does within that
+// depth, and reports false for anything else.
+func (d *jsonDoc) scan(data []byte) bool {
+	if int64(len(data)) > 1<<31-1 {
+		return false
+	}
+	d.data, d.nodes, d.keys = data, d.nodes[:0], d.keys[:0]
+	i, ok := d.value(skipSpace(data, 0), 1)
+	if !ok || skipSpace(data, i) != len(data) {
+		return false
+	}
+	if k := d.nodes[0].kind; k == kindObject || k == kindArray {
+		d.nodes[0].end = int32(len(data))
+	}
+	return true
+}
+
+// release lets go of the document; buffers beyond maxKeptNodes go with it.
+func (d *jsonDoc) release() {
+	d.data = nil
+	if cap(d.nodes) > maxKeptNodes {
+		d.nodes, d.keys = nil, nil
+	}
+}
+
+// raw is the text of node n; empty for -1, the side that has no value.
+func (d *jsonDoc) raw(n int32) []byte {
+	if n < 0 {
+		return nil
+	}
+	return d.data[d.nodes[n].start:d.nodes[n].end]
+}
+
+// inner is the text of string node n between its quotes.
+func (d *jsonDoc) inner(n int32) []byte {
+	return d.data[d.nodes[n].start+1 : d.nodes[n].end-1]
+}
+
+// key is the unescaped key of object member n.
+func (d *jsonDoc) key(n int32) []byte {
+	nd := &d.nodes[n]
+	if nd.keyEscaped {
+		return d.keys[nd.keyStart:nd.keyEnd]
+	}
+	return d.data[nd.keyStart:nd.keyEnd]
+}
+
+// sortByKey sorts the members ms stably by key; members already in order, as most
+// objects' are not but cost a pass to tell, are left alone.
+func (d *jsonDoc) sortByKey(ms []int32) {
+	sorted := true
+	for i := 1; i < len(ms) && sorted; i++ {
+		sorted = compareBytes(d.key(ms[i-1]), d.key(ms[i])) <= 0
+	}
+	switch {
+	case sorted:
+	case len(ms) <= 16:
+		// Insertion sort: stable, and without the closure a library sort takes.
+		for i := 1; i < len(ms); i++ {
+			for j := i; j > 0 && compareBytes(d.key(ms[j-1]), d.key(ms[j])) > 0; j-- {
+				ms[j-1], ms[j] = ms[j], ms[j-1]
+			}
+		}
+	default:
+		slices.SortStableFunc(ms, func(x, y int32) int { return compareBytes(d.key(x), d.key(y)) })
+	}
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// value scans the value at data[i:], at nesting level depth (1 for the root), and
+// returns where it ends.
+func (d *jsonDoc) value(i, depth int) (int, bool) {
+	data := d.data
+	if i >= len(data) {
+		return i, false
+	}
+	n := len(d.nodes)
+	d.nodes = append(d.nodes, jsonNode{start: int32(i)})
+	var ok bool
+	switch c := data[i]; {
+	case c == '{':
+		d.nodes[n].kind = kindObject
+		i, ok = d.object(i+1, depth)
+	case c == '[':
+		d.nodes[n].kind = kindArray
+		i, ok = d.array(i+1, depth)
+	case c == '"':
+		d.nodes[n].kind = kindString
+		var esc bool
+		i, esc, ok = scanString(data, i+1)
+		d.nodes[n].escaped = esc
+	case c == '-' || c >= '0' && c <= '9':
+		d.nodes[n].kind = kindNumber
+		i, ok = scanNumber(data, i)
+	case c == 't':
+		d.nodes[n].kind = kindTrue
+		i, ok = literal(data, i, "true")
+	case c == 'f':
+		d.nodes[n].kind = kindFalse
+		i, ok = literal(data, i, "false")
+	case c == 'n':
+		d.nodes[n].kind = kindNull
+		i, ok = literal(data, i, "null")
+	}
+	d.nodes[n].end, d.nodes[n].next = int32(i), int32(len(d.nodes))
+	return i, ok
+}
+
+func (d *jsonDoc) object(i, depth int) (int, bool) {
+	if depth > maxCompareDepth {
+		return i, false
+	}
+	data := d.data
+	if i = skipSpace(data, i); i < len(data) && data[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		if i >= len(data) || data[i] != '"' {
+			return i, false
+		}
+		keyStart := i + 1
+		end, esc, ok := scanString(data, keyStart)
+		if !ok {
+			return end, false
+		}
+		if i = skipSpace(data, end); i >= len(data) || data[i] != ':' {
+			return i, false
+		}
+		member := len(d.nodes)
+		if i, ok = d.value(skipSpace(data, i+1), depth+1); !ok {
+			return i, false
+		}
+		m := &d.nodes[member]
+		m.keyStart, m.keyEnd = int32(keyStart), int32(end-1)
+		if esc {
+			m.keyEscaped, m.keyStart = true, int32(len(d.keys))
+			d.keys = unescapeJSON(d.keys, data[keyStart:end-1])
+			m.keyEnd = int32(len(d.keys))
+		}
+		switch i = skipSpace(data, i); {
+		case i >= len(data):
+			return i, false
+		case data[i] == '}':
+			return i + 1, true
+		case data[i] != ',':
+			return i, false
+		}
+		i = skipSpace(data, i+1)
+	}
+}
+
+func (d *jsonDoc) array(i, depth int) (int, bool) {
+	if depth > maxCompareDepth {
+		return i, false
+	}
+	data := d.data
+	if i = skipSpace(data, i); i < len(data) && data[i] == ']' {
+		return i + 1, true
+	}
+	for {
+		var ok bool
+		if i, ok = d.value(i, depth+1); !ok {
+			return i, false
+		}
+		switch i = skipSpace(data, i); {
+		case i >= len(data):
+			return i, false
+		case data[i] == ']':
+			return i + 1, true
+		case data[i] != ',':
+			return i, false
+		}
+		i = skipSpace(data, i+1)
+	}
+}
+
+// scanString scans a string's text from data[i:], just after its opening quote, and
+// returns the index after its closing quote and whether it has escapes.
+func scanString(data []byte, i int) (int, bool, bool) {
+	esc := false
+	for ; i < len(data); i++ {
+		switch c := data[i]; {
+		case c == '"':
+			return i + 1, esc, true
+		case c < ' ':
+			return i, esc, false
+		case c == '\\':
+			esc = true
+			if i++; i >= len(data) {
+				return i, esc, false
+			}
+			switch data[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(data) || !isHex(data[i+1]) || !isHex(data[i+2]) || !isHex(data[i+3]) || !isHex(data[i+4]) {
+					return i, esc, false
+				}
+				i += 4
+			default:
+				return i, esc, false
+			}
+		}
+	}
+	return i, esc, false
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// scanNumber scans a number literal at data[i:] as JSON writes them.
+func scanNumber(data []byte, i int) (int, bool) {
+	if data[i] == '-' {
+		i++
+	}
+	digits := func() bool {
+		start := i
+		for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+			i++
+		}
+		return i > start
+	}
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case !digits():
+		return i, false
+	}
+	if i < len(data) && data[i] == '.' {
+		i++
+		if !digits() {
+			return i, false
+		}
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		if i++; i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return i, false
+		}
+	}
+	return i, true
+}
+
+func literal(data []byte, i int, word string) (int, bool) {
+	if len(data)-i < len(word) || inPlace(data[i:i+len(word)]) != word {
+		return i, false
+	}
+	return i + len(word), true
+}
+
+// unescapeJSON appends to dst the string text s (between its quotes, validated)
+// unescaped, exactly as gjson does: a lone or mismatched surrogate becomes U+FFFD
+// (a high one swallows the escape after it), and bytes that are not UTF-8 stay as
+// they are.
+func unescapeJSON(dst, s []byte) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			dst = append(dst, s[i])
+			continue
+		}
+		i++
+		switch s[i] {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r := hexRune(s[i+1 : i+5])
+			i += 4
+			if utf16.IsSurrogate(r) && len(s)-i-1 >= 6 && s[i+1] == '\\' && s[i+2] == 'u' {
+				r = utf16.DecodeRune(r, hexRune(s[i+3:i+7]))
+				i += 6
+			}
+			dst = utf8.AppendRune(dst, r)
+		default: // '"', '\\', '/'
+			dst = append(dst, s[i])
+		}
+	}
+	return dst
+}
+
+func hexRune(h []byte) rune {
+	var r rune
+	for _, c := range h {
+		switch {
+		case c <= '9':
+			c -= '0'
+		case c <= 'F':
+			c -= 'A' - 10
+		default:
+			c -= 'a' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// equalBytes reports whether a and b are the same bytes, eight at a time: TinyGo's
+// bytes.Equal copies both into new strings first.
+func equalBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	i := 0
+	for ; i+8 <= len(a); i += 8 {
+		if binary.LittleEndian.Uint64(a[i:]) != binary.LittleEndian.Uint64(b[i:]) {
+			return false
+		}
+	}
+	for ; i < len(a); i++ {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// compareBytes orders a and b as bytes.Compare does, without a copy.
+func compareBytes(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			if a[i] < b[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	switch {
+	case len(a) < len(b):
+		return -1
+	case len(a) > len(b):
+		return 1
+	}
+	return 0
+}
