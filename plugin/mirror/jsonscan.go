@@ -17,6 +17,8 @@ type jsonDoc struct {
 	nodes []jsonNode
 	// keys holds the unescaped keys that had escapes.
 	keys []byte
+	// maxDepth is the deepest nesting scan takes; maxCompareDepth when 0.
+	maxDepth int
 }
 
 // jsonNode is one value of a jsonDoc.
@@ -51,7 +53,7 @@ const (
 const maxKeptNodes = 4096
 
 // scan reads data as one JSON value, surrounded by optional white space, nested at
-// most maxCompareDepth levels. It accepts exactly what gjson.Valid does within that
+// most d.maxDepth levels. It accepts exactly what gjson.Valid does within that
 // depth, and reports false for anything else.
 func (d *jsonDoc) scan(data []byte) bool {
 	if int64(len(data)) > 1<<31-1 {
@@ -66,6 +68,13 @@ func (d *jsonDoc) scan(data []byte) bool {
 		d.nodes[0].end = int32(len(data))
 	}
 	return true
+}
+
+func (d *jsonDoc) depthLimit() int {
+	if d.maxDepth > 0 {
+		return d.maxDepth
+	}
+	return maxCompareDepth
 }
 
 // release lets go of the document; buffers beyond maxKeptNodes go with it.
@@ -166,7 +175,7 @@ func (d *jsonDoc) value(i, depth int) (int, bool) {
 }
 
 func (d *jsonDoc) object(i, depth int) (int, bool) {
-	if depth > maxCompareDepth {
+	if depth > d.depthLimit() {
 		return i, false
 	}
 	data := d.data
@@ -209,7 +218,7 @@ func (d *jsonDoc) object(i, depth int) (int, bool) {
 }
 
 func (d *jsonDoc) array(i, depth int) (int, bool) {
-	if depth > maxCompareDepth {
+	if depth > d.depthLimit() {
 		return i, false
 	}
 	data := d.data
@@ -272,34 +281,38 @@ func scanNumber(data []byte, i int) (int, bool) {
 	if data[i] == '-' {
 		i++
 	}
-	digits := func() bool {
-		start := i
-		for i < len(data) && data[i] >= '0' && data[i] <= '9' {
-			i++
-		}
-		return i > start
-	}
 	switch {
 	case i < len(data) && data[i] == '0':
 		i++
-	case !digits():
+	case i < len(data) && data[i] >= '1' && data[i] <= '9':
+		i = skipDigits(data, i)
+	default:
 		return i, false
 	}
 	if i < len(data) && data[i] == '.' {
-		i++
-		if !digits() {
+		if i++; i >= len(data) || data[i] < '0' || data[i] > '9' {
 			return i, false
 		}
+		i = skipDigits(data, i)
 	}
 	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
 		if i++; i < len(data) && (data[i] == '+' || data[i] == '-') {
 			i++
 		}
-		if !digits() {
+		if i >= len(data) || data[i] < '0' || data[i] > '9' {
 			return i, false
 		}
+		i = skipDigits(data, i)
 	}
 	return i, true
+}
+
+// skipDigits returns the index after the decimal digits at data[i:].
+func skipDigits(data []byte, i int) int {
+	for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 func literal(data []byte, i int, word string) (int, bool) {
