@@ -243,10 +243,17 @@ func (d *jsonDoc) array(i, depth int) (int, bool) {
 }
 
 // scanString scans a string's text from data[i:], just after its opening quote, and
-// returns the index after its closing quote and whether it has escapes.
+// returns the index after its closing quote and whether it has escapes. Plain text
+// is skipped eight bytes at a time.
 func scanString(data []byte, i int) (int, bool, bool) {
 	esc := false
-	for ; i < len(data); i++ {
+	for {
+		for i+8 <= len(data) && !specialInString(binary.LittleEndian.Uint64(data[i:])) {
+			i += 8
+		}
+		if i >= len(data) {
+			return i, esc, false
+		}
 		switch c := data[i]; {
 		case c == '"':
 			return i + 1, esc, true
@@ -268,8 +275,27 @@ func scanString(data []byte, i int) (int, bool, bool) {
 				return i, esc, false
 			}
 		}
+		i++
 	}
-	return i, esc, false
+}
+
+// Bytes repeated across a word, for specialInString.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// specialInString reports whether one of the eight bytes in w may end plain string
+// text: a quote, a backslash or a control character. It errs only towards true, on
+// bytes above 0x7f.
+func specialInString(w uint64) bool {
+	quote, backslash := w^(ones*'"'), w^(ones*'\\')
+	// x - ones &^ x has a high bit set where x has a zero byte, and w - 0x20.. &^ w
+	// where w has a byte below 0x20.
+	found := (quote - ones) &^ quote
+	found |= (backslash - ones) &^ backslash
+	found |= (w - ones*' ') &^ w
+	return found&highs != 0
 }
 
 func isHex(c byte) bool {
