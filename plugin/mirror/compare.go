@@ -233,20 +233,83 @@ func (c *jsonComparer) value(a, b int32, mask uint64, depth int) {
 			c.differ(Changed, a, b)
 		}
 	case na.kind == kindString:
-		// Texts that differ without escapes are different strings.
-		if na.escaped || nb.escaped {
-			c.strA = unescapeJSON(c.strA[:0], c.a.inner(a))
-			c.strB = unescapeJSON(c.strB[:0], c.b.inner(b))
-			if equalBytes(c.strA, c.strB) {
-				return
-			}
+		if !c.sameString(a, b) {
+			c.differ(Changed, a, b)
 		}
-		c.differ(Changed, a, b)
+	case c.same(a, b, mask, depth):
+		// Equal member by member in document order: the usual pair needs no sorting.
 	case na.kind == kindObject:
 		c.object(a, b, mask, depth)
 	case na.kind == kindArray:
 		c.array(a, b, mask, depth)
 	}
+}
+
+// same reports whether containers a and b are equal with their members paired in
+// document order: the keys of objects alike and in the same order, and each value
+// the same or ignored. It finds nothing and stops at the first member it cannot pair
+// or that differs; false only says that value must walk them (sorting the keys, and
+// placing the differences in their order), which then finds whether they differ.
+// Each level of a walk may call it again on its subtree, up to the first member that
+// differs: at most maxCompareDepth passes over that part.
+func (c *jsonComparer) same(a, b int32, mask uint64, depth int) bool {
+	na, nb := &c.a.nodes[a], &c.b.nodes[b]
+	if na.kind != nb.kind || (na.kind != kindObject && na.kind != kindArray) {
+		return false
+	}
+	object := na.kind == kindObject
+	i, j, index := a+1, b+1, 0
+	for ; i < na.next && j < nb.next; i, j, index = c.a.nodes[i].next, c.b.nodes[j].next, index+1 {
+		var key []byte
+		if object {
+			if key = c.a.key(i); !equalBytes(key, c.b.key(j)) {
+				return false
+			}
+		}
+		m := mask
+		if m != 0 {
+			var ignored bool
+			idx := index
+			if object {
+				idx = -1
+			}
+			if m, ignored = descend(c.ignore, m, depth, inPlace(key), idx); ignored {
+				continue
+			}
+		}
+		if !c.sameValue(i, j, m, depth+1) {
+			return false
+		}
+	}
+	return i == na.next && j == nb.next
+}
+
+// sameValue is value that only tells whether a and b are equal, as same does.
+func (c *jsonComparer) sameValue(a, b int32, mask uint64, depth int) bool {
+	na, nb := &c.a.nodes[a], &c.b.nodes[b]
+	switch {
+	case equalBytes(c.a.raw(a), c.b.raw(b)):
+		return true
+	case na.kind != nb.kind:
+		return false
+	case na.kind == kindNumber:
+		return numbersEqual(inPlace(c.a.raw(a)), inPlace(c.b.raw(b)))
+	case na.kind == kindString:
+		return c.sameString(a, b)
+	}
+	return c.same(a, b, mask, depth)
+}
+
+// sameString reports whether string nodes a and b, whose texts differ, hold the same
+// string.
+func (c *jsonComparer) sameString(a, b int32) bool {
+	// Texts that differ without escapes are different strings.
+	if !c.a.nodes[a].escaped && !c.b.nodes[b].escaped {
+		return false
+	}
+	c.strA = unescapeJSON(c.strA[:0], c.a.inner(a))
+	c.strB = unescapeJSON(c.strB[:0], c.b.inner(b))
+	return equalBytes(c.strA, c.strB)
 }
 
 // push pushes the members of node n of d onto c.members.

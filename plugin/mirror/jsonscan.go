@@ -54,20 +54,132 @@ const maxKeptNodes = 4096
 
 // scan reads data as one JSON value, surrounded by optional white space, nested at
 // most d.maxDepth levels. It accepts exactly what gjson.Valid does within that
-// depth, and reports false for anything else.
+// depth, and reports false for anything else. One loop with a stack of the open
+// containers, not a call per value: in the module every call costs (TinyGo keeps
+// its pointers on a stack of its own for the collector).
 func (d *jsonDoc) scan(data []byte) bool {
 	if int64(len(data)) > 1<<31-1 {
 		return false
 	}
-	d.data, d.nodes, d.keys = data, d.nodes[:0], d.keys[:0]
-	i, ok := d.value(skipSpace(data, 0), 1)
-	if !ok || skipSpace(data, i) != len(data) {
-		return false
+	d.data, d.keys = data, d.keys[:0]
+	var ok bool
+	d.nodes, ok = d.scanNodes(data, d.nodes[:0])
+	return ok
+}
+
+// scanNodes is scan, appending the nodes to nodes.
+func (d *jsonDoc) scanNodes(data []byte, nodes []jsonNode) ([]jsonNode, bool) {
+	var open [maxCompareDepth]int32 // the containers being scanned, innermost last
+	depth, limit := 0, min(d.depthLimit(), len(open))
+	const (
+		wantValue = iota // a value starts at i
+		wantKey          // an object's key starts at i
+		afterValue       // a value ended just before i
+	)
+	state := wantValue
+	var key jsonNode // the key of the member whose value comes next
+	i := skipSpace(data, 0)
+	for {
+		switch state {
+		case wantValue:
+			if i >= len(data) {
+				return nodes, false
+			}
+			n := len(nodes)
+			nodes = append(nodes, jsonNode{start: int32(i), keyStart: key.keyStart, keyEnd: key.keyEnd, keyEscaped: key.keyEscaped})
+			key = jsonNode{}
+			nd := &nodes[n]
+			state = afterValue
+			var ok bool
+			switch c := data[i]; {
+			case c == '{' || c == '[':
+				if depth == limit {
+					return nodes, false
+				}
+				open[depth], depth = int32(n), depth+1
+				nd.kind, state = kindObject, wantKey
+				closer := byte('}')
+				if c == '[' {
+					nd.kind, state, closer = kindArray, wantValue, ']'
+				}
+				if i = skipSpace(data, i+1); i < len(data) && data[i] == closer {
+					nd.end, nd.next = int32(i+1), int32(len(nodes))
+					depth--
+					i, state = i+1, afterValue
+				}
+				continue
+			case c == '"':
+				nd.kind = kindString
+				i, nd.escaped, ok = scanString(data, i+1)
+			case c == '-' || c >= '0' && c <= '9':
+				nd.kind = kindNumber
+				i, ok = scanNumber(data, i)
+			case c == 't':
+				nd.kind = kindTrue
+				i, ok = literal(data, i, "true")
+			case c == 'f':
+				nd.kind = kindFalse
+				i, ok = literal(data, i, "false")
+			case c == 'n':
+				nd.kind = kindNull
+				i, ok = literal(data, i, "null")
+			}
+			if !ok {
+				return nodes, false
+			}
+			nd.end, nd.next = int32(i), int32(len(nodes))
+		case wantKey:
+			if i >= len(data) || data[i] != '"' {
+				return nodes, false
+			}
+			start := i + 1
+			end, esc, ok := scanString(data, start)
+			if !ok {
+				return nodes, false
+			}
+			key.keyStart, key.keyEnd = int32(start), int32(end-1)
+			if esc {
+				key.keyEscaped, key.keyStart = true, int32(len(d.keys))
+				d.keys = unescapeJSON(d.keys, data[start:end-1])
+				key.keyEnd = int32(len(d.keys))
+			}
+			if i = skipSpace(data, end); i >= len(data) || data[i] != ':' {
+				return nodes, false
+			}
+			i, state = skipSpace(data, i+1), wantValue
+		case afterValue:
+			i = skipSpace(data, i)
+			if depth == 0 {
+				if i != len(data) {
+					return nodes, false
+				}
+				if k := nodes[0].kind; k == kindObject || k == kindArray {
+					nodes[0].end = int32(len(data))
+				}
+				return nodes, true
+			}
+			top := &nodes[open[depth-1]]
+			closer := byte('}')
+			if top.kind == kindArray {
+				closer = ']'
+			}
+			switch {
+			case i >= len(data):
+				return nodes, false
+			case data[i] == ',':
+				i, state = skipSpace(data, i+1), wantValue
+				if top.kind == kindObject {
+					state = wantKey
+				}
+			case data[i] == closer:
+				top.end, top.next = int32(i+1), int32(len(nodes))
+				depth--
+				i++
+			default:
+				return nodes, false
+			}
+		}
 	}
-	if k := d.nodes[0].kind; k == kindObject || k == kindArray {
-		d.nodes[0].end = int32(len(data))
-	}
-	return true
 }
 
 func (d *jsonDoc) depthLimit() int {
@@ -133,113 +245,6 @@ func skipSpace(data []byte, i int) int {
 		i++
 	}
 	return i
-}
-
-// value scans the value at data[i:], at nesting level depth (1 for the root), and
-// returns where it ends.
-func (d *jsonDoc) value(i, depth int) (int, bool) {
-	data := d.data
-	if i >= len(data) {
-		return i, false
-	}
-	n := len(d.nodes)
-	d.nodes = append(d.nodes, jsonNode{start: int32(i)})
-	var ok bool
-	switch c := data[i]; {
-	case c == '{':
-		d.nodes[n].kind = kindObject
-		i, ok = d.object(i+1, depth)
-	case c == '[':
-		d.nodes[n].kind = kindArray
-		i, ok = d.array(i+1, depth)
-	case c == '"':
-		d.nodes[n].kind = kindString
-		var esc bool
-		i, esc, ok = scanString(data, i+1)
-		d.nodes[n].escaped = esc
-	case c == '-' || c >= '0' && c <= '9':
-		d.nodes[n].kind = kindNumber
-		i, ok = scanNumber(data, i)
-	case c == 't':
-		d.nodes[n].kind = kindTrue
-		i, ok = literal(data, i, "true")
-	case c == 'f':
-		d.nodes[n].kind = kindFalse
-		i, ok = literal(data, i, "false")
-	case c == 'n':
-		d.nodes[n].kind = kindNull
-		i, ok = literal(data, i, "null")
-	}
-	d.nodes[n].end, d.nodes[n].next = int32(i), int32(len(d.nodes))
-	return i, ok
-}
-
-func (d *jsonDoc) object(i, depth int) (int, bool) {
-	if depth > d.depthLimit() {
-		return i, false
-	}
-	data := d.data
-	if i = skipSpace(data, i); i < len(data) && data[i] == '}' {
-		return i + 1, true
-	}
-	for {
-		if i >= len(data) || data[i] != '"' {
-			return i, false
-		}
-		keyStart := i + 1
-		end, esc, ok := scanString(data, keyStart)
-		if !ok {
-			return end, false
-		}
-		if i = skipSpace(data, end); i >= len(data) || data[i] != ':' {
-			return i, false
-		}
-		member := len(d.nodes)
-		if i, ok = d.value(skipSpace(data, i+1), depth+1); !ok {
-			return i, false
-		}
-		m := &d.nodes[member]
-		m.keyStart, m.keyEnd = int32(keyStart), int32(end-1)
-		if esc {
-			m.keyEscaped, m.keyStart = true, int32(len(d.keys))
-			d.keys = unescapeJSON(d.keys, data[keyStart:end-1])
-			m.keyEnd = int32(len(d.keys))
-		}
-		switch i = skipSpace(data, i); {
-		case i >= len(data):
-			return i, false
-		case data[i] == '}':
-			return i + 1, true
-		case data[i] != ',':
-			return i, false
-		}
-		i = skipSpace(data, i+1)
-	}
-}
-
-func (d *jsonDoc) array(i, depth int) (int, bool) {
-	if depth > d.depthLimit() {
-		return i, false
-	}
-	data := d.data
-	if i = skipSpace(data, i); i < len(data) && data[i] == ']' {
-		return i + 1, true
-	}
-	for {
-		var ok bool
-		if i, ok = d.value(i, depth+1); !ok {
-			return i, false
-		}
-		switch i = skipSpace(data, i); {
-		case i >= len(data):
-			return i, false
-		case data[i] == ']':
-			return i + 1, true
-		case data[i] != ',':
-			return i, false
-		}
-		i = skipSpace(data, i+1)
-	}
 }
 
 // scanString scans a string's text from data[i:], just after its opening quote, and
