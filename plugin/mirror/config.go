@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
 )
 
 // Limits and defaults of the configuration, as in SPEC.md.

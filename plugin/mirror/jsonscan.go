@@ -72,9 +72,9 @@ func (d *jsonDoc) scanNodes(data []byte, nodes []jsonNode) ([]jsonNode, bool) {
 	var open [maxCompareDepth]int32 // the containers being scanned, innermost last
 	depth, limit := 0, min(d.depthLimit(), len(open))
 	const (
-		wantValue = iota // a value starts at i
-		wantKey          // an object's key starts at i
-		afterValue       // a value ended just before i
+		wantValue  = iota // a value starts at i
+		wantKey           // an object's key starts at i
+		afterValue        // a value ended just before i
 	)
 	state := wantValue
 	var key jsonNode // the key of the member whose value comes next
