@@ -105,12 +105,7 @@ func FuzzCompareJSON(f *testing.F) {
 		if len(a) > maxFuzzInput || len(b) > maxFuzzInput {
 			return
 		}
-		var paths []IgnorePath
-		for _, s := range strings.Split(ignore, ",") {
-			if ip, err := parseIgnorePath(s); err == "" && len(paths) < MaxIgnorePaths {
-				paths = append(paths, ip)
-			}
-		}
+		paths := fuzzIgnorePaths(ignore)
 		if d := compareJSON(a, a, paths, true, nil); len(d) != 0 {
 			t.Fatalf("compareJSON(%q, itself) = %+v", a, d)
 		}
@@ -162,12 +157,7 @@ func FuzzCompareScanner(f *testing.F) {
 		if len(a) > maxFuzzInput || len(b) > maxFuzzInput {
 			return
 		}
-		var paths []IgnorePath
-		for _, s := range strings.Split(ignore, ",") {
-			if ip, err := parseIgnorePath(s); err == "" && len(paths) < MaxIgnorePaths {
-				paths = append(paths, ip)
-			}
-		}
+		paths := fuzzIgnorePaths(ignore)
 		for _, data := range [][]byte{a, b} {
 			var d jsonDoc
 			if got, want := d.scan(data), refJSONWithin(data); got != want {
@@ -184,4 +174,16 @@ func FuzzCompareScanner(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzIgnorePaths is the valid ignore paths of a comma-separated list, at most
+// MaxIgnorePaths of them.
+func fuzzIgnorePaths(list string) []IgnorePath {
+	var paths []IgnorePath
+	for _, s := range strings.Split(list, ",") {
+		if ip, err := parseIgnorePath(s); err == "" && len(paths) < MaxIgnorePaths {
+			paths = append(paths, ip)
+		}
+	}
+	return paths
 }
