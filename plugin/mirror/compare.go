@@ -130,8 +130,7 @@ func compareJSONExtra(a, b []byte, ignore []IgnorePath, values, allowExtra bool,
 	}
 	c := comparers.Get().(*jsonComparer)
 	defer c.release()
-	okA, okB := c.a.scan(a), c.b.scan(b)
-	if !okA || !okB {
+	if !c.a.scan(a) || !c.b.scanAfter(b, &c.a) {
 		// Not both JSON within maxCompareDepth, and the bytes differ.
 		return append(out, bodyDifference(a, b, values))
 	}

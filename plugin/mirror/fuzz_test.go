@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"bytes"
 	"reflect"
 	"slices"
 	"strings"
@@ -149,6 +150,20 @@ func FuzzCompareScanner(f *testing.F) {
 		{"\xff\xfe", `"` + "\xff" + `"`, "*"},
 		{``, ` `, "#"},
 	}
+	// Long common prefixes, which scanAfter takes from the primary's nodes.
+	page := `{"page":1,"items":[{"id":1,"name":"Item \u00e9","tags":["a","b"],"stock":{"w\u0041":"eu","n":12}},`
+	for _, tail := range [][2]string{
+		{`{"id":2}],"n":1}`, `{"id":3}],"n":1}`},
+		{`{"id":2}],"n":1}`, `{"id":2}],"n":12}`},
+		{`{"id":2}],"n":1} `, `{"id":2}],"n":1}x`},
+		{`{"id":2}],"n":1}`, `{"id":2}],"n":1`},
+		{`{"id":2}],"n":"a\u0062"}`, `{"id":2}],"n":"a\u0063","\u0064":1}`},
+		{`2],"n":1}`, `2.5],"n":1}`},
+		{`2],"n":1}`, `[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[2]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],"n":1}`},
+	} {
+		seeds = append(seeds, [3]string{page + tail[0], page + tail[1], "items.#.id"})
+	}
+	seeds = append(seeds, [3]string{`"` + strings.Repeat("x", 80) + `"`, `"` + strings.Repeat("x", 80) + `" `, ""})
 	for _, s := range seeds {
 		f.Add([]byte(s[0]), []byte(s[1]), s[2], false)
 		f.Add([]byte(s[1]), []byte(s[0]), s[2], true)
@@ -162,6 +177,18 @@ func FuzzCompareScanner(f *testing.F) {
 			var d jsonDoc
 			if got, want := d.scan(data), refJSONWithin(data); got != want {
 				t.Fatalf("scan(%q) = %v, gjson and the depth bound say %v", data, got, want)
+			}
+		}
+		// scanAfter, which takes the nodes of a common prefix from the other side,
+		// finds what a scan of its own finds.
+		var da, db, fresh jsonDoc
+		if da.scan(a) {
+			okAfter, okFresh := db.scanAfter(b, &da), fresh.scan(b)
+			switch {
+			case okAfter != okFresh:
+				t.Fatalf("scanAfter(%q, after %q) = %v, scan says %v", b, a, okAfter, okFresh)
+			case okAfter && (!reflect.DeepEqual(db.nodes, fresh.nodes) || !bytes.Equal(db.keys, fresh.keys)):
+				t.Fatalf("scanAfter(%q, after %q):\n%+v %q\nscan:\n%+v %q", b, a, db.nodes, db.keys, fresh.nodes, fresh.keys)
 			}
 		}
 		prior := []Difference{{Part: PartStatus, place: statusPlace}}

@@ -19,6 +19,8 @@ type jsonDoc struct {
 	keys []byte
 	// maxDepth is the deepest nesting scan takes; maxCompareDepth when 0.
 	maxDepth int
+	// open is the scan's stack of the containers being scanned, innermost last.
+	open [maxCompareDepth]int32
 }
 
 // jsonNode is one value of a jsonDoc.
@@ -63,22 +65,82 @@ func (d *jsonDoc) scan(data []byte) bool {
 	}
 	d.data, d.keys = data, d.keys[:0]
 	var ok bool
-	d.nodes, ok = d.scanNodes(data, d.nodes[:0])
+	d.nodes, ok = d.scanNodes(data, d.nodes[:0], skipSpace(data, 0), wantValue, 0)
 	return ok
 }
 
-// scanNodes is scan, appending the nodes to nodes.
-func (d *jsonDoc) scanNodes(data []byte, nodes []jsonNode) ([]jsonNode, bool) {
-	var open [maxCompareDepth]int32 // the containers being scanned, innermost last
-	depth, limit := 0, min(d.depthLimit(), len(open))
-	const (
-		wantValue  = iota // a value starts at i
-		wantKey           // an object's key starts at i
-		afterValue        // a value ended just before i
-	)
-	state := wantValue
+// scanAfter is scan for data compared with prev's document: the values that both
+// write alike before their first different byte are taken from prev's nodes, and
+// only the rest of data is scanned. Most compared pairs share most of their text.
+func (d *jsonDoc) scanAfter(data []byte, prev *jsonDoc) bool {
+	if int64(len(data)) > 1<<31-1 {
+		return false
+	}
+	d.data, d.keys = data, d.keys[:0]
+	common := commonPrefix(data, prev.data)
+	if common < 64 {
+		return d.scan(data) // too little in common to be worth it
+	}
+	// The last value in prev that ends before the first different byte: the byte
+	// after it is the same in both, so it ends there in data too.
+	last := int32(len(prev.nodes) - 1)
+	for last >= 0 && int(prev.nodes[last].end) >= common {
+		last--
+	}
+	if last < 0 {
+		return d.scan(data)
+	}
+	// Its ancestors are the containers open after it.
+	depth := 0
+	for n := int32(0); n != last; {
+		d.open[depth], depth = n, depth+1
+		m := n + 1
+		for prev.nodes[m].next <= last {
+			m = prev.nodes[m].next
+		}
+		n = m
+	}
+	nodes := append(d.nodes[:0], prev.nodes[:prev.nodes[last].next]...)
+	if len(prev.keys) > 0 {
+		// Escaped keys point into prev's keys: take those that the nodes use.
+		used := int32(0)
+		for i := range nodes {
+			if nodes[i].keyEscaped {
+				used = max(used, nodes[i].keyEnd)
+			}
+		}
+		d.keys = append(d.keys[:0], prev.keys[:used]...)
+	}
+	var ok bool
+	d.nodes, ok = d.scanNodes(data, nodes, int(prev.nodes[last].end), afterValue, depth)
+	return ok
+}
+
+// commonPrefix is the length of the longest common prefix of a and b.
+func commonPrefix(a, b []byte) int {
+	n, i := min(len(a), len(b)), 0
+	for i+8 <= n && binary.LittleEndian.Uint64(a[i:]) == binary.LittleEndian.Uint64(b[i:]) {
+		i += 8
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// The states of scanNodes.
+const (
+	wantValue  = iota // a value starts at i
+	wantKey           // an object's key starts at i
+	afterValue        // a value ended just before i
+)
+
+// scanNodes is scan from data[i:] in state, with depth containers open (in d.open),
+// appending the nodes to nodes.
+func (d *jsonDoc) scanNodes(data []byte, nodes []jsonNode, i, state, depth int) ([]jsonNode, bool) {
+	open := &d.open // the containers being scanned, innermost last
+	limit := min(d.depthLimit(), len(open))
 	var key jsonNode // the key of the member whose value comes next
-	i := skipSpace(data, 0)
 	for {
 		switch state {
 		case wantValue:
