@@ -1,14 +1,11 @@
 package mirror
 
 import (
-	"bytes"
-	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 	"unsafe"
-
-	"github.com/tidwall/gjson"
 )
 
 // Limits of a comparison.
@@ -18,10 +15,9 @@ const (
 	MaxDifferences = 16
 	// MaxValueBytes is the most bytes of a value that logs and reports show.
 	MaxValueBytes = 64
-	// maxCompareDepth bounds the nesting of a body compared as JSON, checked before
-	// gjson reads it: gjson and the comparison recurse per level, and about 10,000
-	// levels overflow the module's 64 KiB stack (FACTS.md). Deeper bodies are
-	// compared byte for byte.
+	// maxCompareDepth bounds the nesting of a body compared as JSON: the scanner and
+	// the comparison recurse per level, and about 10,000 levels overflow the
+	// module's 64 KiB stack (FACTS.md). Deeper bodies are compared byte for byte.
 	maxCompareDepth = 64
 )
 
@@ -129,34 +125,24 @@ func compareJSON(a, b []byte, ignore []IgnorePath, values bool, out []Difference
 // compareJSONExtra is compareJSON; with allowExtra, a key that only the shadow's
 // object has is no difference.
 func compareJSONExtra(a, b []byte, ignore []IgnorePath, values, allowExtra bool, out []Difference) []Difference {
-	if bytes.Equal(a, b) {
+	if equalBytes(a, b) {
 		return out // the same bytes are the same value, or the same non-JSON
 	}
-	okA, okB := jsonWithin(a), jsonWithin(b)
-	if !okA || !okB {
-		if okA != okB || !bytes.Equal(a, b) {
-			out = append(out, bodyDifference(a, b, values))
-		}
-		return out
+	c := comparers.Get().(*jsonComparer)
+	defer c.release()
+	if !c.a.scan(a) || !c.b.scanAfter(b, &c.a) {
+		// Not both JSON within maxCompareDepth, and the bytes differ.
+		return append(out, bodyDifference(a, b, values))
 	}
-	c := jsonComparer{ignore: ignore, values: values, allowExtra: allowExtra, diffs: out, limit: max(MaxDifferences, len(out)+1)}
-	// Parsed in place: gjson.ParseBytes would copy both bodies. Nothing keeps a
-	// string of the walk (cut copies the values a difference keeps).
-	c.value(gjson.Parse(inPlace(a)), gjson.Parse(inPlace(b)), 1<<len(ignore)-1, 0)
+	c.ignore, c.values, c.allowExtra = ignore, values, allowExtra
+	c.diffs, c.limit = out, max(MaxDifferences, len(out)+1)
+	c.value(0, 0, 1<<len(ignore)-1, 0)
 	return c.diffs
 }
 
 // inPlace is the string of b's bytes, without a copy; b must not change while it is
 // in use.
 func inPlace(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
-
-// jsonWithin reports whether data is JSON within the depth a comparison takes.
-func jsonWithin(data []byte) bool {
-	if _, ok := depthWithin(data, maxCompareDepth); !ok {
-		return false
-	}
-	return gjson.ValidBytes(data)
-}
 
 // bodyDifference is a difference of two bodies as a whole.
 func bodyDifference(a, b []byte, values bool) Difference {
@@ -181,29 +167,42 @@ func cutTo(s string, limit int) string {
 	return strings.Clone(s[:n])
 }
 
-// jsonComparer walks two JSON values side by side.
+// comparers keeps a jsonComparer between pairs, so that its buffers are reused: a
+// compared pair allocates only for the differences it finds.
+var comparers = sync.Pool{New: func() any { return new(jsonComparer) }}
+
+// jsonComparer walks two scanned JSON documents side by side.
 type jsonComparer struct {
+	a, b       jsonDoc
 	ignore     []IgnorePath
 	values     bool
 	allowExtra bool
 	diffs      []Difference
 	limit      int
-	// members is a stack of the members of the objects and arrays being compared,
-	// each level's above its parent's: one buffer for the whole walk.
-	members []member
+	// members is a stack of the node indexes of the members of the objects and
+	// arrays being compared, each level's above its parent's.
+	members []int32
 	// path is the current place, formatted as Difference.Where; pattern the same
 	// with array indexes written #, as noise is learned by.
 	path, pattern []byte
+	// strA and strB hold two strings unescaped, to compare them.
+	strA, strB []byte
 }
 
-type member struct {
-	key   string
-	value gjson.Result
+// release lets go of the bodies and the differences and puts c back in comparers.
+func (c *jsonComparer) release() {
+	c.a.release()
+	c.b.release()
+	c.ignore, c.diffs = nil, nil
+	c.members, c.path, c.pattern = c.members[:0], c.path[:0], c.pattern[:0]
+	comparers.Put(c)
 }
 
 func (c *jsonComparer) full() bool { return len(c.diffs) >= c.limit }
 
-func (c *jsonComparer) differ(kind DiffKind, a, b gjson.Result) {
+// differ records a difference at c.path between node a of c.a and node b of c.b;
+// -1 for a side that has no value there.
+func (c *jsonComparer) differ(kind DiffKind, a, b int32) {
 	if c.full() {
 		return
 	}
@@ -212,108 +211,175 @@ func (c *jsonComparer) differ(kind DiffKind, a, b gjson.Result) {
 		d.place = fnv1a(bodyPlacePrefix, c.pattern)
 	}
 	if c.values {
-		d.Primary, d.Shadow = cut(a.Raw), cut(b.Raw)
+		d.Primary, d.Shadow = cut(inPlace(c.a.raw(a))), cut(inPlace(c.b.raw(b)))
 	}
 	c.diffs = append(c.diffs, d)
 }
 
-// jsonKind tells JSON values apart by type; true and false are kinds of their own.
-func jsonKind(v gjson.Result) byte {
-	if v.Type == gjson.JSON && len(v.Raw) > 0 {
-		return v.Raw[0] // '{' or '['
-	}
-	return byte(v.Type)
-}
-
-// value compares a and b, found at c.path; mask has a bit for each ignore path that
-// matches the path so far, depth is the number of keys in it.
-func (c *jsonComparer) value(a, b gjson.Result, mask uint64, depth int) {
-	ka, kb := jsonKind(a), jsonKind(b)
+// value compares node a of c.a and node b of c.b, found at c.path; mask has a bit
+// for each ignore path that matches the path so far, depth is the number of keys in
+// it.
+func (c *jsonComparer) value(a, b int32, mask uint64, depth int) {
+	na, nb := &c.a.nodes[a], &c.b.nodes[b]
 	switch {
-	case len(a.Raw) == len(b.Raw) && a.Raw == b.Raw:
+	case equalBytes(c.a.raw(a), c.b.raw(b)):
 		// The same text is the same value: a subtree both sides wrote alike is not walked.
 	case c.full():
-	case ka != kb:
+	case na.kind != nb.kind:
 		c.differ(Changed, a, b)
-	case a.Type == gjson.Number:
-		if !numbersEqual(a.Raw, b.Raw) {
+	case na.kind == kindNumber:
+		if !numbersEqual(inPlace(c.a.raw(a)), inPlace(c.b.raw(b))) {
 			c.differ(Changed, a, b)
 		}
-	case a.Type == gjson.String:
-		if a.Raw != b.Raw && a.Str != b.Str {
+	case na.kind == kindString:
+		if !c.sameString(a, b) {
 			c.differ(Changed, a, b)
 		}
-	case ka == '{':
+	case c.same(a, b, mask, depth):
+		// Equal member by member in document order: the usual pair needs no sorting.
+	case na.kind == kindObject:
 		c.object(a, b, mask, depth)
-	case ka == '[':
+	case na.kind == kindArray:
 		c.array(a, b, mask, depth)
 	}
 }
 
-func (c *jsonComparer) object(a, b gjson.Result, mask uint64, depth int) {
-	start := len(c.members)
-	collect := func(k, v gjson.Result) bool {
-		c.members = append(c.members, member{key: k.Str, value: v})
-		return true
+// same reports whether containers a and b are equal with their members paired in
+// document order: the keys of objects alike and in the same order, and each value
+// the same or ignored. It finds nothing and stops at the first member it cannot pair
+// or that differs; false only says that value must walk them (sorting the keys, and
+// placing the differences in their order), which then finds whether they differ.
+// Each level of a walk may call it again on its subtree, up to the first member that
+// differs: at most maxCompareDepth passes over that part.
+func (c *jsonComparer) same(a, b int32, mask uint64, depth int) bool {
+	na, nb := &c.a.nodes[a], &c.b.nodes[b]
+	if na.kind != nb.kind || (na.kind != kindObject && na.kind != kindArray) {
+		return false
 	}
-	a.ForEach(collect)
+	object := na.kind == kindObject
+	i, j, index := a+1, b+1, 0
+	for ; i < na.next && j < nb.next; i, j, index = c.a.nodes[i].next, c.b.nodes[j].next, index+1 {
+		var key []byte
+		if object {
+			if key = c.a.key(i); !equalBytes(key, c.b.key(j)) {
+				return false
+			}
+		}
+		m := mask
+		if m != 0 {
+			var ignored bool
+			idx := index
+			if object {
+				idx = -1
+			}
+			if m, ignored = descend(c.ignore, m, depth, inPlace(key), idx); ignored {
+				continue
+			}
+		}
+		if !c.sameValue(i, j, m, depth+1) {
+			return false
+		}
+	}
+	return i == na.next && j == nb.next
+}
+
+// sameValue is value that only tells whether a and b are equal, as same does.
+func (c *jsonComparer) sameValue(a, b int32, mask uint64, depth int) bool {
+	na, nb := &c.a.nodes[a], &c.b.nodes[b]
+	switch {
+	case equalBytes(c.a.raw(a), c.b.raw(b)):
+		return true
+	case na.kind != nb.kind:
+		return false
+	case na.kind == kindNumber:
+		return numbersEqual(inPlace(c.a.raw(a)), inPlace(c.b.raw(b)))
+	case na.kind == kindString:
+		return c.sameString(a, b)
+	}
+	return c.same(a, b, mask, depth)
+}
+
+// sameString reports whether string nodes a and b, whose texts differ, hold the same
+// string.
+func (c *jsonComparer) sameString(a, b int32) bool {
+	// Texts that differ without escapes are different strings.
+	if !c.a.nodes[a].escaped && !c.b.nodes[b].escaped {
+		return false
+	}
+	c.strA = unescapeJSON(c.strA[:0], c.a.inner(a))
+	c.strB = unescapeJSON(c.strB[:0], c.b.inner(b))
+	return equalBytes(c.strA, c.strB)
+}
+
+// push pushes the members of node n of d onto c.members.
+func (c *jsonComparer) push(d *jsonDoc, n int32) {
+	for m, end := n+1, d.nodes[n].next; m < end; m = d.nodes[m].next {
+		c.members = append(c.members, m)
+	}
+}
+
+func (c *jsonComparer) object(a, b int32, mask uint64, depth int) {
+	start := len(c.members)
+	c.push(&c.a, a)
 	mid := len(c.members)
-	b.ForEach(collect)
+	c.push(&c.b, b)
 	end := len(c.members)
 	// Sorted by key, both sides merge in one pass whatever their order; a stable
 	// sort keeps repeated keys in document order.
-	byKey := func(x, y member) int { return strings.Compare(x.key, y.key) }
 	as, bs := c.members[start:mid], c.members[mid:end]
-	slices.SortStableFunc(as, byKey)
-	slices.SortStableFunc(bs, byKey)
+	c.a.sortByKey(as)
+	c.b.sortByKey(bs)
 	for i, j := 0, 0; (i < len(as) || j < len(bs)) && !c.full(); {
+		order := 0
 		switch {
-		case j == len(bs) || i < len(as) && as[i].key < bs[j].key:
-			c.member(as[i].key, -1, as[i].value, gjson.Result{}, Missing, mask, depth)
+		case j == len(bs):
+			order = -1
+		case i == len(as):
+			order = 1
+		default:
+			order = compareBytes(c.a.key(as[i]), c.b.key(bs[j]))
+		}
+		switch {
+		case order < 0:
+			c.member(c.a.key(as[i]), -1, as[i], -1, Missing, mask, depth)
 			i++
-		case i == len(as) || bs[j].key < as[i].key:
+		case order > 0:
 			if !c.allowExtra {
-				c.member(bs[j].key, -1, gjson.Result{}, bs[j].value, Extra, mask, depth)
+				c.member(c.b.key(bs[j]), -1, -1, bs[j], Extra, mask, depth)
 			}
 			j++
 		default:
-			c.member(as[i].key, -1, as[i].value, bs[j].value, Changed, mask, depth)
+			c.member(c.a.key(as[i]), -1, as[i], bs[j], Changed, mask, depth)
 			i, j = i+1, j+1
 		}
 	}
-	clear(c.members[start:end]) // let go of the bodies' text
 	c.members = c.members[:start]
 }
 
-func (c *jsonComparer) array(a, b gjson.Result, mask uint64, depth int) {
+func (c *jsonComparer) array(a, b int32, mask uint64, depth int) {
 	start := len(c.members)
-	collect := func(_, v gjson.Result) bool {
-		c.members = append(c.members, member{value: v})
-		return true
-	}
-	a.ForEach(collect)
+	c.push(&c.a, a)
 	mid := len(c.members)
-	b.ForEach(collect)
+	c.push(&c.b, b)
 	end := len(c.members)
 	as, bs := c.members[start:mid], c.members[mid:end]
 	for i := 0; i < max(len(as), len(bs)) && !c.full(); i++ {
 		switch {
 		case i >= len(bs):
-			c.member("", i, as[i].value, gjson.Result{}, Missing, mask, depth)
+			c.member(nil, i, as[i], -1, Missing, mask, depth)
 		case i >= len(as):
-			c.member("", i, gjson.Result{}, bs[i].value, Extra, mask, depth)
+			c.member(nil, i, -1, bs[i], Extra, mask, depth)
 		default:
-			c.member("", i, as[i].value, bs[i].value, Changed, mask, depth)
+			c.member(nil, i, as[i], bs[i], Changed, mask, depth)
 		}
 	}
-	clear(c.members[start:end])
 	c.members = c.members[:start]
 }
 
-// member compares the member at key (or array index, when index >= 0) of both sides;
-// kind is Missing or Extra when only one side has it.
-func (c *jsonComparer) member(key string, index int, a, b gjson.Result, kind DiffKind, mask uint64, depth int) {
-	mask, ignored := c.descend(mask, depth, key, index)
+// member compares the member at key (or array index, when index >= 0) of both sides,
+// nodes a and b; kind is Missing or Extra when only one side has it.
+func (c *jsonComparer) member(key []byte, index int, a, b int32, kind DiffKind, mask uint64, depth int) {
+	mask, ignored := descend(c.ignore, mask, depth, inPlace(key), index)
 	if ignored {
 		return
 	}
@@ -339,13 +405,13 @@ func (c *jsonComparer) member(key string, index int, a, b gjson.Result, kind Dif
 
 // descend returns the ignore paths that still match once the path goes on with key
 // (or index), and whether one of them ends there: the member is ignored.
-func (c *jsonComparer) descend(mask uint64, depth int, key string, index int) (uint64, bool) {
+func descend(ignore []IgnorePath, mask uint64, depth int, key string, index int) (uint64, bool) {
 	var next uint64
 	for i := 0; mask != 0; i, mask = i+1, mask>>1 {
 		if mask&1 == 0 {
 			continue
 		}
-		ip := &c.ignore[i]
+		ip := &ignore[i]
 		if depth >= len(ip.Segments) || !segmentMatches(ip.Segments[depth], ip.Wild[depth], key, index) {
 			continue
 		}
@@ -372,7 +438,7 @@ func segmentMatches(seg string, wild bool, key string, index int) bool {
 
 // appendKey appends an object key as a path segment, with the characters that the
 // path syntax uses escaped.
-func appendKey(path []byte, key string) []byte {
+func appendKey(path, key []byte) []byte {
 	for i := 0; i < len(key); i++ {
 		switch key[i] {
 		case '.', '#', '*', '\\':
@@ -431,7 +497,7 @@ func (d *decimal) zero() bool { return d.first < 0 }
 // maxExponent saturates exponents: numbers beyond 10^±(1<<40) are not told apart.
 const maxExponent = 1 << 40
 
-// parseDecimal reads a JSON number literal, which gjson has validated.
+// parseDecimal reads a JSON number literal, which the scanner has validated.
 func parseDecimal(s string) decimal {
 	d := decimal{first: -1}
 	if strings.HasPrefix(s, "-") {

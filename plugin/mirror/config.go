@@ -9,8 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/tidwall/gjson"
 )
 
 // Limits and defaults of the configuration, as in SPEC.md.
@@ -45,7 +43,7 @@ const (
 	// 100/PercentScale = 0.0001.
 	PercentScale = 1_000_000
 
-	// maxDepth bounds JSON nesting before the document is parsed: gjson recurses per
+	// maxDepth bounds JSON nesting before the document is parsed: the scanner recurses per
 	// level, and about 10,000 levels overflow the module's 64 KiB stack. A valid
 	// configuration nests 5 deep.
 	maxDepth = 32
@@ -265,11 +263,12 @@ func ParseConfig(data []byte) (*Config, error) {
 		p.addf("", "nested deeper than %d levels at byte %d", maxDepth, at)
 		return nil, p.err()
 	}
-	if !gjson.ValidBytes(data) {
+	doc, ok := parseJSON(data, maxDepth)
+	if !ok {
 		p.addf("", "not valid JSON")
 		return nil, p.err()
 	}
-	cfg := p.config(gjson.ParseBytes(data))
+	cfg := p.config(doc)
 	if err := p.err(); err != nil {
 		return nil, err
 	}
@@ -312,7 +311,7 @@ var (
 	headerMatchers = []string{"exact", "prefix", "suffix", "contains", "regex", "present"}
 )
 
-func (p *parser) config(doc gjson.Result) *Config {
+func (p *parser) config(doc jsonValue) *Config {
 	fields, ok := p.object("", doc, topKeys)
 	if !ok {
 		return nil
@@ -387,7 +386,7 @@ func (p *parser) baselines(cfg *Config, paths []string) {
 	}
 }
 
-func (p *parser) target(path string, v gjson.Result, marker string) (Target, bool) {
+func (p *parser) target(path string, v jsonValue, marker string) (Target, bool) {
 	f, ok := p.object(path, v, targetKeys)
 	if !ok {
 		return Target{}, false
@@ -482,7 +481,7 @@ func (p *parser) target(path string, v gjson.Result, marker string) (Target, boo
 }
 
 // compare reads a target's compare object; it returns nil when it is not an object.
-func (p *parser) compare(path string, v gjson.Result) *Compare {
+func (p *parser) compare(path string, v jsonValue) *Compare {
 	f, ok := p.object(path, v, compareKeys)
 	if !ok {
 		return nil
@@ -493,7 +492,7 @@ func (p *parser) compare(path string, v gjson.Result) *Compare {
 	}
 	if v, ok := f["headers"]; ok {
 		c.Headers = []string{} // an empty list compares no header
-		p.array(path+".headers", v, func(at string, v gjson.Result) {
+		p.array(path+".headers", v, func(at string, v jsonValue) {
 			if name, ok := p.headerName(at, v); ok {
 				if contains(c.Headers, name) {
 					p.addf(at, "%q is listed twice", name)
@@ -518,7 +517,7 @@ func (p *parser) compare(path string, v gjson.Result) *Compare {
 		}
 	}
 	if v, ok := f["ignore"]; ok {
-		p.array(path+".ignore", v, func(at string, v gjson.Result) {
+		p.array(path+".ignore", v, func(at string, v jsonValue) {
 			if s, ok := p.str(at, v); ok {
 				if ip, err := parseIgnorePath(s); err != "" {
 					p.addf(at, "%s, got %q", err, s)
@@ -556,7 +555,7 @@ func (p *parser) compare(path string, v gjson.Result) *Compare {
 	return c
 }
 
-func (p *parser) report(path string, v gjson.Result, c *Compare) {
+func (p *parser) report(path string, v jsonValue, c *Compare) {
 	f, ok := p.object(path, v, reportKeys)
 	if !ok {
 		return
@@ -662,7 +661,7 @@ func parseIgnorePath(s string) (IgnorePath, string) {
 }
 
 // destination reads exactly one of cluster or service/port/subset.
-func (p *parser) destination(path string, f map[string]gjson.Result, t *Target) {
+func (p *parser) destination(path string, f map[string]jsonValue, t *Target) {
 	cluster, hasCluster := f["cluster"]
 	service, hasService := f["service"]
 	port, hasPort := f["port"]
@@ -716,14 +715,14 @@ func IstioCluster(service string, port int, subset string) string {
 	return "outbound|" + strconv.Itoa(port) + "|" + subset + "|" + service
 }
 
-func (p *parser) match(path string, v gjson.Result) Match {
+func (p *parser) match(path string, v jsonValue) Match {
 	var m Match
 	f, ok := p.object(path, v, matchKeys)
 	if !ok {
 		return m
 	}
 	if v, ok := f["methods"]; ok {
-		p.array(path+".methods", v, func(path string, v gjson.Result) {
+		p.array(path+".methods", v, func(path string, v jsonValue) {
 			if s, ok := p.str(path, v); ok {
 				if !validToken(s) {
 					p.addf(path, "must be an HTTP method such as GET, got %q", s)
@@ -733,14 +732,14 @@ func (p *parser) match(path string, v gjson.Result) Match {
 		})
 	}
 	if v, ok := f["paths"]; ok {
-		p.array(path+".paths", v, func(path string, v gjson.Result) {
+		p.array(path+".paths", v, func(path string, v jsonValue) {
 			if rule, ok := p.pathRule(path, v); ok {
 				m.Paths = append(m.Paths, rule)
 			}
 		})
 	}
 	if v, ok := f["headers"]; ok {
-		p.array(path+".headers", v, func(path string, v gjson.Result) {
+		p.array(path+".headers", v, func(path string, v jsonValue) {
 			if rule, ok := p.headerRule(path, v); ok {
 				m.Headers = append(m.Headers, rule)
 			}
@@ -749,7 +748,7 @@ func (p *parser) match(path string, v gjson.Result) Match {
 	return m
 }
 
-func (p *parser) pathRule(path string, v gjson.Result) (PathRule, bool) {
+func (p *parser) pathRule(path string, v jsonValue) (PathRule, bool) {
 	var r PathRule
 	f, ok := p.object(path, v, pathKeys)
 	if !ok || !p.exactlyOne(path, f, pathKeys) {
@@ -777,7 +776,7 @@ func (p *parser) pathRule(path string, v gjson.Result) (PathRule, bool) {
 	return r, true
 }
 
-func (p *parser) headerRule(path string, v gjson.Result) (HeaderRule, bool) {
+func (p *parser) headerRule(path string, v jsonValue) (HeaderRule, bool) {
 	var r HeaderRule
 	f, ok := p.object(path, v, headerKeys)
 	if !ok {
@@ -819,7 +818,7 @@ func (p *parser) headerRule(path string, v gjson.Result) (HeaderRule, bool) {
 	return r, ok
 }
 
-func (p *parser) mutations(path string, v gjson.Result, marker string, t *Target) {
+func (p *parser) mutations(path string, v jsonValue, marker string, t *Target) {
 	f, ok := p.object(path, v, mutationKeys)
 	if !ok {
 		return
@@ -829,9 +828,9 @@ func (p *parser) mutations(path string, v gjson.Result, marker string, t *Target
 			p.addf(path+".set", "must be an object of header names to values, got %s", describe(v))
 		} else {
 			seen := map[string]bool{}
-			v.ForEach(func(key, value gjson.Result) bool {
-				at := path + ".set[" + strconv.Quote(key.String()) + "]"
-				name, okName := p.headerName(at, key)
+			v.ForEach(func(key string, value jsonValue) bool {
+				at := path + ".set[" + strconv.Quote(key) + "]"
+				name, okName := p.headerNameOf(at, key)
 				val, okVal := p.headerValue(at, value, true)
 				switch {
 				case !okName || !okVal:
@@ -858,7 +857,7 @@ func (p *parser) mutations(path string, v gjson.Result, marker string, t *Target
 		}
 	}
 	if v, ok := f["remove"]; ok {
-		p.array(path+".remove", v, func(at string, v gjson.Result) {
+		p.array(path+".remove", v, func(at string, v jsonValue) {
 			name, ok := p.headerName(at, v)
 			switch {
 			case !ok:
@@ -873,7 +872,7 @@ func (p *parser) mutations(path string, v gjson.Result, marker string, t *Target
 	}
 }
 
-func (p *parser) rateLimit(path string, v gjson.Result, t *Target) {
+func (p *parser) rateLimit(path string, v jsonValue, t *Target) {
 	f, ok := p.object(path, v, rateLimitKeys)
 	if !ok {
 		return
@@ -902,14 +901,13 @@ func (p *parser) rateLimit(path string, v gjson.Result, t *Target) {
 
 // object checks that v is an object without unknown or repeated keys and returns its
 // members by key.
-func (p *parser) object(path string, v gjson.Result, known []string) (map[string]gjson.Result, bool) {
+func (p *parser) object(path string, v jsonValue, known []string) (map[string]jsonValue, bool) {
 	if !v.IsObject() {
 		p.addf(path, "must be an object, got %s", describe(v))
 		return nil, false
 	}
-	fields := map[string]gjson.Result{}
-	v.ForEach(func(key, value gjson.Result) bool {
-		k := key.String()
+	fields := map[string]jsonValue{}
+	v.ForEach(func(k string, value jsonValue) bool {
 		switch {
 		case !contains(known, k):
 			msg := fmt.Sprintf("unknown key %q", k)
@@ -927,12 +925,12 @@ func (p *parser) object(path string, v gjson.Result, known []string) (map[string
 	return fields, true
 }
 
-func fieldSeen(fields map[string]gjson.Result, k string) bool {
+func fieldSeen(fields map[string]jsonValue, k string) bool {
 	_, ok := fields[k]
 	return ok
 }
 
-func (p *parser) exactlyOne(path string, f map[string]gjson.Result, keys []string) bool {
+func (p *parser) exactlyOne(path string, f map[string]jsonValue, keys []string) bool {
 	var set []string
 	for _, k := range keys {
 		if _, ok := f[k]; ok {
@@ -946,7 +944,7 @@ func (p *parser) exactlyOne(path string, f map[string]gjson.Result, keys []strin
 	return true
 }
 
-func (p *parser) array(path string, v gjson.Result, each func(path string, v gjson.Result)) {
+func (p *parser) array(path string, v jsonValue, each func(path string, v jsonValue)) {
 	if !v.IsArray() {
 		p.addf(path, "must be an array, got %s", describe(v))
 		return
@@ -956,52 +954,59 @@ func (p *parser) array(path string, v gjson.Result, each func(path string, v gjs
 	}
 }
 
-func (p *parser) str(path string, v gjson.Result) (string, bool) {
-	if v.Type != gjson.String {
+func (p *parser) str(path string, v jsonValue) (string, bool) {
+	if !v.IsString() {
 		p.addf(path, "must be a string, got %s", describe(v))
 		return "", false
 	}
-	return v.Str, true
+	return v.Str(), true
 }
 
-func (p *parser) boolean(path string, v gjson.Result) (bool, bool) {
-	if v.Type != gjson.True && v.Type != gjson.False {
+func (p *parser) boolean(path string, v jsonValue) (bool, bool) {
+	if !v.IsBool() {
 		p.addf(path, "must be true or false, got %s", describe(v))
 		return false, false
 	}
 	return v.Bool(), true
 }
 
-func (p *parser) number(path string, v gjson.Result, min, max float64) (float64, bool) {
-	if v.Type != gjson.Number {
+func (p *parser) number(path string, v jsonValue, min, max float64) (float64, bool) {
+	if !v.IsNumber() {
 		p.addf(path, "must be a number, got %s", describe(v))
 		return 0, false
 	}
-	if v.Num < min || v.Num > max || math.IsInf(v.Num, 0) {
+	num := v.Num()
+	if num < min || num > max || math.IsInf(num, 0) {
 		if max == math.MaxFloat64 {
-			p.addf(path, "must be at least %s, got %s", fmtNum(min), v.Raw)
+			p.addf(path, "must be at least %s, got %s", fmtNum(min), v.Raw())
 		} else {
-			p.addf(path, "must be between %s and %s, got %s", fmtNum(min), fmtNum(max), v.Raw)
+			p.addf(path, "must be between %s and %s, got %s", fmtNum(min), fmtNum(max), v.Raw())
 		}
 		return 0, false
 	}
-	return v.Num, true
+	return num, true
 }
 
-func (p *parser) integer(path string, v gjson.Result, min, max int64) (int64, bool) {
-	if v.Type == gjson.Number && v.Num != math.Trunc(v.Num) {
-		p.addf(path, "must be a whole number, got %s", v.Raw)
+func (p *parser) integer(path string, v jsonValue, min, max int64) (int64, bool) {
+	if v.IsNumber() && v.Num() != math.Trunc(v.Num()) {
+		p.addf(path, "must be a whole number, got %s", v.Raw())
 		return 0, false
 	}
 	n, ok := p.number(path, v, float64(min), float64(max))
 	return int64(n), ok
 }
 
-func (p *parser) headerName(path string, v gjson.Result) (string, bool) {
+func (p *parser) headerName(path string, v jsonValue) (string, bool) {
 	s, ok := p.str(path, v)
 	if !ok {
 		return "", false
 	}
+	return p.headerNameOf(path, s)
+}
+
+// headerNameOf checks that s is a header name (a key, or a string's value) and
+// returns it in lower case.
+func (p *parser) headerNameOf(path, s string) (string, bool) {
 	if !validToken(strings.TrimPrefix(s, ":")) {
 		p.addf(path, "must be a header name (letters, digits and !#$%%&'*+-.^_`|~), got %q", s)
 		return "", false
@@ -1009,7 +1014,7 @@ func (p *parser) headerName(path string, v gjson.Result) (string, bool) {
 	return strings.ToLower(s), true
 }
 
-func (p *parser) headerValue(path string, v gjson.Result, emptyOK bool) (string, bool) {
+func (p *parser) headerValue(path string, v jsonValue, emptyOK bool) (string, bool) {
 	s, ok := p.str(path, v)
 	if !ok {
 		return "", false
@@ -1040,19 +1045,19 @@ func (p *parser) regex(path, pattern string) (*regexp.Regexp, bool) {
 }
 
 // describe names a JSON value's type, with the value, for error messages.
-func describe(v gjson.Result) string {
-	raw := v.Raw
+func describe(v jsonValue) string {
+	raw := v.Raw()
 	if len(raw) > 40 {
 		raw = raw[:37] + "..."
 	}
 	switch {
-	case v.Type == gjson.String:
+	case v.IsString():
 		return "string " + raw
-	case v.Type == gjson.Number:
+	case v.IsNumber():
 		return "number " + raw
-	case v.Type == gjson.True || v.Type == gjson.False:
+	case v.IsBool():
 		return raw
-	case v.Type == gjson.Null:
+	case v.IsNull():
 		return "null"
 	case v.IsArray():
 		return "an array"

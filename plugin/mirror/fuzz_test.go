@@ -1,6 +1,9 @@
 package mirror
 
 import (
+	"bytes"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -103,12 +106,7 @@ func FuzzCompareJSON(f *testing.F) {
 		if len(a) > maxFuzzInput || len(b) > maxFuzzInput {
 			return
 		}
-		var paths []IgnorePath
-		for _, s := range strings.Split(ignore, ",") {
-			if ip, err := parseIgnorePath(s); err == "" && len(paths) < MaxIgnorePaths {
-				paths = append(paths, ip)
-			}
-		}
+		paths := fuzzIgnorePaths(ignore)
 		if d := compareJSON(a, a, paths, true, nil); len(d) != 0 {
 			t.Fatalf("compareJSON(%q, itself) = %+v", a, d)
 		}
@@ -125,4 +123,94 @@ func FuzzCompareJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzCompareScanner checks the comparison on jsonscan.go against the one on gjson
+// it replaced (compare_ref_test.go): for any two bodies and ignore paths, with or
+// without allowExtra, the same differences in the same order, the same places and
+// values; and the scanner takes as JSON exactly what gjson.Valid and the depth
+// bound did.
+func FuzzCompareScanner(f *testing.F) {
+	seeds := [][3]string{
+		{`{"a":1,"b":[1,2,{"c":"x"}]}`, `{"b":[1,2,{"c":"y"}],"a":1.0}`, "b.#.c"},
+		{`{"items":[{"price":1e2,"at":"t1"}]}`, `{"items":[{"price":100,"at":"t2"}]}`, "items.#.at,*.x"},
+		{`[12345678901234567890, -0, 1e-400]`, `[1.2345678901234567890e19, 0, 0]`, ""},
+		{`{"a\\.b":{"#":1}}`, `{"a\\.b":{"#":2}}`, `a\.b.\#`},
+		{`{"a":1,"a":2,"b":3}`, `{"b":3,"a":2,"a":1}`, ""},
+		{`{"z":1,"y":2,"x":3,"w":4,"v":5,"u":6,"t":7,"s":8,"r":9,"q":10,"p":11,"o":12,"n":13,"m":14,"l":15,"k":16,"j":17,"i":18}`,
+			`{"i":0,"j":0,"k":0,"l":0,"m":0,"n":0,"o":0,"p":0,"q":0,"r":0,"s":0,"t":0,"u":0,"v":0,"w":0,"x":0,"y":0,"z":0}`, ""},
+		{`{"\u0061\ud83d\ude00":"\ud800\u0041","b":"\udc00"}`, `{"a😀":"\ufffd","b":"\ufffd"}`, ""},
+		{`"\u00e9\/\b\f\n\r\t\"\\"`, "\"é/\\b\\f\\n\\r\\t\\\"\\\\\"", ""},
+		{strings.Repeat("[", 64) + strings.Repeat("]", 64), strings.Repeat("[", 64) + " " + strings.Repeat("]", 64), ""},
+		{strings.Repeat("[", 65) + strings.Repeat("]", 65), strings.Repeat("[", 65) + " " + strings.Repeat("]", 65), ""},
+		{` {"a":[1,2,3]} ` + "\n", `{"a":[1,2]}`, ""},
+		{`[1,2,3`, `[1,2,3]`, ""},
+		{`01`, `1`, ""}, {`-`, `-0`, ""}, {`1.`, `1.0`, ""}, {`1e`, `1e+1`, ""}, {`tru`, `true`, ""},
+		{`{"a" 1}`, `{"a":1,}`, ""}, {`[1,]`, `[1 2]`, ""}, {"\"\x01\"", `"\x"`, ""}, {`"\u12G4"`, `"\u12"`, ""},
+		{"\xff\xfe", `"` + "\xff" + `"`, "*"},
+		{``, ` `, "#"},
+	}
+	// Long common prefixes, which scanAfter takes from the primary's nodes.
+	page := `{"page":1,"items":[{"id":1,"name":"Item \u00e9","tags":["a","b"],"stock":{"w\u0041":"eu","n":12}},`
+	for _, tail := range [][2]string{
+		{`{"id":2}],"n":1}`, `{"id":3}],"n":1}`},
+		{`{"id":2}],"n":1}`, `{"id":2}],"n":12}`},
+		{`{"id":2}],"n":1} `, `{"id":2}],"n":1}x`},
+		{`{"id":2}],"n":1}`, `{"id":2}],"n":1`},
+		{`{"id":2}],"n":"a\u0062"}`, `{"id":2}],"n":"a\u0063","\u0064":1}`},
+		{`2],"n":1}`, `2.5],"n":1}`},
+		{`2],"n":1}`, `[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[2]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],"n":1}`},
+	} {
+		seeds = append(seeds, [3]string{page + tail[0], page + tail[1], "items.#.id"})
+	}
+	seeds = append(seeds, [3]string{`"` + strings.Repeat("x", 80) + `"`, `"` + strings.Repeat("x", 80) + `" `, ""})
+	for _, s := range seeds {
+		f.Add([]byte(s[0]), []byte(s[1]), s[2], false)
+		f.Add([]byte(s[1]), []byte(s[0]), s[2], true)
+	}
+	f.Fuzz(func(t *testing.T, a, b []byte, ignore string, allowExtra bool) {
+		if len(a) > maxFuzzInput || len(b) > maxFuzzInput {
+			return
+		}
+		paths := fuzzIgnorePaths(ignore)
+		for _, data := range [][]byte{a, b} {
+			var d jsonDoc
+			if got, want := d.scan(data), refJSONWithin(data); got != want {
+				t.Fatalf("scan(%q) = %v, gjson and the depth bound say %v", data, got, want)
+			}
+		}
+		// scanAfter, which takes the nodes of a common prefix from the other side,
+		// finds what a scan of its own finds.
+		var da, db, fresh jsonDoc
+		if da.scan(a) {
+			okAfter, okFresh := db.scanAfter(b, &da), fresh.scan(b)
+			switch {
+			case okAfter != okFresh:
+				t.Fatalf("scanAfter(%q, after %q) = %v, scan says %v", b, a, okAfter, okFresh)
+			case okAfter && (!reflect.DeepEqual(db.nodes, fresh.nodes) || !bytes.Equal(db.keys, fresh.keys)):
+				t.Fatalf("scanAfter(%q, after %q):\n%+v %q\nscan:\n%+v %q", b, a, db.nodes, db.keys, fresh.nodes, fresh.keys)
+			}
+		}
+		prior := []Difference{{Part: PartStatus, place: statusPlace}}
+		for _, values := range []bool{true, false} {
+			got := compareJSONExtra(a, b, paths, values, allowExtra, slices.Clone(prior))
+			want := refCompareJSONExtra(a, b, paths, values, allowExtra, slices.Clone(prior))
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("compareJSONExtra(%q, %q, %q, values %v, allowExtra %v) =\n%+v\nthe gjson comparer finds\n%+v",
+					a, b, ignore, values, allowExtra, got, want)
+			}
+		}
+	})
+}
+
+// fuzzIgnorePaths is the valid ignore paths of a comma-separated list, at most
+// MaxIgnorePaths of them.
+func fuzzIgnorePaths(list string) []IgnorePath {
+	var paths []IgnorePath
+	for _, s := range strings.Split(list, ",") {
+		if ip, err := parseIgnorePath(s); err == "" && len(paths) < MaxIgnorePaths {
+			paths = append(paths, ip)
+		}
+	}
+	return paths
 }

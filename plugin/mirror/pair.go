@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"bytes"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -635,7 +634,7 @@ func (m *Mirror) compareBodies(c *Compare, a, b *side, out []Difference) ([]Diff
 	}
 	same := va.size == vb.size
 	if same && va.held && vb.held {
-		same = bytes.Equal(va.data, vb.data)
+		same = equalBytes(va.data, vb.data)
 	} else if same {
 		same = va.sum() == vb.sum()
 	}

@@ -1,0 +1,509 @@
+package mirror
+
+import (
+	"encoding/binary"
+	"slices"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// jsonDoc is a JSON document scanned once: validated, and its values laid out as
+// nodes in document order, so that a comparison walks two documents side by side
+// without parsing either again and without allocating (its buffers are reused).
+type jsonDoc struct {
+	data []byte
+	// nodes are the document's values in document order, each container before its
+	// members; node 0 is the root.
+	nodes []jsonNode
+	// keys holds the unescaped keys that had escapes.
+	keys []byte
+	// maxDepth is the deepest nesting scan takes; maxCompareDepth when 0.
+	maxDepth int
+	// open is the scan's stack of the containers being scanned, innermost last.
+	open [maxCompareDepth]int32
+}
+
+// jsonNode is one value of a jsonDoc.
+type jsonNode struct {
+	// start and end delimit the value's text; the root object or array runs to the
+	// end of the document, white space and all, as the values of a root difference
+	// show it.
+	start, end int32
+	// next is the index of the node after this one's members.
+	next int32
+	// keyStart and keyEnd delimit the key of an object's member without its quotes:
+	// in data, or in keys when keyEscaped.
+	keyStart, keyEnd int32
+	kind             byte
+	// escaped says that a string has escapes, keyEscaped that its key has.
+	escaped, keyEscaped bool
+}
+
+// The kinds of values; true and false are kinds of their own.
+const (
+	kindNull byte = iota
+	kindFalse
+	kindTrue
+	kindNumber
+	kindString
+	kindObject
+	kindArray
+)
+
+// maxKeptNodes bounds the nodes a jsonDoc keeps between documents (about 100 KiB): a
+// large body gets buffers of its own, which go with it.
+const maxKeptNodes = 4096
+
+// scan reads data as one JSON value, surrounded by optional white space, nested at
+// most d.maxDepth levels. It accepts exactly what gjson.Valid does within that
+// depth, and reports false for anything else. One loop with a stack of the open
+// containers, not a call per value: in the module every call costs (TinyGo keeps
+// its pointers on a stack of its own for the collector).
+func (d *jsonDoc) scan(data []byte) bool {
+	if int64(len(data)) > 1<<31-1 {
+		return false
+	}
+	d.data, d.keys = data, d.keys[:0]
+	var ok bool
+	d.nodes, ok = d.scanNodes(data, d.nodes[:0], skipSpace(data, 0), wantValue, 0)
+	return ok
+}
+
+// scanAfter is scan for data compared with prev's document: the values that both
+// write alike before their first different byte are taken from prev's nodes, and
+// only the rest of data is scanned. Most compared pairs share most of their text.
+func (d *jsonDoc) scanAfter(data []byte, prev *jsonDoc) bool {
+	if int64(len(data)) > 1<<31-1 {
+		return false
+	}
+	d.data, d.keys = data, d.keys[:0]
+	common := commonPrefix(data, prev.data)
+	if common < 64 {
+		return d.scan(data) // too little in common to be worth it
+	}
+	// The last value in prev that ends before the first different byte: the byte
+	// after it is the same in both, so it ends there in data too.
+	last := int32(len(prev.nodes) - 1)
+	for last >= 0 && int(prev.nodes[last].end) >= common {
+		last--
+	}
+	if last < 0 {
+		return d.scan(data)
+	}
+	// Its ancestors are the containers open after it.
+	depth := 0
+	for n := int32(0); n != last; {
+		d.open[depth], depth = n, depth+1
+		m := n + 1
+		for prev.nodes[m].next <= last {
+			m = prev.nodes[m].next
+		}
+		n = m
+	}
+	nodes := append(d.nodes[:0], prev.nodes[:prev.nodes[last].next]...)
+	if len(prev.keys) > 0 {
+		// Escaped keys point into prev's keys: take those that the nodes use.
+		used := int32(0)
+		for i := range nodes {
+			if nodes[i].keyEscaped {
+				used = max(used, nodes[i].keyEnd)
+			}
+		}
+		d.keys = append(d.keys[:0], prev.keys[:used]...)
+	}
+	var ok bool
+	d.nodes, ok = d.scanNodes(data, nodes, int(prev.nodes[last].end), afterValue, depth)
+	return ok
+}
+
+// commonPrefix is the length of the longest common prefix of a and b.
+func commonPrefix(a, b []byte) int {
+	n, i := min(len(a), len(b)), 0
+	for i+8 <= n && binary.LittleEndian.Uint64(a[i:]) == binary.LittleEndian.Uint64(b[i:]) {
+		i += 8
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
+}
+
+// The states of scanNodes.
+const (
+	wantValue  = iota // a value starts at i
+	wantKey           // an object's key starts at i
+	afterValue        // a value ended just before i
+)
+
+// scanNodes is scan from data[i:] in state, with depth containers open (in d.open),
+// appending the nodes to nodes.
+func (d *jsonDoc) scanNodes(data []byte, nodes []jsonNode, i, state, depth int) ([]jsonNode, bool) {
+	open := &d.open // the containers being scanned, innermost last
+	limit := min(d.depthLimit(), len(open))
+	var key jsonNode // the key of the member whose value comes next
+	for {
+		switch state {
+		case wantValue:
+			if i >= len(data) {
+				return nodes, false
+			}
+			n := len(nodes)
+			nodes = append(nodes, jsonNode{start: int32(i), keyStart: key.keyStart, keyEnd: key.keyEnd, keyEscaped: key.keyEscaped})
+			key = jsonNode{}
+			nd := &nodes[n]
+			state = afterValue
+			var ok bool
+			switch c := data[i]; {
+			case c == '{' || c == '[':
+				if depth == limit {
+					return nodes, false
+				}
+				open[depth], depth = int32(n), depth+1
+				nd.kind, state = kindObject, wantKey
+				closer := byte('}')
+				if c == '[' {
+					nd.kind, state, closer = kindArray, wantValue, ']'
+				}
+				if i = skipSpace(data, i+1); i < len(data) && data[i] == closer {
+					nd.end, nd.next = int32(i+1), int32(len(nodes))
+					depth--
+					i, state = i+1, afterValue
+				}
+				continue
+			case c == '"':
+				nd.kind = kindString
+				i, nd.escaped, ok = scanString(data, i+1)
+			case c == '-' || c >= '0' && c <= '9':
+				nd.kind = kindNumber
+				i, ok = scanNumber(data, i)
+			case c == 't':
+				nd.kind = kindTrue
+				i, ok = literal(data, i, "true")
+			case c == 'f':
+				nd.kind = kindFalse
+				i, ok = literal(data, i, "false")
+			case c == 'n':
+				nd.kind = kindNull
+				i, ok = literal(data, i, "null")
+			}
+			if !ok {
+				return nodes, false
+			}
+			nd.end, nd.next = int32(i), int32(len(nodes))
+		case wantKey:
+			if i >= len(data) || data[i] != '"' {
+				return nodes, false
+			}
+			start := i + 1
+			end, esc, ok := scanString(data, start)
+			if !ok {
+				return nodes, false
+			}
+			key.keyStart, key.keyEnd = int32(start), int32(end-1)
+			if esc {
+				key.keyEscaped, key.keyStart = true, int32(len(d.keys))
+				d.keys = unescapeJSON(d.keys, data[start:end-1])
+				key.keyEnd = int32(len(d.keys))
+			}
+			if i = skipSpace(data, end); i >= len(data) || data[i] != ':' {
+				return nodes, false
+			}
+			i, state = skipSpace(data, i+1), wantValue
+		case afterValue:
+			i = skipSpace(data, i)
+			if depth == 0 {
+				if i != len(data) {
+					return nodes, false
+				}
+				if k := nodes[0].kind; k == kindObject || k == kindArray {
+					nodes[0].end = int32(len(data))
+				}
+				return nodes, true
+			}
+			top := &nodes[open[depth-1]]
+			closer := byte('}')
+			if top.kind == kindArray {
+				closer = ']'
+			}
+			switch {
+			case i >= len(data):
+				return nodes, false
+			case data[i] == ',':
+				i, state = skipSpace(data, i+1), wantValue
+				if top.kind == kindObject {
+					state = wantKey
+				}
+			case data[i] == closer:
+				top.end, top.next = int32(i+1), int32(len(nodes))
+				depth--
+				i++
+			default:
+				return nodes, false
+			}
+		}
+	}
+}
+
+func (d *jsonDoc) depthLimit() int {
+	if d.maxDepth > 0 {
+		return d.maxDepth
+	}
+	return maxCompareDepth
+}
+
+// release lets go of the document; buffers beyond maxKeptNodes go with it.
+func (d *jsonDoc) release() {
+	d.data = nil
+	if cap(d.nodes) > maxKeptNodes {
+		d.nodes, d.keys = nil, nil
+	}
+}
+
+// raw is the text of node n; empty for -1, the side that has no value.
+func (d *jsonDoc) raw(n int32) []byte {
+	if n < 0 {
+		return nil
+	}
+	return d.data[d.nodes[n].start:d.nodes[n].end]
+}
+
+// inner is the text of string node n between its quotes.
+func (d *jsonDoc) inner(n int32) []byte {
+	return d.data[d.nodes[n].start+1 : d.nodes[n].end-1]
+}
+
+// key is the unescaped key of object member n.
+func (d *jsonDoc) key(n int32) []byte {
+	nd := &d.nodes[n]
+	if nd.keyEscaped {
+		return d.keys[nd.keyStart:nd.keyEnd]
+	}
+	return d.data[nd.keyStart:nd.keyEnd]
+}
+
+// sortByKey sorts the members ms stably by key; members already in order, as most
+// objects' are not but cost a pass to tell, are left alone.
+func (d *jsonDoc) sortByKey(ms []int32) {
+	sorted := true
+	for i := 1; i < len(ms) && sorted; i++ {
+		sorted = compareBytes(d.key(ms[i-1]), d.key(ms[i])) <= 0
+	}
+	switch {
+	case sorted:
+	case len(ms) <= 16:
+		// Insertion sort: stable, and without the closure a library sort takes.
+		for i := 1; i < len(ms); i++ {
+			for j := i; j > 0 && compareBytes(d.key(ms[j-1]), d.key(ms[j])) > 0; j-- {
+				ms[j-1], ms[j] = ms[j], ms[j-1]
+			}
+		}
+	default:
+		slices.SortStableFunc(ms, func(x, y int32) int { return compareBytes(d.key(x), d.key(y)) })
+	}
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanString scans a string's text from data[i:], just after its opening quote, and
+// returns the index after its closing quote and whether it has escapes. Plain text
+// is skipped eight bytes at a time.
+func scanString(data []byte, i int) (int, bool, bool) {
+	esc := false
+	for {
+		for i+8 <= len(data) && !specialInString(binary.LittleEndian.Uint64(data[i:])) {
+			i += 8
+		}
+		if i >= len(data) {
+			return i, esc, false
+		}
+		switch c := data[i]; {
+		case c == '"':
+			return i + 1, esc, true
+		case c < ' ':
+			return i, esc, false
+		case c == '\\':
+			esc = true
+			if i++; i >= len(data) {
+				return i, esc, false
+			}
+			switch data[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(data) || !isHex(data[i+1]) || !isHex(data[i+2]) || !isHex(data[i+3]) || !isHex(data[i+4]) {
+					return i, esc, false
+				}
+				i += 4
+			default:
+				return i, esc, false
+			}
+		}
+		i++
+	}
+}
+
+// Bytes repeated across a word, for specialInString.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// specialInString reports whether one of the eight bytes in w may end plain string
+// text: a quote, a backslash or a control character. It errs only towards true, on
+// bytes above 0x7f.
+func specialInString(w uint64) bool {
+	quote, backslash := w^(ones*'"'), w^(ones*'\\')
+	// x - ones &^ x has a high bit set where x has a zero byte, and w - 0x20.. &^ w
+	// where w has a byte below 0x20.
+	found := (quote - ones) &^ quote
+	found |= (backslash - ones) &^ backslash
+	found |= (w - ones*' ') &^ w
+	return found&highs != 0
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// scanNumber scans a number literal at data[i:] as JSON writes them.
+func scanNumber(data []byte, i int) (int, bool) {
+	if data[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case i < len(data) && data[i] >= '1' && data[i] <= '9':
+		i = skipDigits(data, i)
+	default:
+		return i, false
+	}
+	if i < len(data) && data[i] == '.' {
+		if i++; i >= len(data) || data[i] < '0' || data[i] > '9' {
+			return i, false
+		}
+		i = skipDigits(data, i)
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		if i++; i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		if i >= len(data) || data[i] < '0' || data[i] > '9' {
+			return i, false
+		}
+		i = skipDigits(data, i)
+	}
+	return i, true
+}
+
+// skipDigits returns the index after the decimal digits at data[i:].
+func skipDigits(data []byte, i int) int {
+	for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+func literal(data []byte, i int, word string) (int, bool) {
+	if len(data)-i < len(word) || inPlace(data[i:i+len(word)]) != word {
+		return i, false
+	}
+	return i + len(word), true
+}
+
+// unescapeJSON appends to dst the string text s (between its quotes, validated)
+// unescaped, exactly as gjson does: a lone or mismatched surrogate becomes U+FFFD
+// (a high one swallows the escape after it), and bytes that are not UTF-8 stay as
+// they are.
+func unescapeJSON(dst, s []byte) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			dst = append(dst, s[i])
+			continue
+		}
+		i++
+		switch s[i] {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r := hexRune(s[i+1 : i+5])
+			i += 4
+			if utf16.IsSurrogate(r) && len(s)-i-1 >= 6 && s[i+1] == '\\' && s[i+2] == 'u' {
+				r = utf16.DecodeRune(r, hexRune(s[i+3:i+7]))
+				i += 6
+			}
+			dst = utf8.AppendRune(dst, r)
+		default: // '"', '\\', '/'
+			dst = append(dst, s[i])
+		}
+	}
+	return dst
+}
+
+func hexRune(h []byte) rune {
+	var r rune
+	for _, c := range h {
+		switch {
+		case c <= '9':
+			c -= '0'
+		case c <= 'F':
+			c -= 'A' - 10
+		default:
+			c -= 'a' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// equalBytes reports whether a and b are the same bytes, eight at a time: TinyGo's
+// bytes.Equal copies both into new strings first.
+func equalBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	i := 0
+	for ; i+8 <= len(a); i += 8 {
+		if binary.LittleEndian.Uint64(a[i:]) != binary.LittleEndian.Uint64(b[i:]) {
+			return false
+		}
+	}
+	for ; i < len(a); i++ {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// compareBytes orders a and b as bytes.Compare does, without a copy.
+func compareBytes(a, b []byte) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			if a[i] < b[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	switch {
+	case len(a) < len(b):
+		return -1
+	case len(a) > len(b):
+		return 1
+	}
+	return 0
+}
