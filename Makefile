@@ -45,6 +45,7 @@ test: chromium $(WASM) $(WASM_NAMES)
 	go run ./cmd/meshmirror validate $(SHIPPED_CONFIGS)
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=20s ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=15s ./plugin/mirror
+	go test -run='^$$' -fuzz=FuzzCompareScanner -fuzztime=15s ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzServer -fuzztime=10s ./internal/reports
 	go test -run='^$$' -fuzz=FuzzParse -fuzztime=5s ./internal/reports
 
@@ -88,6 +89,7 @@ validate:
 fuzz:
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=5m ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=5m ./plugin/mirror
+	go test -run='^$$' -fuzz=FuzzCompareScanner -fuzztime=5m ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzServer -fuzztime=5m ./internal/reports
 	go test -run='^$$' -fuzz=FuzzParse -fuzztime=5m ./internal/reports
 
