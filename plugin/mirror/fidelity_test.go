@@ -197,6 +197,8 @@ func TestAnsweredLocalReplies(t *testing.T) {
 		{"the shadow's own UNAVAILABLE", grpcCall, grpcLocal("draining"), "", ResponseGRPCError, CompareDiffers},
 		{"HTTP connect failure", getItems, text, "upstream connect error or disconnect/reset before headers. reset reason: connection termination", ResponseFailed, CompareSkipped},
 		{"HTTP timeout before the deadline's end", getItems, Headers{{":status", "504"}, {"content-type", "text/plain"}}, "upstream request timeout", ResponseFailed, CompareSkipped},
+		{"HTTP protocol error before the answer", getItems, Headers{{":status", "502"}, {"content-type", "text/plain"}},
+			"upstream connect error or disconnect/reset before headers. reset reason: protocol error", ResponseFailed, CompareSkipped},
 		{"the shadow's own 503", getItems, Headers{{":status", "503"}, {"content-type", "application/json"}}, `{"error":"down"}`, Response5xx, CompareDiffers},
 		{"a text 503 of the shadow's", getItems, text, "maintenance window", Response5xx, CompareDiffers},
 	} {

@@ -473,7 +473,7 @@ func (m *Mirror) WantsAnswerBody(p *Pair, a *Answer) bool {
 	if p.WantsBody(m, a.Size) {
 		return true
 	}
-	if a.Size == 0 || a.Size > maxLocalReplyBytes || a.Status != "503" && a.Status != "504" {
+	if a.Size == 0 || a.Size > maxLocalReplyBytes || !localReplyStatus(a.Status) {
 		return false
 	}
 	ct, _ := a.Headers.Get("content-type")
@@ -483,7 +483,7 @@ func (m *Mirror) WantsAnswerBody(p *Pair, a *Answer) bool {
 // Answered records the outcome of a sent copy of a gRPC request (grpc) or not.
 // Envoy's own local replies count as failures: a timeout, a connection refused or
 // reset before the response (source/common/router/router.cc), which Envoy's async
-// client answers as a text/plain 503 or 504, and for a gRPC request as HTTP 200 with
+// client answers as a text/plain 502, 503 or 504, and for a gRPC request as HTTP 200 with
 // grpc-status 14 and the text as grpc-message (Utility::sendLocalReply,
 // source/common/http/utility.cc). A 504 that comes at the copy's timeout is one too,
 // whatever its body. A gRPC copy answered with HTTP 200 succeeded only with
@@ -513,6 +513,13 @@ var localReplies = []string{
 	"no healthy upstream",
 }
 
+// localReplyStatus reports whether status is one Envoy's router answers a call with
+// when its upstream never answered: 502 (a protocol error), 503 (refused, reset,
+// overflow), 504 (timeout).
+func localReplyStatus(status string) bool {
+	return status == "502" || status == "503" || status == "504"
+}
+
 // localReply reports whether a is one of Envoy's local replies rather than the
 // shadow's answer.
 func localReply(grpc bool, a *Answer) bool {
@@ -523,7 +530,7 @@ func localReply(grpc bool, a *Answer) bool {
 			return false
 		}
 		text = a.GRPCMessage // percent-encoded, which leaves these texts as they are
-	case a.Status == "503" || a.Status == "504":
+	case localReplyStatus(a.Status):
 		if ct, _ := a.Headers.Get("content-type"); ct != "text/plain" {
 			return false
 		}
