@@ -1,0 +1,220 @@
+package mirror
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// What the SDK glue is told of a decided pair: the log line and the report.
+
+// Verdict is what the SDK glue is to do about a differing pair: log it, report it,
+// or both. Its Differences are the first MaxDifferences found.
+type Verdict struct {
+	Target       int
+	Method, Path string
+	Differences  []Difference
+	// Log says whether the log's rate limit lets a line through; LogsHeld is the
+	// number of differing pairs not logged since the last line.
+	Log      bool
+	LogsHeld int
+	// Report is the report to send from the plugin context, or nil.
+	Report *Copy
+}
+
+// Verdicts returns the verdicts of the pairs decided since the last call, and
+// forgets them.
+func (m *Mirror) Verdicts() []Verdict {
+	v := m.verdicts
+	m.verdicts = nil
+	return v
+}
+
+// LogLine is the warning logged for a verdict: the target, the request, the first
+// difference and, only with includeValues, its values.
+func (m *Mirror) LogLine(v *Verdict) string {
+	var b strings.Builder
+	b.WriteString("meshmirror: target ")
+	b.WriteString(m.cfg.Targets[v.Target].Name)
+	b.WriteString(": the shadow answered ")
+	b.WriteString(v.Method)
+	b.WriteByte(' ')
+	b.WriteString(v.Path)
+	b.WriteString(" differently")
+	if len(v.Differences) > 0 {
+		d := &v.Differences[0]
+		for i := range v.Differences { // the first real one: a verdict has one
+			if !v.Differences[i].Noise {
+				d = &v.Differences[i]
+				break
+			}
+		}
+		b.WriteString(": ")
+		b.WriteString(d.Kind.String())
+		b.WriteString(" at ")
+		b.WriteString(d.Place())
+		if m.cfg.Targets[v.Target].Compare.IncludeValues {
+			b.WriteString(" (primary ")
+			b.WriteString(strconv.Quote(d.Primary))
+			b.WriteString(", shadow ")
+			b.WriteString(strconv.Quote(d.Shadow))
+			b.WriteByte(')')
+		}
+		if n := len(v.Differences); n > 1 {
+			b.WriteString(", ")
+			b.WriteString(strconv.Itoa(n))
+			b.WriteString(" differences in all")
+		}
+	}
+	b.WriteString(" (")
+	b.WriteString(strconv.Itoa(v.LogsHeld))
+	b.WriteString(" more differing answers not logged)")
+	return b.String()
+}
+
+// report builds the report of a differing pair (README, "Comparing responses"): a
+// POST of a JSON document to the report cluster, with the marker, so that a sidecar
+// of the report's receiver running meshmirror does not mirror it.
+//
+// With format otlp the document is sent as an OpenTelemetry log record of time now.
+func (m *Mirror) report(t *Target, v *Verdict, p *Pair, diffs []Difference, primary, shadow *side, now int64) *Copy {
+	c := t.Compare
+	b := make([]byte, 0, 256+len(p.requestID)+len(diffs)*(96+2*MaxValueBytes))
+	b = append(b, `{"target":`...)
+	b = appendJSONString(b, t.Name)
+	b = append(b, `,"method":`...)
+	b = appendJSONString(b, v.Method)
+	b = append(b, `,"path":`...)
+	b = appendJSONString(b, v.Path)
+	if p.requestID != "" {
+		b = append(b, `,"requestId":`...)
+		b = appendJSONString(b, p.requestID)
+	}
+	for _, s := range [...]struct {
+		name string
+		side *side
+	}{{"primary", primary}, {"shadow", shadow}} {
+		b = append(b, `,"`...)
+		b = append(b, s.name...)
+		b = append(b, `":{"status":`...)
+		if s.side.status != 0 {
+			b = strconv.AppendInt(b, int64(s.side.status), 10)
+		} else {
+			b = append(b, "null"...)
+		}
+		if p.grpc {
+			b = append(b, `,"grpcStatus":`...)
+			if s.side.grpcStatus >= 0 {
+				b = strconv.AppendInt(b, int64(s.side.grpcStatus), 10)
+			} else {
+				b = append(b, "null"...)
+			}
+		}
+		b = append(b, `,"bytes":`...)
+		b = strconv.AppendInt(b, int64(s.side.size), 10)
+		b = append(b, `,"latencyMs":`...)
+		b = strconv.AppendInt(b, s.side.latencyMs, 10)
+		b = append(b, '}')
+	}
+	b = append(b, `,"differences":[`...)
+	for i := range diffs {
+		d := &diffs[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"part":"`...)
+		b = append(b, d.Part.String()...)
+		b = append(b, `","kind":"`...)
+		b = append(b, d.Kind.String()...)
+		b = append(b, `","where":`...)
+		b = appendJSONString(b, d.Where)
+		if d.Noise {
+			b = append(b, `,"noise":true`...)
+		} else {
+			b = append(b, `,"noise":false`...)
+		}
+		if c.IncludeValues {
+			b = appendValue(append(b, `,"primary":`...), d.Primary, d.Kind == Extra)
+			b = appendValue(append(b, `,"shadow":`...), d.Shadow, d.Kind == Missing)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, "]}"...)
+	if c.ReportFormat == ReportOTLP {
+		b = otlpLogs(b, t.Name, v.Method, v.Path, primary.status, shadow.status, len(diffs), p.requestID, now)
+	}
+	return &Copy{
+		Target:  v.Target,
+		Cluster: c.ReportCluster,
+		Headers: [][2]string{
+			{":method", "POST"}, {":path", c.ReportPath}, {":authority", reportAuthority(c.ReportCluster)},
+			{"content-type", "application/json"}, {m.cfg.Marker, t.Name},
+		},
+		Body:      b,
+		TimeoutMs: t.TimeoutMs,
+	}
+}
+
+// reportAuthority is the :authority of reports to cluster: the service of an Istio
+// cluster name (outbound|80||reports.default.svc.cluster.local), else the name.
+func reportAuthority(cluster string) string {
+	if rest, ok := strings.CutPrefix(cluster, "outbound|"); ok {
+		if i := strings.LastIndexByte(rest, '|'); i >= 0 && i < len(rest)-1 {
+			return rest[i+1:]
+		}
+	}
+	return cluster
+}
+
+// appendValue appends a difference's value, or null for the side that has none.
+func appendValue(b []byte, value string, none bool) []byte {
+	if none {
+		return append(b, "null"...)
+	}
+	return appendJSONString(b, value)
+}
+
+// appendJSONString appends s as a JSON string; bytes that are not UTF-8 become U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
+	}
+	return append(b, '"')
+}
+
+// Reported records the answer to a report: status is its :status, "" for none.
+func (m *Mirror) Reported(target int, status string) {
+	if statusCounter(status) != Response2xx {
+		m.rec.CountCompare(target, ReportFailed)
+	}
+}
+
+// ReportSent records whether the host accepted a report for target.
+func (m *Mirror) ReportSent(target int, accepted bool) {
+	if accepted {
+		m.rec.CountCompare(target, ReportsSent)
+	} else {
+		m.rec.CountCompare(target, ReportFailed)
+	}
+}
