@@ -1,0 +1,219 @@
+package mirror
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Parsing compare: the comparison's keys, its ignore paths, its report, and the
+// baselines, resolved once every target is read.
+
+// baselines resolves each compare.baseline to its target: another target with compare
+// and no baseline of its own (SPEC.md, "Noise").
+func (p *parser) baselines(cfg *Config, paths []string) {
+	index := map[string]int{}
+	for i := range cfg.Targets {
+		index[cfg.Targets[i].Name] = i
+	}
+	for i := range cfg.Targets {
+		c := cfg.Targets[i].Compare
+		if c == nil || c.BaselineName == "" {
+			continue
+		}
+		at := paths[i] + ".compare.baseline"
+		b, ok := index[c.BaselineName]
+		switch {
+		case !ok:
+			p.addf(at, "names no target: %q", c.BaselineName)
+		case b == i:
+			p.addf(at, "names the target itself: a baseline is a second instance of the primary's version")
+		case cfg.Targets[b].Compare == nil:
+			p.addf(at, "names %s (%q), which has no compare: a baseline's answers must be compared too", paths[b], c.BaselineName)
+		case cfg.Targets[b].Compare.BaselineName != "":
+			p.addf(at, "names %s (%q), which has a baseline of its own: a baseline is the primary's version, its differences the noise", paths[b], c.BaselineName)
+		default:
+			c.Baseline = b
+		}
+	}
+}
+
+// compare reads a target's compare object; it returns nil when it is not an object.
+func (p *parser) compare(path string, v jsonValue) *Compare {
+	f, ok := p.object(path, v, compareKeys)
+	if !ok {
+		return nil
+	}
+	c := &Compare{Status: true, Headers: []string{"content-type"}, MaxBytes: DefaultCompareMaxBytes, Baseline: -1}
+	if v, ok := f["status"]; ok {
+		c.Status, _ = p.boolean(path+".status", v)
+	}
+	if v, ok := f["headers"]; ok {
+		c.Headers = []string{} // an empty list compares no header
+		p.array(path+".headers", v, func(at string, v jsonValue) {
+			if name, ok := p.headerName(at, v); ok {
+				if contains(c.Headers, name) {
+					p.addf(at, "%q is listed twice", name)
+				}
+				c.Headers = append(c.Headers, name)
+			}
+		})
+	}
+	if v, ok := f["body"]; ok {
+		if s, ok := p.str(path+".body", v); ok {
+			mode := -1
+			for i, m := range bodyModes {
+				if s == m {
+					mode = i
+				}
+			}
+			if mode < 0 {
+				p.addf(path+".body", "must be one of %s, got %q", strings.Join(bodyModes, ", "), s)
+			} else {
+				c.Body = BodyMode(mode)
+			}
+		}
+	}
+	if v, ok := f["ignore"]; ok {
+		p.array(path+".ignore", v, func(at string, v jsonValue) {
+			if s, ok := p.str(at, v); ok {
+				if ip, err := parseIgnorePath(s); err != "" {
+					p.addf(at, "%s, got %q", err, s)
+				} else {
+					c.Ignore = append(c.Ignore, ip)
+				}
+			}
+		})
+		if len(c.Ignore) > MaxIgnorePaths {
+			p.addf(path+".ignore", "must hold at most %d paths, got %d", MaxIgnorePaths, len(c.Ignore))
+		}
+	}
+	if v, ok := f["maxBytes"]; ok {
+		if n, ok := p.integer(path+".maxBytes", v, 0, MaxCompareMaxBytes); ok {
+			c.MaxBytes = int(n)
+		}
+	}
+	if v, ok := f["includeValues"]; ok {
+		c.IncludeValues, _ = p.boolean(path+".includeValues", v)
+	}
+	if v, ok := f["report"]; ok {
+		p.report(path+".report", v, c)
+	}
+	if v, ok := f["baseline"]; ok {
+		if s, ok := p.str(path+".baseline", v); ok {
+			if s == "" {
+				p.addf(path+".baseline", "must name a target, got an empty string")
+			}
+			c.BaselineName = s
+		}
+	}
+	if v, ok := f["allowExtra"]; ok {
+		c.AllowExtra, _ = p.boolean(path+".allowExtra", v)
+	}
+	return c
+}
+
+func (p *parser) report(path string, v jsonValue, c *Compare) {
+	f, ok := p.object(path, v, reportKeys)
+	if !ok {
+		return
+	}
+	c.ReportPath, c.ReportPerSecond = DefaultReportPath, 1
+	if v, ok := f["format"]; ok {
+		if s, ok := p.str(path+".format", v); ok {
+			switch s {
+			case "meshmirror":
+			case "otlp":
+				c.ReportFormat, c.ReportPath = ReportOTLP, DefaultOTLPReportPath
+			default:
+				p.addf(path+".format", "must be one of meshmirror, otlp, got %q", s)
+			}
+		}
+	}
+	if v, ok := f["cluster"]; ok {
+		if s, ok := p.str(path+".cluster", v); ok {
+			if s == "" {
+				p.addf(path+".cluster", "must not be empty")
+			}
+			c.ReportCluster = s
+		}
+	} else {
+		p.addf(path, "cluster: required")
+	}
+	if v, ok := f["path"]; ok {
+		if s, ok := p.headerValue(path+".path", v, false); ok {
+			if s[0] != '/' {
+				p.addf(path+".path", "must start with /, got %q", s)
+			}
+			c.ReportPath = s
+		}
+	}
+	if v, ok := f["perSecond"]; ok {
+		if n, ok := p.number(path+".perSecond", v, 0, math.MaxFloat64); ok {
+			if n == 0 {
+				p.addf(path+".perSecond", "must be greater than 0, got 0 (leave report out for no reports)")
+			}
+			c.ReportPerSecond = n
+		}
+	}
+}
+
+// parseIgnorePath splits a compare.ignore path at its dots; a backslash makes the next
+// character part of a key (a\.b is the key "a.b", \# the key "#"). It returns a
+// message for a path it refuses.
+func parseIgnorePath(s string) (IgnorePath, string) {
+	var ip IgnorePath
+	if s == "" {
+		return ip, "must not be empty"
+	}
+	var seg []byte
+	wild, escaped := false, false
+	end := func() string {
+		if len(seg) == 0 {
+			return "has an empty segment"
+		}
+		if wild && len(seg) != 1 {
+			return "uses # or * for a whole segment only (items.#.price, *.id)"
+		}
+		ip.Segments = append(ip.Segments, string(seg))
+		ip.Wild = append(ip.Wild, wild)
+		seg, wild = nil, false
+		return ""
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case escaped:
+			seg, escaped = append(seg, c), false
+		case c == '\\':
+			escaped = true
+			if wild {
+				return ip, "uses # or * for a whole segment only (items.#.price, *.id)"
+			}
+		case c == '.':
+			if msg := end(); msg != "" {
+				return ip, msg
+			}
+		case c == '#' || c == '*':
+			if len(seg) > 0 {
+				return ip, "uses # or * for a whole segment only (items.#.price, *.id)"
+			}
+			seg, wild = append(seg, c), true
+		default:
+			if wild {
+				return ip, "uses # or * for a whole segment only (items.#.price, *.id)"
+			}
+			seg = append(seg, c)
+		}
+	}
+	if escaped {
+		return ip, "ends with a lone backslash"
+	}
+	if msg := end(); msg != "" {
+		return ip, msg
+	}
+	if len(ip.Segments) > maxCompareDepth {
+		return ip, fmt.Sprintf("has more than %d segments", maxCompareDepth)
+	}
+	return ip, ""
+}
