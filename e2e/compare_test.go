@@ -37,7 +37,7 @@ func compared(t *testing.T, m *mesh, target string) map[mirror.CompareCounter]ui
 			m.metric(t, mirror.CompareCounterName(target, mirror.CompareNoise)) +
 			m.metric(t, mirror.CompareCounterName(target, mirror.CompareSkipped))
 	}
-	waitFor(t, "the pair's verdict", func() bool { return total() >= 1 })
+	waitFor(t, "the pair's verdict", func() bool { return total() == 1 })
 	got := map[mirror.CompareCounter]uint64{}
 	for c := range mirror.CompareSkipped + 1 { // the pair counters, not the reports'
 		if v := m.metric(t, mirror.CompareCounterName(target, c)); v != 0 {

@@ -451,3 +451,19 @@ func TestHttpContext_noise(t *testing.T) {
 		})
 	}
 }
+
+// TestHttpContext_allowExtra: on the module as natively, with allowExtra a key the
+// shadow adds is no difference, and one it drops still is.
+func TestHttpContext_allowExtra(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host := start(t, vm, compareConfig(`{"allowExtra": true}`))
+		for _, shadow := range []string{`{"a": 1, "added": {"b": 2}}`, `{}`} {
+			id, c := copyOf(t, host)
+			respond(t, host, id, jsonResponse, []byte(`{"a": 1}`), 100)
+			host.CompleteHttpContext(id)
+			host.CallOnHttpCallResponse(c.CalloutID, jsonResponse, nil, []byte(shadow))
+		}
+		compareCounters(t, host, "shadow", map[mirror.CompareCounter]uint64{mirror.CompareSame: 1,
+			mirror.CompareDiffers: 1, mirror.CompareBodyDiffers: 1})
+	})
+}

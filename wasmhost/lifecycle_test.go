@@ -496,8 +496,11 @@ func TestHost_http3ResetsGiveBodiesBack(t *testing.T) {
 }
 
 // TestHost_grpcLocalReply: for a gRPC request, Envoy's async client answers its own
-// timeout or connect failure as HTTP 200 with grpc-status 14 (envoyAnswer cites the
-// source). That is Envoy's answer, not the shadow's: the copy counts in
+// timeout or connect failure as a trailers-only HTTP 200 with grpc-status 14 and the
+// router's text as grpc-message (AsyncStreamImpl::sendHeaders sets is_grpc_request_,
+// sendLocalReply hands it to Utility::prepareLocalReply, source/common/http/
+// async_client_impl.cc and utility.cc; httpToGrpcStatus maps 503 and 504 to 14,
+// source/common/grpc/status.cc). That is Envoy's answer, not the shadow's: the copy counts in
 // response_failed and its pair is skipped, while a shadow's own UNAVAILABLE counts in
 // response_grpc_error and is compared.
 func TestHost_grpcLocalReply(t *testing.T) {

@@ -159,8 +159,8 @@ type targetState struct {
 	logs     Throttle    // of differing pairs
 	reports  tokenBucket // of differing pairs
 	noise    *noiseTable // for a target with a baseline
-	// baselineOf says the target is the baseline of others.
-	baselineOf bool
+	// dependents are the targets whose baseline this target is.
+	dependents []int
 }
 
 // New returns a Mirror for cfg; seed feeds the random sampling.
@@ -177,7 +177,7 @@ func New(cfg *Config, rec Recorder, seed uint64) *Mirror {
 			m.targets[i].reports = newTokenBucket(c.ReportPerSecond, 1)
 			if c.Baseline >= 0 {
 				m.targets[i].noise = &noiseTable{}
-				m.targets[c.Baseline].baselineOf = true
+				m.targets[c.Baseline].dependents = append(m.targets[c.Baseline].dependents, i)
 			}
 		}
 	}
@@ -408,7 +408,7 @@ func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []C
 			shared = true
 		}
 		if t.Compare != nil {
-			if c.Pair = m.newPair(i, r, now); c.Pair != nil {
+			if c.Pair = m.newPair(i, r, grpc, now); c.Pair != nil {
 				resp.pairs[resp.n] = c.Pair
 				resp.n++
 				resp.grpc = resp.grpc || grpc

@@ -179,10 +179,8 @@ func (m *Mirror) baselineDecided(b *Pair, diffs []Difference) {
 	for i := range diffs {
 		b.basePlaces[i] = diffs[i].place
 	}
-	for i := range m.cfg.Targets {
-		if c := m.cfg.Targets[i].Compare; c != nil && c.Baseline == b.target {
-			m.targets[i].noise.count(diffs, true)
-		}
+	for _, t := range m.targets[b.target].dependents {
+		m.targets[t].noise.count(diffs, true)
 	}
 }
 

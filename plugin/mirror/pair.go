@@ -123,7 +123,7 @@ func (r *Request) RespondedEarly() { r.early = true }
 
 // newPair starts the comparison of the copy of r for target, or returns nil and
 // counts compare_skipped when there is no room for it.
-func (m *Mirror) newPair(target int, r *Request, now int64) *Pair {
+func (m *Mirror) newPair(target int, r *Request, grpc bool, now int64) *Pair {
 	t, s := &m.cfg.Targets[target], &m.targets[target]
 	if s.pairs >= t.MaxInFlight {
 		m.sweep(target, now)
@@ -138,7 +138,7 @@ func (m *Mirror) newPair(target int, r *Request, now int64) *Pair {
 		path = path[:i] // the query may hold personal data: never logged
 	}
 	requestID, _ := r.headers.Get("x-request-id")
-	p := &Pair{target: target, slot: len(m.live), grpc: isGRPC(r.headers), stream: r.Stream,
+	p := &Pair{target: target, slot: len(m.live), grpc: grpc, stream: r.Stream,
 		method: cutTo(method, maxMethodBytes), path: cutTo(path, maxPathBytes),
 		requestID: cutTo(requestID, maxRequestIDBytes), start: now}
 	p.primary.grpcStatus, p.shadow.grpcStatus = -1, -1
@@ -202,7 +202,7 @@ func (m *Mirror) remove(p *Pair) {
 // baselineGone concludes the pairs waiting for the baseline's pair b, which is decided
 // or will never be.
 func (m *Mirror) baselineGone(b *Pair) {
-	if !m.targets[b.target].baselineOf {
+	if len(m.targets[b.target].dependents) == 0 {
 		return
 	}
 	if b.baseState == basePending {
@@ -306,7 +306,7 @@ func (m *Mirror) decide(p *Pair, now int64) {
 	diffs = diffs[:min(len(diffs), MaxDifferences)]
 	m.diffs = diffs
 	m.rec.PrimaryLatency(target, p.primary.latencyMs)
-	if m.targets[target].baselineOf {
+	if len(m.targets[target].dependents) > 0 {
 		m.baselineDecided(p, diffs)
 	}
 	p.primary.body, p.shadow.body, p.primary.headers, p.shadow.headers = nil, nil, nil, nil

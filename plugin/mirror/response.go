@@ -48,14 +48,7 @@ func parseStatus(s string) int {
 	if len(s) != 3 {
 		return 0
 	}
-	n := 0
-	for i := 0; i < 3; i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0
-		}
-		n = n*10 + int(s[i]-'0')
-	}
-	return n
+	return max(digits(s), 0)
 }
 
 // grpcStatus reads the grpc-status in h: -1 when there is none, or it is not a
@@ -64,15 +57,23 @@ func grpcStatus(h Headers) int { return parseGRPCStatus(h.Get("grpc-status")) }
 
 // parseGRPCStatus reads a grpc-status value, -1 when there is none (!ok).
 func parseGRPCStatus(v string, ok bool) int {
-	if !ok || v == "" || len(v) > 9 {
+	if !ok || len(v) > 9 {
+		return -1
+	}
+	return digits(v)
+}
+
+// digits is the decimal number s spells, -1 for an empty s or one with another byte.
+func digits(s string) int {
+	if s == "" {
 		return -1
 	}
 	n := 0
-	for i := 0; i < len(v); i++ {
-		if v[i] < '0' || v[i] > '9' {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
 			return -1
 		}
-		n = n*10 + int(v[i]-'0')
+		n = n*10 + int(s[i]-'0')
 	}
 	return n
 }
