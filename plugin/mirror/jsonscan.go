@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -65,7 +66,7 @@ func (d *jsonDoc) scan(data []byte) bool {
 	}
 	d.data, d.keys = data, d.keys[:0]
 	var ok bool
-	d.nodes, ok = d.scanNodes(data, d.nodes[:0], skipSpace(data, 0), wantValue, 0)
+	d.nodes, ok = d.scanNodes(data, d.nodes[:0], 0, wantValue, 0)
 	return ok
 }
 
@@ -132,23 +133,47 @@ func commonPrefix(a, b []byte) int {
 const (
 	wantValue  = iota // a value starts at i
 	wantKey           // an object's key starts at i
+	wantColon         // the colon after a key is at i
 	afterValue        // a value ended just before i
 )
 
 // scanNodes is scan from data[i:] in state, with depth containers open (in d.open),
-// appending the nodes to nodes.
+// appending the nodes to nodes. White space is skipped in one place, before each
+// token, so that compact JSON pays one comparison for it per token.
 func (d *jsonDoc) scanNodes(data []byte, nodes []jsonNode, i, state, depth int) ([]jsonNode, bool) {
 	open := &d.open // the containers being scanned, innermost last
 	limit := min(d.depthLimit(), len(open))
 	var key jsonNode // the key of the member whose value comes next
 	for {
-		switch state {
-		case wantValue:
-			if i >= len(data) {
+		for i < len(data) && data[i] <= ' ' && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+			i++
+		}
+		if i >= len(data) {
+			if state != afterValue || depth > 0 {
 				return nodes, false
 			}
+		} else if c := data[i]; (c == ']' && state == wantValue || c == '}' && state == wantKey) &&
+			depth > 0 && int(open[depth-1]) == len(nodes)-1 {
+			// The closer of a container with no members; one after a comma is refused,
+			// since the container then has members.
+			if nodes[open[depth-1]].kind != kindArray && c == ']' {
+				return nodes, false
+			}
+			top := &nodes[open[depth-1]]
+			top.end, top.next = int32(i+1), int32(len(nodes))
+			depth--
+			i, state = i+1, afterValue
+			continue
+		}
+		switch state {
+		case wantValue:
 			n := len(nodes)
-			nodes = append(nodes, jsonNode{start: int32(i), keyStart: key.keyStart, keyEnd: key.keyEnd, keyEscaped: key.keyEscaped})
+			if n < cap(nodes) {
+				nodes = nodes[:n+1] // without a call to the runtime's append: most nodes fit
+			} else {
+				nodes = append(nodes, jsonNode{})
+			}
+			nodes[n] = jsonNode{start: int32(i), keyStart: key.keyStart, keyEnd: key.keyEnd, keyEscaped: key.keyEscaped}
 			key = jsonNode{}
 			nd := &nodes[n]
 			state = afterValue
@@ -160,15 +185,10 @@ func (d *jsonDoc) scanNodes(data []byte, nodes []jsonNode, i, state, depth int) 
 				}
 				open[depth], depth = int32(n), depth+1
 				nd.kind, state = kindObject, wantKey
-				closer := byte('}')
 				if c == '[' {
-					nd.kind, state, closer = kindArray, wantValue, ']'
+					nd.kind, state = kindArray, wantValue
 				}
-				if i = skipSpace(data, i+1); i < len(data) && data[i] == closer {
-					nd.end, nd.next = int32(i+1), int32(len(nodes))
-					depth--
-					i, state = i+1, afterValue
-				}
+				i++
 				continue
 			case c == '"':
 				nd.kind = kindString
@@ -191,7 +211,7 @@ func (d *jsonDoc) scanNodes(data []byte, nodes []jsonNode, i, state, depth int) 
 			}
 			nd.end, nd.next = int32(i), int32(len(nodes))
 		case wantKey:
-			if i >= len(data) || data[i] != '"' {
+			if data[i] != '"' {
 				return nodes, false
 			}
 			start := i + 1
@@ -205,12 +225,13 @@ func (d *jsonDoc) scanNodes(data []byte, nodes []jsonNode, i, state, depth int) 
 				d.keys = unescapeJSON(d.keys, data[start:end-1])
 				key.keyEnd = int32(len(d.keys))
 			}
-			if i = skipSpace(data, end); i >= len(data) || data[i] != ':' {
+			i, state = end, wantColon
+		case wantColon:
+			if data[i] != ':' {
 				return nodes, false
 			}
-			i, state = skipSpace(data, i+1), wantValue
+			i, state = i+1, wantValue
 		case afterValue:
-			i = skipSpace(data, i)
 			if depth == 0 {
 				if i != len(data) {
 					return nodes, false
@@ -225,15 +246,13 @@ func (d *jsonDoc) scanNodes(data []byte, nodes []jsonNode, i, state, depth int) 
 			if top.kind == kindArray {
 				closer = ']'
 			}
-			switch {
-			case i >= len(data):
-				return nodes, false
-			case data[i] == ',':
-				i, state = skipSpace(data, i+1), wantValue
+			switch data[i] {
+			case ',':
+				i, state = i+1, wantValue
 				if top.kind == kindObject {
 					state = wantKey
 				}
-			case data[i] == closer:
+			case closer:
 				top.end, top.next = int32(i+1), int32(len(nodes))
 				depth--
 				i++
@@ -302,20 +321,17 @@ func (d *jsonDoc) sortByKey(ms []int32) {
 	}
 }
 
-func skipSpace(data []byte, i int) int {
-	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
-		i++
-	}
-	return i
-}
-
 // scanString scans a string's text from data[i:], just after its opening quote, and
 // returns the index after its closing quote and whether it has escapes. Plain text
-// is skipped eight bytes at a time.
+// is skipped eight bytes at a time, up to the first byte that may end it.
 func scanString(data []byte, i int) (int, bool, bool) {
 	esc := false
 	for {
-		for i+8 <= len(data) && !specialInString(binary.LittleEndian.Uint64(data[i:])) {
+		for i+8 <= len(data) {
+			if m := specialInString(binary.LittleEndian.Uint64(data[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
 		}
 		if i >= len(data) {
@@ -352,17 +368,17 @@ const (
 	highs = 0x8080808080808080
 )
 
-// specialInString reports whether one of the eight bytes in w may end plain string
-// text: a quote, a backslash or a control character. It errs only towards true, on
-// bytes above 0x7f.
-func specialInString(w uint64) bool {
+// specialInString marks the bytes of w that may end plain string text: a quote, a
+// backslash or a control character. The lowest byte it marks is the first such
+// byte; it may mark bytes above that one that are not.
+func specialInString(w uint64) uint64 {
 	quote, backslash := w^(ones*'"'), w^(ones*'\\')
 	// x - ones &^ x has a high bit set where x has a zero byte, and w - 0x20.. &^ w
-	// where w has a byte below 0x20.
+	// where w has a byte below 0x20: exactly at the lowest, borrows aside above it.
 	found := (quote - ones) &^ quote
 	found |= (backslash - ones) &^ backslash
 	found |= (w - ones*' ') &^ w
-	return found&highs != 0
+	return found & highs
 }
 
 func isHex(c byte) bool {
