@@ -47,6 +47,7 @@ type pluginContext struct {
 	tick      uint32          // the tick period set, in milliseconds; 0 for none
 	refusal   mirror.Throttle // how often a refused dispatch is logged
 	idle      []*httpContext  // contexts of ended requests, for reuse
+	calls     []*call         // calls whose copies have been answered, for reuse
 	ending    bool            // Envoy is ending this context (OnPluginDone)
 	// calling is the context id of the stream callback running, for streamExists.
 	calling uint32
@@ -215,7 +216,7 @@ func (p *pluginContext) end() {
 	}
 	p.reporting = nil
 	p.setTick(0)
-	p.queue, p.idle, p.reports = nil, nil, nil
+	p.queue, p.idle, p.reports, p.calls = nil, nil, nil, nil
 }
 
 func (p *pluginContext) enqueue(copies []mirror.Copy) {
@@ -240,34 +241,72 @@ func (p *pluginContext) setTick(period uint32) {
 // whenever it comes, whether or not the primary request is still there, and handed
 // to its comparison.
 func (p *pluginContext) send(c *mirror.Copy, start time.Time) {
-	target, grpc, pair := c.Target, c.GRPC, c.Pair
-	_, err := proxywasm.DispatchHttpCall(c.Cluster, c.Headers, c.Body, c.Trailers, c.TimeoutMs,
-		func(numHeaders, bodySize, numTrailers int) {
-			now := time.Now()
-			a := answer(numHeaders, bodySize, numTrailers, grpc)
-			if p.mirror.WantsAnswerBody(pair, &a) {
-				a.Body, _ = proxywasm.GetHttpCallResponseBody(0, bodySize) // read once; nil skips the pair
-			}
-			latency := now.Sub(start).Milliseconds()
-			outcome := p.mirror.Answered(target, grpc, &a, latency)
-			if pair != nil {
-				p.mirror.ShadowAnswered(pair, outcome == mirror.ResponseFailed, &a, latency, now.UnixNano())
-				p.tell()
-			}
-			p.endIfSettled()
-		})
+	call := p.newCall()
+	call.target, call.grpc, call.pair, call.start = c.Target, c.GRPC, c.Pair, start.UnixNano()
+	_, err := proxywasm.DispatchHttpCall(c.Cluster, c.Headers, c.Body, c.Trailers, c.TimeoutMs, call.answered)
 	if err != nil {
-		p.mirror.Refused(target)
-		p.mirror.DropPair(pair)
+		p.calls = append(p.calls, call)
+		p.mirror.Refused(c.Target)
+		p.mirror.DropPair(c.Pair)
 		if ok, held := p.refusal.Allow(start.UnixNano()); ok {
-			name := p.mirror.Config().Targets[target].Name
+			name := p.mirror.Config().Targets[c.Target].Name
 			proxywasm.LogWarnf("meshmirror: target %s: Envoy refused the copy to cluster %q: %v (%d more refusals not logged)",
 				name, c.Cluster, err, held)
 		}
 		return
 	}
-	p.mirror.Sent(target)
+	p.mirror.Sent(c.Target)
 }
+
+// call is a copy awaiting its answer: what the answer's callback needs. Calls are
+// reused, each with its callback bound once: under TinyGo, a closure per copy cost
+// an allocation for it and one for each variable it captured (BENCHMARKS.md).
+type call struct {
+	plugin   *pluginContext
+	target   int
+	grpc     bool
+	pair     *mirror.Pair
+	start    int64 // nanoseconds: a time.Time field would cost the module 17 KB
+	answered func(numHeaders, bodySize, numTrailers int)
+}
+
+// newCall returns a call for a copy: an idle one, or a new one.
+func (p *pluginContext) newCall() *call {
+	if n := len(p.calls); n > 0 {
+		c := p.calls[n-1]
+		p.calls[n-1] = nil
+		p.calls = p.calls[:n-1]
+		return c
+	}
+	c := &call{plugin: p}
+	c.answered = c.answer
+	return c
+}
+
+// answer records the answer to the call's copy and hands it to its comparison; the
+// call is then idle.
+func (c *call) answer(numHeaders, bodySize, numTrailers int) {
+	p, target, grpc, pair := c.plugin, c.target, c.grpc, c.pair
+	now := time.Now()
+	latency := (now.UnixNano() - c.start) / 1e6
+	c.pair = nil
+	if len(p.calls) < maxIdleCalls {
+		p.calls = append(p.calls, c)
+	}
+	a := answer(numHeaders, bodySize, numTrailers, grpc)
+	if p.mirror.WantsAnswerBody(pair, &a) {
+		a.Body, _ = proxywasm.GetHttpCallResponseBody(0, bodySize) // read once; nil skips the pair
+	}
+	outcome := p.mirror.Answered(target, grpc, &a, latency)
+	if pair != nil {
+		p.mirror.ShadowAnswered(pair, outcome == mirror.ResponseFailed, &a, latency, now.UnixNano())
+		p.tell()
+	}
+	p.endIfSettled()
+}
+
+// maxIdleCalls bounds the calls kept for reuse, about 16 KiB.
+const maxIdleCalls = 256
 
 // tell logs and queues the reports of the pairs the mirror has just decided. Reports
 // go out from the plugin context on its next tick, so that their answers are counted
