@@ -159,12 +159,16 @@ func cut(s string) string { return cutTo(s, MaxValueBytes) }
 
 // cutTo returns a copy of s shortened to at most limit bytes, at a character
 // boundary: never a string that shares the memory of s (a body, a header map).
-func cutTo(s string, limit int) string {
+func cutTo(s string, limit int) string { return strings.Clone(prefixTo(s, limit)) }
+
+// prefixTo is s shortened to at most limit bytes, at a character boundary; it shares
+// the memory of s.
+func prefixTo(s string, limit int) string {
 	n := min(len(s), limit)
 	for n < len(s) && n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return strings.Clone(s[:n])
+	return s[:n]
 }
 
 // comparers keeps a jsonComparer between pairs, so that its buffers are reused: a

@@ -33,6 +33,8 @@ type Pair struct {
 	// waiting says the pair is decided, with diffs, and waits for its base.
 	waiting bool
 	diffs   []Difference
+	// headerValues holds both sides' compared headers when there are few.
+	headerValues [4]headerValue
 }
 
 // side is what a comparison keeps of one answer: never more body than maxBytes.
@@ -41,7 +43,7 @@ type side struct {
 	status int // :status; 0 when there is none
 	// grpcStatus is the gRPC status of a gRPC pair's answer, -1 when it has none.
 	grpcStatus int
-	headers    []headerValue // Compare.Headers, in order
+	headers    []headerValue // Compare.Headers, in order; absent until seen
 	json       bool          // its content type is JSON
 	encoding   encoding
 	coding     uint64 // the hash of an otherEncoding, to tell two sides' apart
@@ -74,6 +76,8 @@ type primaryResponse struct {
 	body       []byte
 	size       int
 	sum        uint64
+	// length is the body's content-length; -1 or 0 when not known.
+	length int
 	// grpc says whether a pair compares grpc-status, which trailers may carry.
 	grpc bool
 }
@@ -138,10 +142,21 @@ func (m *Mirror) newPair(target int, r *Request, grpc bool, now int64) *Pair {
 		path = path[:i] // the query may hold personal data: never logged
 	}
 	requestID, _ := r.headers.Get("x-request-id")
+	method, path = prefixTo(method, maxMethodBytes), prefixTo(path, maxPathBytes)
+	requestID = prefixTo(requestID, maxRequestIDBytes)
+	// One copy of the three, out of the host's header map: one allocation, not three.
+	kept := make([]byte, 0, len(method)+len(path)+len(requestID))
+	text := inPlace(append(append(append(kept, method...), path...), requestID...))
 	p := &Pair{target: target, slot: len(m.live), grpc: grpc, stream: r.Stream,
-		method: cutTo(method, maxMethodBytes), path: cutTo(path, maxPathBytes),
-		requestID: cutTo(requestID, maxRequestIDBytes), start: now}
+		method: text[:len(method)], path: text[len(method) : len(method)+len(path)],
+		requestID: text[len(method)+len(path):], start: now}
 	p.primary.grpcStatus, p.shadow.grpcStatus = -1, -1
+	n := len(t.Compare.Headers)
+	hv := p.headerValues[:]
+	if 2*n > len(hv) {
+		hv = make([]headerValue, 2*n)
+	}
+	p.primary.headers, p.shadow.headers = hv[:n:n], hv[n:2*n:2*n]
 	m.live = append(m.live, p)
 	s.pairs++
 	return p

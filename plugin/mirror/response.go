@@ -16,6 +16,9 @@ func (m *Mirror) ResponseHeaders(r *Request, h Headers) {
 		p.primary.answerHeaders(m.cfg.Targets[p.target].Compare, h, p.grpc)
 		r.resp.grpc = r.resp.grpc || p.grpc
 	}
+	if length, ok := h.Get("content-length"); ok && len(length) <= 9 {
+		r.resp.length = digits(length)
+	}
 	m.wants(r)
 }
 
@@ -37,7 +40,7 @@ func (s *side) answerHeaders(c *Compare, h Headers, grpc bool) {
 	s.json = isJSONType(contentType)
 	coding, _ := h.Get("content-encoding")
 	s.encoding, s.coding = parseEncoding(coding)
-	s.headers = compared(c, h)
+	compared(c, h, s.headers)
 	if grpc {
 		s.grpcStatus = grpcStatus(h)
 	}
@@ -78,15 +81,12 @@ func digits(s string) int {
 	return n
 }
 
-// compared returns the compared headers of c.
-func compared(c *Compare, h Headers) []headerValue {
-	if len(c.Headers) == 0 {
-		return nil
-	}
-	out := make([]headerValue, len(c.Headers))
-	for i, name := range c.Headers {
+// compared sets out, one for each of c.Headers, to the compared headers of h.
+func compared(c *Compare, h Headers, out []headerValue) {
+	for i, name := range c.Headers[:min(len(out), len(c.Headers))] {
 		value, present := h.Get(name)
 		if !present {
+			out[i] = headerValue{}
 			continue
 		}
 		compared := value
@@ -98,7 +98,6 @@ func compared(c *Compare, h Headers) []headerValue {
 			out[i].shown = cut(value)
 		}
 	}
-	return out
 }
 
 // mediaType is a content type without its parameters, lower-cased:
@@ -183,8 +182,9 @@ func (m *Mirror) ResponseBody(r *Request, size int, chunk []byte) {
 	if o.hold {
 		if need := len(o.body) + len(chunk); need > cap(o.body) {
 			// Grow no further than the pairs that hold it can take: append would
-			// double it past maxBytes.
-			grown := make([]byte, len(o.body), min(max(2*cap(o.body), need), max(o.limit, need)))
+			// double it past maxBytes. A body of the length its headers gave, within
+			// that, takes one allocation.
+			grown := make([]byte, len(o.body), min(max(2*cap(o.body), need, o.length), max(o.limit, need)))
 			copy(grown, o.body)
 			o.body = grown
 		}
