@@ -191,6 +191,8 @@ type jsonComparer struct {
 	path, pattern []byte
 	// strA and strB hold two strings unescaped, to compare them.
 	strA, strB []byte
+	// scratch is sortByKey's.
+	scratch []int32
 }
 
 // release lets go of the bodies and the differences and puts c back in comparers.
@@ -199,6 +201,9 @@ func (c *jsonComparer) release() {
 	c.b.release()
 	c.ignore, c.diffs = nil, nil
 	c.members, c.path, c.pattern = c.members[:0], c.path[:0], c.pattern[:0]
+	if cap(c.scratch) > maxKeptNodes {
+		c.scratch = nil
+	}
 	comparers.Put(c)
 }
 
@@ -331,8 +336,8 @@ func (c *jsonComparer) object(a, b int32, mask uint64, depth int) {
 	// Sorted by key, both sides merge in one pass whatever their order; a stable
 	// sort keeps repeated keys in document order.
 	as, bs := c.members[start:mid], c.members[mid:end]
-	c.a.sortByKey(as)
-	c.b.sortByKey(bs)
+	c.scratch = c.a.sortByKey(as, c.scratch)
+	c.scratch = c.b.sortByKey(bs, c.scratch)
 	for i, j := 0, 0; (i < len(as) || j < len(bs)) && !c.full(); {
 		order := 0
 		switch {
@@ -507,22 +512,26 @@ func parseDecimal(s string) decimal {
 	if strings.HasPrefix(s, "-") {
 		d.neg, s = true, s[1:]
 	}
-	mant, expText := s, ""
-	if i := strings.IndexAny(s, "eE"); i >= 0 {
-		mant, expText = s[:i], s[i+1:]
-	}
-	d.mant = mant
-	point := strings.IndexByte(mant, '.')
-	if point < 0 {
-		point = len(mant)
-	}
-	for i := 0; i < len(mant); i++ {
-		if mant[i] >= '1' && mant[i] <= '9' {
+	// One pass over the mantissa finds the point, the exponent's start and the
+	// significant digits: TinyGo's strings.IndexAny goes rune by rune.
+	mant, expText, point := s, "", -1
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '1' && c <= '9':
 			if d.first < 0 {
 				d.first = i
 			}
 			d.last = i
+		case c == '.':
+			point = i
+		case c == 'e' || c == 'E':
+			mant, expText = s[:i], s[i+1:]
+			i = len(s)
 		}
+	}
+	d.mant = mant
+	if point < 0 {
+		point = len(mant)
 	}
 	if d.first < 0 {
 		return d

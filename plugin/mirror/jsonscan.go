@@ -3,7 +3,6 @@ package mirror
 import (
 	"encoding/binary"
 	"math/bits"
-	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -301,24 +300,54 @@ func (d *jsonDoc) key(n int32) []byte {
 }
 
 // sortByKey sorts the members ms stably by key; members already in order, as most
-// objects' are not but cost a pass to tell, are left alone.
-func (d *jsonDoc) sortByKey(ms []int32) {
+// objects' are not but cost a pass to tell, are left alone. Small objects are sorted
+// by insertion, larger ones merged bottom up through scratch, which it returns grown
+// to fit: without a closure, which TinyGo allocates for a library sort.
+func (d *jsonDoc) sortByKey(ms, scratch []int32) []int32 {
 	sorted := true
 	for i := 1; i < len(ms) && sorted; i++ {
 		sorted = compareBytes(d.key(ms[i-1]), d.key(ms[i])) <= 0
 	}
-	switch {
-	case sorted:
-	case len(ms) <= 16:
-		// Insertion sort: stable, and without the closure a library sort takes.
-		for i := 1; i < len(ms); i++ {
-			for j := i; j > 0 && compareBytes(d.key(ms[j-1]), d.key(ms[j])) > 0; j-- {
-				ms[j-1], ms[j] = ms[j], ms[j-1]
+	if sorted {
+		return scratch
+	}
+	const run = 16
+	for lo := 0; lo < len(ms); lo += run {
+		part := ms[lo:min(lo+run, len(ms))]
+		for i := 1; i < len(part); i++ {
+			for j := i; j > 0 && compareBytes(d.key(part[j-1]), d.key(part[j])) > 0; j-- {
+				part[j-1], part[j] = part[j], part[j-1]
 			}
 		}
-	default:
-		slices.SortStableFunc(ms, func(x, y int32) int { return compareBytes(d.key(x), d.key(y)) })
 	}
+	if len(ms) <= run {
+		return scratch
+	}
+	if cap(scratch) < len(ms) {
+		scratch = make([]int32, len(ms))
+	}
+	src, dst := ms, scratch[:len(ms)]
+	for width := run; width < len(ms); width *= 2 {
+		for lo := 0; lo < len(ms); lo += 2 * width {
+			mid, hi := min(lo+width, len(ms)), min(lo+2*width, len(ms))
+			i, j, k := lo, mid, lo
+			for ; i < mid && j < hi; k++ {
+				// Ties go to the left run: the order of repeated keys is kept.
+				if compareBytes(d.key(src[j]), d.key(src[i])) < 0 {
+					dst[k], j = src[j], j+1
+				} else {
+					dst[k], i = src[i], i+1
+				}
+			}
+			k += copy(dst[k:], src[i:mid])
+			copy(dst[k:], src[j:hi])
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &ms[0] {
+		copy(ms, src)
+	}
+	return scratch
 }
 
 // scanString scans a string's text from data[i:], just after its opening quote, and

@@ -2,8 +2,12 @@ package mirror
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
 	"testing"
 )
 
@@ -32,6 +36,40 @@ func TestSpecialInStringMarksFirst(t *testing.T) {
 		m := specialInString(binary.LittleEndian.Uint64(w[:]))
 		if got := bits.TrailingZeros64(m) >> 3; got != want {
 			t.Fatalf("specialInString(%q) marks byte %d first, want %d", w[:], got, want)
+		}
+	}
+}
+
+// TestSortByKeyStable checks sortByKey against the standard library's stable sort,
+// on objects of every size around the insertion runs and merges, with repeated keys.
+func TestSortByKeyStable(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var scratch []int32
+	for n := range 70 {
+		for range 20 {
+			var b strings.Builder
+			b.WriteString("{")
+			for i := range n {
+				if i > 0 {
+					b.WriteString(",")
+				}
+				fmt.Fprintf(&b, `"k%d":%d`, r.IntN(max(n/3, 1)), i)
+			}
+			b.WriteString("}")
+			var d jsonDoc
+			if !d.scan([]byte(b.String())) {
+				t.Fatalf("scan %s", b.String())
+			}
+			var ms []int32
+			for m := int32(1); m < d.nodes[0].next; m = d.nodes[m].next {
+				ms = append(ms, m)
+			}
+			want := slices.Clone(ms)
+			sort.SliceStable(want, func(i, j int) bool { return string(d.key(want[i])) < string(d.key(want[j])) })
+			scratch = d.sortByKey(ms, scratch)
+			if !slices.Equal(ms, want) {
+				t.Fatalf("%s: sortByKey gives %v, want %v", b.String(), ms, want)
+			}
 		}
 	}
 }
