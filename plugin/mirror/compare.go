@@ -323,7 +323,12 @@ func (c *jsonComparer) sameString(a, b int32) bool {
 // push pushes the members of node n of d onto c.members.
 func (c *jsonComparer) push(d *jsonDoc, n int32) {
 	for m, end := n+1, d.nodes[n].next; m < end; m = d.nodes[m].next {
-		c.members = append(c.members, m)
+		if k := len(c.members); k < cap(c.members) {
+			c.members = c.members[:k+1] // without a call to the runtime's append
+			c.members[k] = m
+		} else {
+			c.members = append(c.members, m)
+		}
 	}
 }
 
@@ -448,6 +453,13 @@ func segmentMatches(seg string, wild bool, key string, index int) bool {
 // appendKey appends an object key as a path segment, with the characters that the
 // path syntax uses escaped.
 func appendKey(path, key []byte) []byte {
+	plain := true
+	for _, c := range key {
+		plain = plain && c != '.' && c != '#' && c != '*' && c != '\\'
+	}
+	if plain {
+		return append(path, key...) // one call to the runtime's append, not one a byte
+	}
 	for i := 0; i < len(key); i++ {
 		switch key[i] {
 		case '.', '#', '*', '\\':
