@@ -130,11 +130,19 @@ func compareJSONExtra(a, b []byte, ignore []IgnorePath, values, allowExtra bool,
 	}
 	c := comparers.Get().(*jsonComparer)
 	defer c.release()
-	if !c.a.scan(a) || !c.b.scanAfter(b, &c.a) {
-		// Not both JSON within maxCompareDepth, and the bytes differ.
-		return append(out, bodyDifference(a, b, values))
-	}
 	c.ignore, c.values, c.allowExtra = ignore, values, allowExtra
+	if !c.a.scan(a) {
+		return append(out, bodyDifference(a, b, values)) // not JSON, and the bytes differ
+	}
+	// Bodies that part early are most often the same value written differently:
+	// one pass over the shadow's text tells. Those that share most of their text are
+	// most often a value or two apart: scanAfter takes the nodes of what they share.
+	if commonPrefix(a, b) < len(b)/2 && c.sameText(b) {
+		return out
+	}
+	if !c.b.scanAfter(b, &c.a) {
+		return append(out, bodyDifference(a, b, values)) // not JSON within maxCompareDepth
+	}
 	c.diffs, c.limit = out, max(MaxDifferences, len(out)+1)
 	c.value(0, 0, 1<<len(ignore)-1, 0)
 	return c.diffs
@@ -193,6 +201,8 @@ type jsonComparer struct {
 	strA, strB []byte
 	// scratch is sortByKey's.
 	scratch []int32
+	// frames are sameText's open containers.
+	frames [maxCompareDepth]sameFrame
 }
 
 // release lets go of the bodies and the differences and puts c back in comparers.
