@@ -4,7 +4,6 @@
 package mirror
 
 import (
-	"fmt"
 	"math"
 	"regexp"
 	"strconv"
@@ -281,7 +280,7 @@ type parser struct {
 }
 
 func (p *parser) addf(path, format string, args ...any) {
-	p.problems = append(p.problems, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+	p.problems = append(p.problems, Problem{Path: path, Message: sprintf(format, args...)})
 }
 
 func (p *parser) err() error {

@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"fmt"
 	"math"
 	"strings"
 )
@@ -213,7 +212,7 @@ func parseIgnorePath(s string) (IgnorePath, string) {
 		return ip, msg
 	}
 	if len(ip.Segments) > maxCompareDepth {
-		return ip, fmt.Sprintf("has more than %d segments", maxCompareDepth)
+		return ip, sprintf("has more than %d segments", maxCompareDepth)
 	}
 	return ip, ""
 }

@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"fmt"
 	"math"
 	"regexp"
 	"strconv"
@@ -23,9 +22,9 @@ func (p *parser) object(path string, v jsonValue, known []string) (map[string]js
 	v.ForEach(func(k string, value jsonValue) bool {
 		switch {
 		case !contains(known, k):
-			msg := fmt.Sprintf("unknown key %q", k)
+			msg := sprintf("unknown key %q", k)
 			if near := nearest(k, known); near != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", near)
+				msg += sprintf(" (did you mean %q?)", near)
 			}
 			p.addf(path, "%s", msg)
 		case fieldSeen(fields, k):
