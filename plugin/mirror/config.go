@@ -672,7 +672,7 @@ func (p *parser) rateLimit(path string, v jsonValue, t *Target) {
 		p.addf(path, "perSecond: required")
 		return
 	}
-	perSecond, okRate := p.number(path+".perSecond", rate, 0, math.MaxFloat64)
+	perSecond, okRate := p.number(path+".perSecond", rate, 0, unbounded)
 	if okRate && perSecond == 0 {
 		p.addf(path+".perSecond", "must be greater than 0, got 0 (leave rateLimit out for no limit)")
 		okRate = false
@@ -680,7 +680,7 @@ func (p *parser) rateLimit(path string, v jsonValue, t *Target) {
 	burst := math.Max(1, math.Ceil(perSecond))
 	if v, ok := f["burst"]; ok {
 		var okBurst bool
-		if burst, okBurst = p.number(path+".burst", v, 1, math.MaxFloat64); !okBurst {
+		if burst, okBurst = p.number(path+".burst", v, 1, unbounded); !okBurst {
 			return
 		}
 	}

@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"math"
 	"strings"
 )
 
@@ -148,7 +147,7 @@ func (p *parser) report(path string, v jsonValue, c *Compare) {
 		}
 	}
 	if v, ok := f["perSecond"]; ok {
-		if n, ok := p.number(path+".perSecond", v, 0, math.MaxFloat64); ok {
+		if n, ok := p.number(path+".perSecond", v, 0, unbounded); ok {
 			if n == 0 {
 				p.addf(path+".perSecond", "must be greater than 0, got 0 (leave report out for no reports)")
 			}
