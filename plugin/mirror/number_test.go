@@ -87,7 +87,7 @@ func integerDigits(s string) int {
 func checkNumber(t *testing.T, s string) {
 	t.Helper()
 	want, _ := strconv.ParseFloat(s, 64) // ±Inf with ErrRange beyond the range, as Num
-	if integerDigits(s) > maxDigits { // see TestParseNumber_longIntegerPart
+	if integerDigits(s) > maxDigits {    // see TestParseNumber_longIntegerPart
 		_, e, _ := strings.Cut(strings.ToLower(s), "e")
 		if n, err := strconv.Atoi(e); err != nil || n < -2000 || n > 2000 || len(s) > 4000 {
 			return // too far for math/big to reach in a test
