@@ -2,17 +2,22 @@
 // by Go package and by function, and its data segments, named from the module's name
 // section (build/meshmirror.names.wasm keeps it).
 //
-//	go run ./bench/wasmsize [-top 40] build/meshmirror.names.wasm
+//	go run ./bench/wasmsize [-top 40] [-files plugin/mirror] build/meshmirror.names.wasm
+//
+// With -files, the code of the package in that directory is also summed by the file
+// that declares each function.
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 )
 
 func main() {
 	top := flag.Int("top", 40, "how many of the largest functions and data segments to list")
+	dir := flag.String("files", "", "a package directory whose code to sum by file")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: wasmsize [-top n] module.wasm")
@@ -37,6 +42,22 @@ func main() {
 	list(sections, len(sections))
 	fmt.Println("\ncode by package:")
 	list(byPackage(m.Funcs), len(m.Funcs))
+	if *dir != "" {
+		pkg, files, err := Files(*dir)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		path := ""
+		for _, p := range byPackage(m.Funcs) {
+			if p.Name == pkg || strings.HasSuffix(p.Name, "/"+pkg) {
+				path = p.Name
+				break
+			}
+		}
+		fmt.Printf("\ncode of %s by file:\n", path)
+		list(byFile(m.Funcs, path, files), len(files))
+	}
 	fmt.Println("\nlargest functions:")
 	funcs := append([]Item(nil), m.Funcs...)
 	sortBySize(funcs)
