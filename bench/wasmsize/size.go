@@ -80,11 +80,11 @@ func Parse(b []byte) (*Module, error) {
 				return nil, fmt.Errorf("import section: %w", err)
 			}
 		case 10:
-			if m.Funcs, err = entries(body, 0); err != nil {
+			if m.Funcs, err = vector(body, skipSized); err != nil {
 				return nil, fmt.Errorf("code section: %w", err)
 			}
 		case 11:
-			if m.Data, err = dataSegments(body); err != nil {
+			if m.Data, err = vector(body, skipSegment); err != nil {
 				return nil, fmt.Errorf("data section: %w", err)
 			}
 		}
@@ -116,8 +116,9 @@ func readName(b []byte) (string, []byte, error) {
 	return string(b[off : off+int(n)]), b[off+int(n):], nil
 }
 
-// entries splits a vector of length-prefixed entries, as the code section holds.
-func entries(b []byte, skip int) ([]Item, error) {
+// vector measures each entry of a vector (a count, then the entries), which skip
+// reads past.
+func vector(b []byte, skip func(*bytes.Reader) error) ([]Item, error) {
 	r := bytes.NewReader(b)
 	count, _, err := leb128.DecodeUint32(r)
 	if err != nil {
@@ -126,49 +127,42 @@ func entries(b []byte, skip int) ([]Item, error) {
 	items := make([]Item, 0, count)
 	for range count {
 		start := r.Len()
-		size, _, err := leb128.DecodeUint32(r)
-		if err != nil || int(size) > r.Len() {
-			return nil, errors.New("bad entry")
+		if err := skip(r); err != nil {
+			return nil, err
 		}
-		_, _ = r.Seek(int64(size), io.SeekCurrent)
 		items = append(items, Item{Size: start - r.Len()})
 	}
 	return items, nil
 }
 
-// dataSegments reads active segments with a constant offset (flags 0 or 2) and
-// passive ones (flag 1), which is what wasm-ld writes.
-func dataSegments(b []byte) ([]Item, error) {
-	r := bytes.NewReader(b)
-	count, _, err := leb128.DecodeUint32(r)
+// skipSized skips a length-prefixed entry, such as a function body.
+func skipSized(r *bytes.Reader) error {
+	size, _, err := leb128.DecodeUint32(r)
+	if err != nil || int(size) > r.Len() {
+		return errors.New("bad entry")
+	}
+	_, _ = r.Seek(int64(size), io.SeekCurrent)
+	return nil
+}
+
+// skipSegment skips a data segment: active with a constant offset (flags 0 or 2) or
+// passive (flag 1), which is what wasm-ld writes.
+func skipSegment(r *bytes.Reader) error {
+	flags, _, err := leb128.DecodeUint32(r)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	items := make([]Item, 0, count)
-	for range count {
-		start := r.Len()
-		flags, _, err := leb128.DecodeUint32(r)
-		if err != nil {
-			return nil, err
+	if flags == 2 { // the memory index
+		if _, _, err := leb128.DecodeUint32(r); err != nil {
+			return err
 		}
-		if flags == 2 {
-			if _, _, err := leb128.DecodeUint32(r); err != nil {
-				return nil, err
-			}
-		}
-		if flags != 1 {
-			if err := skipConstExpr(r); err != nil {
-				return nil, err
-			}
-		}
-		size, _, err := leb128.DecodeUint32(r)
-		if err != nil || int(size) > r.Len() {
-			return nil, errors.New("bad segment")
-		}
-		_, _ = r.Seek(int64(size), io.SeekCurrent)
-		items = append(items, Item{Size: start - r.Len()})
 	}
-	return items, nil
+	if flags != 1 {
+		if err := skipConstExpr(r); err != nil {
+			return err
+		}
+	}
+	return skipSized(r)
 }
 
 // skipConstExpr skips an i32.const or i64.const offset expression and its end.
@@ -291,10 +285,13 @@ func parseNames(b []byte) (funcs, data map[uint32]string, err error) {
 }
 
 // Package is the Go package a TinyGo symbol belongs to: "(*regexp.Regexp).Match" and
-// "regexp.Compile" are both "regexp"; a symbol that names no package is returned as is
-// up to its first dot.
+// "regexp.Compile" are both "regexp", "slices.sort[example.com/p.T]" is "slices"; a
+// symbol that names no package is returned as is up to its first dot.
 func Package(symbol string) string {
 	s := strings.TrimLeft(symbol, "(*")
+	if i := strings.Index(s, "["); i >= 0 { // type arguments name other packages
+		s = s[:i]
+	}
 	if i := strings.Index(s, ")"); i >= 0 {
 		s = s[:i]
 	}

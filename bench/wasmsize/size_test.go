@@ -74,6 +74,7 @@ func TestPackageAndLocal(t *testing.T) {
 		{"(github.com/a/b/mirror.nat).shl", "github.com/a/b/mirror", "nat.shl"},
 		{"(*github.com/a/b/mirror.parser).regex$1", "github.com/a/b/mirror", "parser.regex"},
 		{"slices.pdqsortOrdered[int]", "slices", "pdqsortOrdered"},
+		{"slices.symMergeCmpFunc[internal/fmtsort.KeyValue]", "slices", "symMergeCmpFunc"},
 		{"proxy_on_configure", "proxy_on_configure", "proxy_on_configure"},
 	} {
 		if got := Package(tt.symbol); got != tt.pkg {
