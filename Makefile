@@ -47,6 +47,8 @@ test: chromium $(WASM) $(WASM_NAMES)
 	@# duration-bounded run with "context deadline exceeded" when a worker is busy at
 	@# the deadline (golang/go#75804, fixed in Go 1.27), as it did once in CI here.
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=200000x ./plugin/mirror
+	go test -run='^$$' -fuzz=FuzzParseNumber -fuzztime=50000x ./plugin/mirror
+	go test -run='^$$' -fuzz=FuzzSprintf -fuzztime=50000x ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=300000x ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzCompareScanner -fuzztime=200000x ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzServer -fuzztime=200x ./internal/reports

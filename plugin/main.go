@@ -6,6 +6,7 @@ package main
 
 import (
 	"crypto/rand"
+	"strconv"
 	"time"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
@@ -60,16 +61,16 @@ type pluginContext struct {
 // critical level, counted in meshmirror.config_errors, and mirrors nothing.
 func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 	cfg, problems := readConfig()
-	configErrors := proxywasm.DefineGaugeMetric(mirror.ConfigErrorsMetric)
+	configErrors := defineGauge(mirror.ConfigErrorsMetric)
 	// Set rather than add: every worker and every configuration shares one gauge.
-	configErrors.Add(int64(problems) - configErrors.Value())
+	configErrors.add(int64(problems) - configErrors.value())
 	if cfg == nil {
 		return types.OnPluginStartStatusOK // p.mirror stays nil: nothing is mirrored
 	}
 	p.mirror = mirror.New(cfg, defineMetrics(cfg), seed())
 	p.mirror.SetLiveness(p.streamExists)
 	p.refusal = mirror.Throttle{Every: int64(10 * time.Second)}
-	proxywasm.LogInfof("meshmirror: mirroring to %d targets", len(cfg.Targets))
+	proxywasm.LogInfo("meshmirror: mirroring to " + strconv.Itoa(len(cfg.Targets)) + " targets")
 	return types.OnPluginStartStatusOK
 }
 
@@ -78,13 +79,13 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 func readConfig() (*mirror.Config, int) {
 	data, err := proxywasm.GetPluginConfiguration()
 	if err != nil && err != types.ErrorStatusNotFound {
-		proxywasm.LogCriticalf("meshmirror: reading the configuration: %v; mirroring nothing", err)
+		proxywasm.LogCritical("meshmirror: reading the configuration: " + err.Error() + "; mirroring nothing")
 		return nil, 1
 	}
 	cfg, err := mirror.ParseConfig(data)
 	if err != nil {
 		n := len(mirror.Problems(err))
-		proxywasm.LogCriticalf("%v\nmeshmirror mirrors nothing until its configuration is valid (meshmirror.config_errors = %d)", err, n)
+		proxywasm.LogCritical(err.Error() + "\nmeshmirror mirrors nothing until its configuration is valid (meshmirror.config_errors = " + strconv.Itoa(n) + ")")
 		return nil, n
 	}
 	return cfg, 0
@@ -231,7 +232,7 @@ func (p *pluginContext) setTick(period uint32) {
 		return
 	}
 	if err := proxywasm.SetTickPeriodMilliSeconds(period); err != nil {
-		proxywasm.LogErrorf("meshmirror: setting the tick period to %d ms: %v", period, err)
+		proxywasm.LogError("meshmirror: setting the tick period to " + strconv.FormatUint(uint64(period), 10) + " ms: " + err.Error())
 		return
 	}
 	p.tick = period
@@ -250,8 +251,8 @@ func (p *pluginContext) send(c *mirror.Copy, start time.Time) {
 		p.mirror.DropPair(c.Pair)
 		if ok, held := p.refusal.Allow(start.UnixNano()); ok {
 			name := p.mirror.Config().Targets[c.Target].Name
-			proxywasm.LogWarnf("meshmirror: target %s: Envoy refused the copy to cluster %q: %v (%d more refusals not logged)",
-				name, c.Cluster, err, held)
+			proxywasm.LogWarn("meshmirror: target " + name + ": Envoy refused the copy to cluster " + strconv.Quote(c.Cluster) +
+				": " + err.Error() + " (" + strconv.Itoa(held) + " more refusals not logged)")
 		}
 		return
 	}
@@ -342,7 +343,7 @@ func (p *pluginContext) sendReport(r *mirror.Copy) {
 		})
 	p.mirror.ReportSent(target, err == nil)
 	if err != nil {
-		proxywasm.LogDebugf("meshmirror: Envoy refused a report to cluster %q: %v", r.Cluster, err)
+		proxywasm.LogDebug("meshmirror: Envoy refused a report to cluster " + strconv.Quote(r.Cluster) + ": " + err.Error())
 		return
 	}
 	if p.reporting == nil {
@@ -401,7 +402,7 @@ func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) types.Action
 	h.plugin.calling = h.req.Stream
 	headers, err := proxywasm.GetHttpRequestHeaders()
 	if err != nil {
-		proxywasm.LogDebugf("meshmirror: reading request headers: %v", err)
+		proxywasm.LogDebug("meshmirror: reading request headers: " + err.Error())
 		return types.ActionContinue
 	}
 	h.pending = h.plugin.mirror.Start(&h.req, headers)
@@ -421,7 +422,7 @@ func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) types.Ac
 	if h.req.WantsBody() && bodySize > 0 {
 		chunk, err := proxywasm.GetHttpRequestBody(0, bodySize)
 		if err != nil {
-			proxywasm.LogDebugf("meshmirror: reading the request body: %v; no copy of this request", err)
+			proxywasm.LogDebug("meshmirror: reading the request body: " + err.Error() + "; no copy of this request")
 			h.abandon()
 			return types.ActionContinue
 		}
@@ -509,7 +510,7 @@ func (h *httpContext) OnHttpResponseTrailers(int) types.Action {
 
 // unreadable gives up the comparisons of a response the host would not hand over.
 func (h *httpContext) unreadable(part string, err error) {
-	proxywasm.LogDebugf("meshmirror: reading the response %s: %v; not compared", part, err)
+	proxywasm.LogDebug("meshmirror: reading the response " + part + ": " + err.Error() + "; not compared")
 	h.plugin.mirror.ResponseReset(&h.req)
 }
 
@@ -558,14 +559,14 @@ func (h *httpContext) finish(trailers [][2]string) {
 
 // hostMetrics records the mirror's metrics in the host (mirror.Recorder).
 type hostMetrics struct {
-	counters    [][mirror.NumCounters]proxywasm.MetricCounter
-	inFlight    []proxywasm.MetricGauge
-	latency     []proxywasm.MetricHistogram
-	loopSkipped proxywasm.MetricCounter
-	unsupported proxywasm.MetricCounter
+	counters    [][mirror.NumCounters]hostCounter
+	inFlight    []hostGauge
+	latency     []hostHistogram
+	loopSkipped hostCounter
+	unsupported hostCounter
 	// compare and primaryLatency are defined for the targets with compare only.
-	compare        [][mirror.NumCompareCounters]proxywasm.MetricCounter
-	primaryLatency []proxywasm.MetricHistogram
+	compare        [][mirror.NumCompareCounters]hostCounter
+	primaryLatency []hostHistogram
 	// names keeps the metric names alive: the SDK's wazero emulator keys its metrics
 	// by the module's own bytes, so a collected name would corrupt the test host.
 	names []string
@@ -575,28 +576,28 @@ type hostMetrics struct {
 // exported (at zero) before the first request.
 func defineMetrics(cfg *mirror.Config) *hostMetrics {
 	m := &hostMetrics{
-		counters:    make([][mirror.NumCounters]proxywasm.MetricCounter, len(cfg.Targets)),
-		inFlight:    make([]proxywasm.MetricGauge, len(cfg.Targets)),
-		latency:     make([]proxywasm.MetricHistogram, len(cfg.Targets)),
-		loopSkipped: proxywasm.DefineCounterMetric(mirror.LoopSkippedMetric),
-		unsupported: proxywasm.DefineCounterMetric(mirror.UnsupportedSkippedMetric),
+		counters:    make([][mirror.NumCounters]hostCounter, len(cfg.Targets)),
+		inFlight:    make([]hostGauge, len(cfg.Targets)),
+		latency:     make([]hostHistogram, len(cfg.Targets)),
+		loopSkipped: defineCounter(mirror.LoopSkippedMetric),
+		unsupported: defineCounter(mirror.UnsupportedSkippedMetric),
 
-		compare:        make([][mirror.NumCompareCounters]proxywasm.MetricCounter, len(cfg.Targets)),
-		primaryLatency: make([]proxywasm.MetricHistogram, len(cfg.Targets)),
+		compare:        make([][mirror.NumCompareCounters]hostCounter, len(cfg.Targets)),
+		primaryLatency: make([]hostHistogram, len(cfg.Targets)),
 	}
 	for i, t := range cfg.Targets {
 		for c := range mirror.NumCounters {
-			m.counters[i][c] = proxywasm.DefineCounterMetric(m.keep(mirror.CounterName(t.Name, c)))
+			m.counters[i][c] = defineCounter(m.keep(mirror.CounterName(t.Name, c)))
 		}
-		m.inFlight[i] = proxywasm.DefineGaugeMetric(m.keep(mirror.InFlightName(t.Name)))
-		m.latency[i] = proxywasm.DefineHistogramMetric(m.keep(mirror.LatencyName(t.Name)))
+		m.inFlight[i] = defineGauge(m.keep(mirror.InFlightName(t.Name)))
+		m.latency[i] = defineHistogram(m.keep(mirror.LatencyName(t.Name)))
 		if t.Compare == nil {
 			continue
 		}
 		for c := range mirror.NumCompareCounters {
-			m.compare[i][c] = proxywasm.DefineCounterMetric(m.keep(mirror.CompareCounterName(t.Name, c)))
+			m.compare[i][c] = defineCounter(m.keep(mirror.CompareCounterName(t.Name, c)))
 		}
-		m.primaryLatency[i] = proxywasm.DefineHistogramMetric(m.keep(mirror.PrimaryLatencyName(t.Name)))
+		m.primaryLatency[i] = defineHistogram(m.keep(mirror.PrimaryLatencyName(t.Name)))
 	}
 	return m
 }
@@ -606,16 +607,16 @@ func (m *hostMetrics) keep(name string) string {
 	return name
 }
 
-func (m *hostMetrics) Count(target int, c mirror.Counter) { m.counters[target][c].Increment(1) }
-func (m *hostMetrics) LoopSkipped()                       { m.loopSkipped.Increment(1) }
-func (m *hostMetrics) UnsupportedSkipped()                { m.unsupported.Increment(1) }
-func (m *hostMetrics) InFlight(target, delta int)         { m.inFlight[target].Add(int64(delta)) }
-func (m *hostMetrics) Latency(target int, ms int64)       { m.latency[target].Record(uint64(max(ms, 0))) }
+func (m *hostMetrics) Count(target int, c mirror.Counter) { m.counters[target][c].increment() }
+func (m *hostMetrics) LoopSkipped()                       { m.loopSkipped.increment() }
+func (m *hostMetrics) UnsupportedSkipped()                { m.unsupported.increment() }
+func (m *hostMetrics) InFlight(target, delta int)         { m.inFlight[target].add(int64(delta)) }
+func (m *hostMetrics) Latency(target int, ms int64)       { m.latency[target].record(uint64(max(ms, 0))) }
 func (m *hostMetrics) CountCompare(target int, c mirror.CompareCounter) {
-	m.compare[target][c].Increment(1)
+	m.compare[target][c].increment()
 }
 func (m *hostMetrics) PrimaryLatency(target int, ms int64) {
-	m.primaryLatency[target].Record(uint64(max(ms, 0)))
+	m.primaryLatency[target].record(uint64(max(ms, 0)))
 }
 
 // seed returns a random seed for sampling; Envoy provides random_get.

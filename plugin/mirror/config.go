@@ -4,7 +4,6 @@
 package mirror
 
 import (
-	"fmt"
 	"math"
 	"regexp"
 	"strconv"
@@ -281,7 +280,7 @@ type parser struct {
 }
 
 func (p *parser) addf(path, format string, args ...any) {
-	p.problems = append(p.problems, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+	p.problems = append(p.problems, Problem{Path: path, Message: sprintf(format, args...)})
 }
 
 func (p *parser) err() error {
@@ -673,7 +672,7 @@ func (p *parser) rateLimit(path string, v jsonValue, t *Target) {
 		p.addf(path, "perSecond: required")
 		return
 	}
-	perSecond, okRate := p.number(path+".perSecond", rate, 0, math.MaxFloat64)
+	perSecond, okRate := p.number(path+".perSecond", rate, 0, unbounded)
 	if okRate && perSecond == 0 {
 		p.addf(path+".perSecond", "must be greater than 0, got 0 (leave rateLimit out for no limit)")
 		okRate = false
@@ -681,7 +680,7 @@ func (p *parser) rateLimit(path string, v jsonValue, t *Target) {
 	burst := math.Max(1, math.Ceil(perSecond))
 	if v, ok := f["burst"]; ok {
 		var okBurst bool
-		if burst, okBurst = p.number(path+".burst", v, 1, math.MaxFloat64); !okBurst {
+		if burst, okBurst = p.number(path+".burst", v, 1, unbounded); !okBurst {
 			return
 		}
 	}

@@ -1,8 +1,6 @@
 package mirror
 
 import (
-	"fmt"
-	"math"
 	"strings"
 )
 
@@ -149,7 +147,7 @@ func (p *parser) report(path string, v jsonValue, c *Compare) {
 		}
 	}
 	if v, ok := f["perSecond"]; ok {
-		if n, ok := p.number(path+".perSecond", v, 0, math.MaxFloat64); ok {
+		if n, ok := p.number(path+".perSecond", v, 0, unbounded); ok {
 			if n == 0 {
 				p.addf(path+".perSecond", "must be greater than 0, got 0 (leave report out for no reports)")
 			}
@@ -213,7 +211,7 @@ func parseIgnorePath(s string) (IgnorePath, string) {
 		return ip, msg
 	}
 	if len(ip.Segments) > maxCompareDepth {
-		return ip, fmt.Sprintf("has more than %d segments", maxCompareDepth)
+		return ip, sprintf("has more than %d segments", maxCompareDepth)
 	}
 	return ip, ""
 }

@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"fmt"
 	"math"
 	"regexp"
 	"strconv"
@@ -23,9 +22,9 @@ func (p *parser) object(path string, v jsonValue, known []string) (map[string]js
 	v.ForEach(func(k string, value jsonValue) bool {
 		switch {
 		case !contains(known, k):
-			msg := fmt.Sprintf("unknown key %q", k)
+			msg := sprintf("unknown key %q", k)
 			if near := nearest(k, known); near != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", near)
+				msg += sprintf(" (did you mean %q?)", near)
 			}
 			p.addf(path, "%s", msg)
 		case fieldSeen(fields, k):
@@ -83,17 +82,22 @@ func (p *parser) boolean(path string, v jsonValue) (bool, bool) {
 	return v.Bool(), true
 }
 
-func (p *parser) number(path string, v jsonValue, min, max float64) (float64, bool) {
+// unbounded as number's max lets any finite number at least min through.
+const unbounded = math.MaxInt64
+
+// number reads a finite number within [min, max]. The bounds are whole numbers, which
+// the messages print as integers.
+func (p *parser) number(path string, v jsonValue, min, max int64) (float64, bool) {
 	if !v.IsNumber() {
 		p.addf(path, "must be a number, got %s", describe(v))
 		return 0, false
 	}
-	num := v.Num()
-	if num < min || num > max || math.IsInf(num, 0) {
-		if max == math.MaxFloat64 {
-			p.addf(path, "must be at least %s, got %s", fmtNum(min), v.Raw())
+	num := parseNumber(v.Raw())
+	if num < float64(min) || (max != unbounded && num > float64(max)) || math.IsInf(num, 0) {
+		if max == unbounded {
+			p.addf(path, "must be at least %d, got %s", min, v.Raw())
 		} else {
-			p.addf(path, "must be between %s and %s, got %s", fmtNum(min), fmtNum(max), v.Raw())
+			p.addf(path, "must be between %d and %d, got %s", min, max, v.Raw())
 		}
 		return 0, false
 	}
@@ -101,11 +105,13 @@ func (p *parser) number(path string, v jsonValue, min, max float64) (float64, bo
 }
 
 func (p *parser) integer(path string, v jsonValue, min, max int64) (int64, bool) {
-	if v.IsNumber() && v.Num() != math.Trunc(v.Num()) {
-		p.addf(path, "must be a whole number, got %s", v.Raw())
-		return 0, false
+	if v.IsNumber() {
+		if num := parseNumber(v.Raw()); num != math.Trunc(num) {
+			p.addf(path, "must be a whole number, got %s", v.Raw())
+			return 0, false
+		}
 	}
-	n, ok := p.number(path, v, float64(min), float64(max))
+	n, ok := p.number(path, v, min, max)
 	return int64(n), ok
 }
 
@@ -178,8 +184,6 @@ func describe(v jsonValue) string {
 		return "an object"
 	}
 }
-
-func fmtNum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {
