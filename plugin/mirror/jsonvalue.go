@@ -1,7 +1,5 @@
 package mirror
 
-import "strconv"
-
 // jsonValue is one value of a scanned jsonDoc, as the configuration parser reads it:
 // the few questions it asked of gjson.Result, answered from the scanner's nodes so
 // that the module carries one JSON reader, not two.
@@ -49,13 +47,6 @@ func (v jsonValue) Str() string {
 		return string(unescapeJSON(nil, v.doc.inner(v.n)))
 	}
 	return string(v.doc.inner(v.n))
-}
-
-// Num is the number v holds, the nearest float64 (±Inf beyond its range); v must be
-// a number.
-func (v jsonValue) Num() float64 {
-	f, _ := strconv.ParseFloat(inPlace(v.doc.raw(v.n)), 64)
-	return f
 }
 
 // Bool is whether v is true.
