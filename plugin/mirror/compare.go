@@ -137,10 +137,11 @@ func compareJSONExtra(a, b []byte, ignore []IgnorePath, values, allowExtra bool,
 	// Bodies that part early are most often the same value written differently:
 	// one pass over the shadow's text tells. Those that share most of their text are
 	// most often a value or two apart: scanAfter takes the nodes of what they share.
-	if commonPrefix(a, b) < len(b)/2 && c.sameText(b) {
+	c.common = commonPrefix(a, b)
+	if c.common < len(b)/2 && c.sameText(b) {
 		return out
 	}
-	if !c.b.scanAfter(b, &c.a) {
+	if !c.b.scanAfter(b, &c.a, c.common) {
 		return append(out, bodyDifference(a, b, values)) // not JSON within maxCompareDepth
 	}
 	c.diffs, c.limit = out, max(MaxDifferences, len(out)+1)
@@ -201,6 +202,8 @@ type jsonComparer struct {
 	strA, strB []byte
 	// scratch is sortByKey's.
 	scratch []int32
+	// common is the length of the bodies' common prefix.
+	common int
 	// frames are sameText's open containers.
 	frames [maxCompareDepth]sameFrame
 }
@@ -241,7 +244,7 @@ func (c *jsonComparer) differ(kind DiffKind, a, b int32) {
 func (c *jsonComparer) value(a, b int32, mask uint64, depth int) {
 	na, nb := &c.a.nodes[a], &c.b.nodes[b]
 	switch {
-	case equalBytes(c.a.raw(a), c.b.raw(b)):
+	case c.sameRaw(a, b):
 		// The same text is the same value: a subtree both sides wrote alike is not walked.
 	case c.full():
 	case na.kind != nb.kind:
@@ -302,11 +305,25 @@ func (c *jsonComparer) same(a, b int32, mask uint64, depth int) bool {
 	return i == na.next && j == nb.next
 }
 
+// sameRaw reports whether nodes a and b have the same text. Text at the same place
+// in both bodies is compared only past their common prefix.
+func (c *jsonComparer) sameRaw(a, b int32) bool {
+	na, nb := &c.a.nodes[a], &c.b.nodes[b]
+	if na.end-na.start != nb.end-nb.start {
+		return false
+	}
+	from := na.start
+	if na.start == nb.start {
+		from = max(from, min(int32(c.common), na.end))
+	}
+	return equalBytes(c.a.data[from:na.end], c.b.data[from-na.start+nb.start:nb.end])
+}
+
 // sameValue is value that only tells whether a and b are equal, as same does.
 func (c *jsonComparer) sameValue(a, b int32, mask uint64, depth int) bool {
 	na, nb := &c.a.nodes[a], &c.b.nodes[b]
 	switch {
-	case equalBytes(c.a.raw(a), c.b.raw(b)):
+	case c.sameRaw(a, b):
 		return true
 	case na.kind != nb.kind:
 		return false

@@ -71,13 +71,13 @@ func (d *jsonDoc) scan(data []byte) bool {
 
 // scanAfter is scan for data compared with prev's document: the values that both
 // write alike before their first different byte are taken from prev's nodes, and
-// only the rest of data is scanned. Most compared pairs share most of their text.
-func (d *jsonDoc) scanAfter(data []byte, prev *jsonDoc) bool {
+// only the rest of data is scanned; common is the length of their common prefix.
+// Most compared pairs share most of their text.
+func (d *jsonDoc) scanAfter(data []byte, prev *jsonDoc, common int) bool {
 	if int64(len(data)) > 1<<31-1 {
 		return false
 	}
 	d.data, d.keys = data, d.keys[:0]
-	common := commonPrefix(data, prev.data)
 	if common < 64 {
 		return d.scan(data) // too little in common to be worth it
 	}
