@@ -47,6 +47,7 @@ type pluginContext struct {
 	tick      uint32          // the tick period set, in milliseconds; 0 for none
 	refusal   mirror.Throttle // how often a refused dispatch is logged
 	idle      []*httpContext  // contexts of ended requests, for reuse
+	calls     []*call         // calls answered, for reuse
 	ending    bool            // Envoy is ending this context (OnPluginDone)
 	// calling is the context id of the stream callback running, for streamExists.
 	calling uint32
@@ -215,7 +216,7 @@ func (p *pluginContext) end() {
 	}
 	p.reporting = nil
 	p.setTick(0)
-	p.queue, p.idle, p.reports = nil, nil, nil
+	p.queue, p.idle, p.reports, p.calls = nil, nil, nil, nil
 }
 
 func (p *pluginContext) enqueue(copies []mirror.Copy) {
@@ -240,33 +241,74 @@ func (p *pluginContext) setTick(period uint32) {
 // whenever it comes, whether or not the primary request is still there, and handed
 // to its comparison.
 func (p *pluginContext) send(c *mirror.Copy, start time.Time) {
-	target, grpc, pair := c.Target, c.GRPC, c.Pair
-	_, err := proxywasm.DispatchHttpCall(c.Cluster, c.Headers, c.Body, c.Trailers, c.TimeoutMs,
-		func(numHeaders, bodySize, numTrailers int) {
-			now := time.Now()
-			a := answer(numHeaders, bodySize, numTrailers, grpc)
-			if p.mirror.WantsAnswerBody(pair, &a) {
-				a.Body, _ = proxywasm.GetHttpCallResponseBody(0, bodySize) // read once; nil skips the pair
-			}
-			latency := now.Sub(start).Milliseconds()
-			outcome := p.mirror.Answered(target, grpc, &a, latency)
-			if pair != nil {
-				p.mirror.ShadowAnswered(pair, outcome == mirror.ResponseFailed, &a, latency, now.UnixNano())
-				p.tell()
-			}
-			p.endIfSettled()
-		})
+	k := p.newCall()
+	k.target, k.grpc, k.pair, k.sent = c.Target, c.GRPC, c.Pair, start.UnixNano()
+	_, err := proxywasm.DispatchHttpCall(c.Cluster, c.Headers, c.Body, c.Trailers, c.TimeoutMs, k.answered)
 	if err != nil {
-		p.mirror.Refused(target)
-		p.mirror.DropPair(pair)
+		p.mirror.Refused(k.target)
+		p.mirror.DropPair(k.pair)
 		if ok, held := p.refusal.Allow(start.UnixNano()); ok {
-			name := p.mirror.Config().Targets[target].Name
+			name := p.mirror.Config().Targets[k.target].Name
 			proxywasm.LogWarnf("meshmirror: target %s: Envoy refused the copy to cluster %q: %v (%d more refusals not logged)",
 				name, c.Cluster, err, held)
 		}
+		p.freeCall(k)
 		return
 	}
-	p.mirror.Sent(target)
+	p.mirror.Sent(k.target)
+}
+
+// call is what the answer to a sent copy needs of it. Its method is the callback
+// handed to the SDK: under TinyGo a closure allocates each variable it captures apart
+// (five allocations a copy), a method value of a pointer none. Calls are reused once
+// answered.
+type call struct {
+	p      *pluginContext
+	target int
+	grpc   bool
+	pair   *mirror.Pair
+	// sent is when the copy was sent, in nanoseconds: in the module time.Now is the
+	// monotonic clock (TinyGo 0.41, runtime_tinygowasm.go), and a time.Time here
+	// costs 16 KB of module.
+	sent int64
+}
+
+// maxIdleCalls bounds the calls kept for reuse.
+const maxIdleCalls = 256
+
+func (p *pluginContext) newCall() *call {
+	if n := len(p.calls); n > 0 {
+		k := p.calls[n-1]
+		p.calls[n-1] = nil
+		p.calls = p.calls[:n-1]
+		return k
+	}
+	return &call{p: p}
+}
+
+func (p *pluginContext) freeCall(k *call) {
+	k.pair = nil // the pair is decided: let it go
+	if len(p.calls) < maxIdleCalls {
+		p.calls = append(p.calls, k)
+	}
+}
+
+// answered records the answer to the copy k was sent for.
+func (k *call) answered(numHeaders, bodySize, numTrailers int) {
+	p := k.p
+	now := time.Now()
+	a := answer(numHeaders, bodySize, numTrailers, k.grpc)
+	if p.mirror.WantsAnswerBody(k.pair, &a) {
+		a.Body, _ = proxywasm.GetHttpCallResponseBody(0, bodySize) // read once; nil skips the pair
+	}
+	latency := (now.UnixNano() - k.sent) / int64(time.Millisecond)
+	outcome := p.mirror.Answered(k.target, k.grpc, &a, latency)
+	if k.pair != nil {
+		p.mirror.ShadowAnswered(k.pair, outcome == mirror.ResponseFailed, &a, latency, now.UnixNano())
+		p.tell()
+	}
+	p.freeCall(k)
+	p.endIfSettled()
 }
 
 // tell logs and queues the reports of the pairs the mirror has just decided. Reports
@@ -360,12 +402,12 @@ type httpContext struct {
 // OnHttpRequestHeaders implements types.HttpContext.
 func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) types.Action {
 	h.plugin.calling = h.req.Stream
-	headers, err := proxywasm.GetHttpRequestHeaders()
+	headers, err := requestHeaders()
 	if err != nil {
 		proxywasm.LogDebugf("meshmirror: reading request headers: %v", err)
 		return types.ActionContinue
 	}
-	h.pending = h.plugin.mirror.Start(&h.req, headers)
+	h.pending = h.plugin.mirror.StartRaw(&h.req, headers)
 	if endOfStream {
 		h.finish(nil)
 	}

@@ -199,20 +199,24 @@ type Request struct {
 	// none), and leaseGen its generation then.
 	lease    int
 	leaseGen uint32
-	headers  Headers
-	pending  uint32 // targets selected for a copy, by bit
-	withBody uint32 // the pending targets that copy the body
+	headers  RawHeaders // kept only while a copy is pending
+	pending  uint32     // targets selected for a copy, by bit
+	withBody uint32     // the pending targets that copy the body
 	body     []byte
 	bodySize int
 	early    bool // the response began before the request ended
 	resp     primaryResponse
 }
 
-// Start decides, per target, whether the request with these headers is to be copied:
-// a request that cannot be mirrored, marker, match, then sampling. It reports whether
-// any copy is pending; if not, the request needs nothing more from the mirror. It
-// keeps h until Finish.
-func (m *Mirror) Start(r *Request, h Headers) bool {
+// Start is StartRaw for headers held as a slice: it serializes them as the host
+// would. The module reads them serialized and calls StartRaw.
+func (m *Mirror) Start(r *Request, h Headers) bool { return m.StartRaw(r, RawHeadersOf(h)) }
+
+// StartRaw decides, per target, whether the request with these headers is to be
+// copied: a request that cannot be mirrored, marker, match, then sampling. It
+// reports whether any copy is pending; if not, the request needs nothing more from
+// the mirror. It keeps h until Finish.
+func (m *Mirror) StartRaw(r *Request, h RawHeaders) bool {
 	m.unhold(r)
 	*r = Request{Stream: r.Stream}
 	switch unsupported, loop := m.scan(h); {
@@ -225,7 +229,7 @@ func (m *Mirror) Start(r *Request, h Headers) bool {
 	}
 	for i := range m.cfg.Targets {
 		t := &m.cfg.Targets[i]
-		if !t.Match.matches(h) {
+		if !t.Match.match(h) {
 			continue
 		}
 		m.rec.Count(i, Matched)
@@ -250,23 +254,26 @@ func (m *Mirror) Start(r *Request, h Headers) bool {
 // copy could only be sent once the tunnel closed, with its frames as a body, and a
 // CONNECT has no :path, so Envoy would refuse it), and whether it carries the marker.
 // A byte is compared before each string: every request pays for this scan.
-func (m *Mirror) scan(h Headers) (unsupported, loop bool) {
+func (m *Mirror) scan(h RawHeaders) (unsupported, loop bool) {
 	marker := m.cfg.Marker
-	for _, kv := range h {
-		name := kv[0]
+	it := h.iter() // outside the loop: a loop variable whose address is taken is a new allocation per iteration
+	for {
+		name, value, ok := it.next()
+		if !ok {
+			return false, loop
+		}
 		switch {
 		case len(name) == len(marker) && name[0] == marker[0] && name == marker:
 			loop = true
 		case len(name) == len("upgrade") && name[0] == 'u' && name == "upgrade",
-			len(name) == len(":method") && name[1] == 'm' && name == ":method" && kv[1] == "CONNECT",
+			len(name) == len(":method") && name[1] == 'm' && name == ":method" && value == "CONNECT",
 			len(name) == len(":protocol") && name[1] == 'p' && name == ":protocol":
 			return true, loop
 		}
 	}
-	return false, loop
 }
 
-func (m *Mirror) sampled(t *Target, h Headers) bool {
+func (m *Mirror) sampled(t *Target, h RawHeaders) bool {
 	switch t.Percent {
 	case PercentScale:
 		return true
@@ -599,7 +606,7 @@ func statusCounter(status string) Counter {
 
 // isGRPC reports whether a request is a gRPC call: content-type application/grpc,
 // or application/grpc+proto and the like (the gRPC over HTTP/2 specification).
-func isGRPC(h Headers) bool {
+func isGRPC(h RawHeaders) bool {
 	ct, _ := h.Get("content-type")
 	const grpc = "application/grpc"
 	return len(ct) >= len(grpc) && ct[:len(grpc)] == grpc && (len(ct) == len(grpc) || ct[len(grpc)] == '+' || ct[len(grpc)] == ';')
@@ -610,10 +617,16 @@ func isGRPC(h Headers) bool {
 // content-length for a non-empty body. It fills a slice of the largest size it can
 // need rather than appending, and compares names by length first (see Headers.Get):
 // under TinyGo, each append and each string comparison is a call into the runtime.
-func (t *Target) copyHeaders(h Headers, marker string) [][2]string {
-	out := make([][2]string, len(h)+len(t.SetHeaders)+2)
+func (t *Target) copyHeaders(h RawHeaders, marker string) [][2]string {
+	out := make([][2]string, h.Len()+len(t.SetHeaders)+2)
 	n, hasAuthority := 0, false
-	for _, kv := range h {
+	it := h.iter() // outside the loop: a loop variable whose address is taken is a new allocation per iteration
+	for {
+		var kv [2]string
+		var ok bool
+		if kv[0], kv[1], ok = it.next(); !ok {
+			break
+		}
 		switch name := kv[0]; len(name) {
 		case len(":authority"):
 			if name == ":authority" {

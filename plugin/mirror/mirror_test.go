@@ -814,7 +814,7 @@ func TestCopyDropsRouterAndTraceHeaders(t *testing.T) {
 		cfg := mustParse(t, `{"targets":[{"name":"t","cluster":"c","tracing":"`+tc.tracing+`",
 			"headers":{"set":{"traceparent":"00-set-by-the-target"}}}]}`)
 		got := map[string]bool{}
-		for _, kv := range cfg.Targets[0].copyHeaders(request, cfg.Marker) {
+		for _, kv := range cfg.Targets[0].copyHeaders(RawHeadersOf(request), cfg.Marker) {
 			got[kv[0]] = true
 		}
 		want := map[string]bool{"traceparent": true} // set by the target: always there
@@ -853,7 +853,7 @@ func TestMirrorAnsweredGRPC(t *testing.T) {
 func TestIsGRPC(t *testing.T) {
 	for ct, want := range map[string]bool{"application/grpc": true, "application/grpc+proto": true,
 		"application/grpc;charset=utf-8": true, "application/grpc-web": false, "application/json": false, "": false} {
-		if got := isGRPC(Headers{{"content-type", ct}}); got != want {
+		if got := isGRPC(RawHeadersOf(Headers{{"content-type", ct}})); got != want {
 			t.Errorf("isGRPC(%q) = %v, want %v", ct, got, want)
 		}
 	}
