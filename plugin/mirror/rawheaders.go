@@ -24,7 +24,7 @@ func ParseRawHeaders(data string) (RawHeaders, error) {
 	if len(data) < 4 {
 		return RawHeaders{}, fmt.Errorf("serialized headers: %d bytes, less than the 4 of the count", len(data))
 	}
-	count := le32(data, 0)
+	count := size32(data, 0)
 	if count > rawHeaderLimit {
 		return RawHeaders{}, fmt.Errorf("serialized headers: a count of %d, more than %d", count, rawHeaderLimit)
 	}
@@ -36,7 +36,7 @@ func ParseRawHeaders(data string) (RawHeaders, error) {
 	left := uint64(len(data) - at)
 	for i := range n {
 		// Each size is at most 2^32-1; their sum over at most 2^20 pairs fits in 64 bits.
-		need := uint64(le32(data, 4+8*i)) + uint64(le32(data, 8+8*i)) + 2
+		need := uint64(size32(data, 4+8*i)) + uint64(size32(data, 8+8*i)) + 2 // in bounds: at fits
 		if need > left {
 			return RawHeaders{}, fmt.Errorf("serialized headers: header %d of %d passes the end of the %d bytes", i+1, n, len(data))
 		}
@@ -45,7 +45,7 @@ func ParseRawHeaders(data string) (RawHeaders, error) {
 	return RawHeaders{data: data, n: n}, nil
 }
 
-// le32 reads the little-endian uint32 at data[i:i+4].
+// le32 reads the little-endian uint32 at data[i:i+4]; see size32.
 func le32(data string, i int) uint32 {
 	return uint32(data[i]) | uint32(data[i+1])<<8 | uint32(data[i+2])<<16 | uint32(data[i+3])<<24
 }
@@ -70,7 +70,7 @@ func (it *rawIter) next() (name, value string, ok bool) {
 		return "", "", false
 	}
 	it.remaining--
-	ks, vs := int(le32(it.data, it.size)), int(le32(it.data, it.size+4))
+	ks, vs := int(size32(it.data, it.size)), int(size32(it.data, it.size+4))
 	it.size += 8
 	name = it.data[it.at : it.at+ks]
 	value = it.data[it.at+ks+1 : it.at+ks+1+vs]
@@ -91,7 +91,7 @@ func (h RawHeaders) Get(name string) (string, bool) {
 	pseudo := name[0] == ':'
 	data, size, at := h.data, 4, 4+8*h.n
 	for range h.n {
-		ks, vs := int(le32(data, size)), int(le32(data, size+4))
+		ks, vs := int(size32(data, size)), int(size32(data, size+4))
 		size += 8
 		if ks == len(name) && data[at] == name[0] && data[at:at+ks] == name {
 			v := data[at+ks+1 : at+ks+1+vs]
