@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -24,7 +25,7 @@ func TestRawHeaders(t *testing.T) {
 		if raw.Len() != len(h) {
 			t.Errorf("%q: Len = %d, want %d", h, raw.Len(), len(h))
 		}
-		if got := raw.Headers(); len(got) != len(h) || (len(h) > 0 && !equalHeaders(got, h)) {
+		if got := raw.Headers(); len(got) != len(h) || (len(h) > 0 && !slices.Equal(got, h)) {
 			t.Errorf("%q: Headers = %q", h, got)
 		}
 		for _, name := range names {
@@ -35,18 +36,6 @@ func TestRawHeaders(t *testing.T) {
 			}
 		}
 	}
-}
-
-func equalHeaders(a, b Headers) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestParseRawHeadersRejects: a map the host got wrong is an error naming what is
@@ -91,7 +80,7 @@ func FuzzRawHeaders(f *testing.F) {
 			t.Fatalf("Get(%q) = %q, %v; the slice says %q, %v", name, gv, gok, wv, wok)
 		}
 		again, err := ParseRawHeaders(SerializeHeaders(h))
-		if err != nil || !equalHeaders(again.Headers(), h) {
+		if err != nil || !slices.Equal(again.Headers(), h) {
 			t.Fatalf("a round trip changed %q: %q, %v", h, again.Headers(), err)
 		}
 		var m Mirror
