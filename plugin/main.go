@@ -48,7 +48,7 @@ type pluginContext struct {
 	tick      uint32          // the tick period set, in milliseconds; 0 for none
 	refusal   mirror.Throttle // how often a refused dispatch is logged
 	idle      []*httpContext  // contexts of ended requests, for reuse
-	calls     []*call         // calls whose copies have been answered, for reuse
+	calls     []*call         // calls answered, for reuse
 	ending    bool            // Envoy is ending this context (OnPluginDone)
 	// calling is the context id of the stream callback running, for streamExists.
 	calling uint32
@@ -242,72 +242,75 @@ func (p *pluginContext) setTick(period uint32) {
 // whenever it comes, whether or not the primary request is still there, and handed
 // to its comparison.
 func (p *pluginContext) send(c *mirror.Copy, start time.Time) {
-	call := p.newCall()
-	call.target, call.grpc, call.pair, call.start = c.Target, c.GRPC, c.Pair, start.UnixNano()
-	_, err := proxywasm.DispatchHttpCall(c.Cluster, c.Headers, c.Body, c.Trailers, c.TimeoutMs, call.answered)
+	k := p.newCall()
+	k.target, k.grpc, k.pair, k.sent = c.Target, c.GRPC, c.Pair, start.UnixNano()
+	_, err := proxywasm.DispatchHttpCall(c.Cluster, c.Headers, c.Body, c.Trailers, c.TimeoutMs, k.answered)
 	if err != nil {
-		p.calls = append(p.calls, call)
-		p.mirror.Refused(c.Target)
-		p.mirror.DropPair(c.Pair)
+		p.mirror.Refused(k.target)
+		p.mirror.DropPair(k.pair)
 		if ok, held := p.refusal.Allow(start.UnixNano()); ok {
-			name := p.mirror.Config().Targets[c.Target].Name
+			name := p.mirror.Config().Targets[k.target].Name
 			proxywasm.LogWarn("meshmirror: target " + name + ": Envoy refused the copy to cluster " + strconv.Quote(c.Cluster) +
 				": " + err.Error() + " (" + strconv.Itoa(held) + " more refusals not logged)")
 		}
+		p.freeCall(k)
 		return
 	}
-	p.mirror.Sent(c.Target)
+	p.mirror.Sent(k.target)
 }
 
-// call is a copy awaiting its answer: what the answer's callback needs. Calls are
-// reused, each with its callback bound once: under TinyGo, a closure per copy cost
-// an allocation for it and one for each variable it captured (BENCHMARKS.md).
+// call is what the answer to a sent copy needs of it. Its method is the callback
+// handed to the SDK: under TinyGo a closure allocates each variable it captures apart
+// (five allocations a copy), a method value of a pointer none. Calls are reused once
+// answered.
 type call struct {
-	plugin   *pluginContext
-	target   int
-	grpc     bool
-	pair     *mirror.Pair
-	start    int64 // nanoseconds: a time.Time field would cost the module 17 KB
-	answered func(numHeaders, bodySize, numTrailers int)
+	p      *pluginContext
+	target int
+	grpc   bool
+	pair   *mirror.Pair
+	// sent is when the copy was sent, in nanoseconds: in the module time.Now is the
+	// monotonic clock (TinyGo 0.41, runtime_tinygowasm.go), and a time.Time here
+	// costs 16 KB of module.
+	sent int64
 }
 
-// newCall returns a call for a copy: an idle one, or a new one.
+// maxIdleCalls bounds the calls kept for reuse.
+const maxIdleCalls = 256
+
 func (p *pluginContext) newCall() *call {
 	if n := len(p.calls); n > 0 {
-		c := p.calls[n-1]
+		k := p.calls[n-1]
 		p.calls[n-1] = nil
 		p.calls = p.calls[:n-1]
-		return c
+		return k
 	}
-	c := &call{plugin: p}
-	c.answered = c.answer
-	return c
+	return &call{p: p}
 }
 
-// answer records the answer to the call's copy and hands it to its comparison; the
-// call is then idle.
-func (c *call) answer(numHeaders, bodySize, numTrailers int) {
-	p, target, grpc, pair := c.plugin, c.target, c.grpc, c.pair
-	now := time.Now()
-	latency := (now.UnixNano() - c.start) / 1e6
-	c.pair = nil
+func (p *pluginContext) freeCall(k *call) {
+	k.pair = nil // the pair is decided: let it go
 	if len(p.calls) < maxIdleCalls {
-		p.calls = append(p.calls, c)
+		p.calls = append(p.calls, k)
 	}
-	a := answer(numHeaders, bodySize, numTrailers, grpc)
-	if p.mirror.WantsAnswerBody(pair, &a) {
+}
+
+// answered records the answer to the copy k was sent for.
+func (k *call) answered(numHeaders, bodySize, numTrailers int) {
+	p := k.p
+	now := time.Now()
+	a := answer(numHeaders, bodySize, numTrailers, k.grpc)
+	if p.mirror.WantsAnswerBody(k.pair, &a) {
 		a.Body, _ = proxywasm.GetHttpCallResponseBody(0, bodySize) // read once; nil skips the pair
 	}
-	outcome := p.mirror.Answered(target, grpc, &a, latency)
-	if pair != nil {
-		p.mirror.ShadowAnswered(pair, outcome == mirror.ResponseFailed, &a, latency, now.UnixNano())
+	latency := (now.UnixNano() - k.sent) / int64(time.Millisecond)
+	outcome := p.mirror.Answered(k.target, k.grpc, &a, latency)
+	if k.pair != nil {
+		p.mirror.ShadowAnswered(k.pair, outcome == mirror.ResponseFailed, &a, latency, now.UnixNano())
 		p.tell()
 	}
+	p.freeCall(k)
 	p.endIfSettled()
 }
-
-// maxIdleCalls bounds the calls kept for reuse, about 16 KiB.
-const maxIdleCalls = 256
 
 // tell logs and queues the reports of the pairs the mirror has just decided. Reports
 // go out from the plugin context on its next tick, so that their answers are counted
@@ -400,12 +403,12 @@ type httpContext struct {
 // OnHttpRequestHeaders implements types.HttpContext.
 func (h *httpContext) OnHttpRequestHeaders(_ int, endOfStream bool) types.Action {
 	h.plugin.calling = h.req.Stream
-	headers, err := proxywasm.GetHttpRequestHeaders()
+	headers, err := requestHeaders()
 	if err != nil {
 		proxywasm.LogDebug("meshmirror: reading request headers: " + err.Error())
 		return types.ActionContinue
 	}
-	h.pending = h.plugin.mirror.Start(&h.req, headers)
+	h.pending = h.plugin.mirror.StartRaw(&h.req, headers)
 	if endOfStream {
 		h.finish(nil)
 	}

@@ -561,3 +561,37 @@ func TestHttpContext_timeoutAndReset(t *testing.T) {
 			mirror.Matched: 2, mirror.Dispatched: 2, mirror.ResponseFailed: 2})
 	})
 }
+
+// TestHttpContext_answersOfReusedCalls answers copies to two targets, then copies of
+// a second request, which reuse the first ones' calls: each answer counts for its own
+// target.
+func TestHttpContext_answersOfReusedCalls(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host := start(t, vm, `{"targets": [{"name": "a", "cluster": "c-a"}, {"name": "b", "cluster": "c-b"}]}`)
+		statuses := [][2]string{{"503", "200"}, {"200", "404"}} // b's, then a's, per round
+		for round, answers := range statuses {
+			host.CompleteHttpContext(request(t, host, getRequest))
+			host.Tick()
+			sent := callouts(host) // every callout so far
+			if len(sent) != 2*(round+1) {
+				t.Fatalf("round %d: %d callouts in all, want %d", round+1, len(sent), 2*(round+1))
+			}
+			sent = sent[2*round:]
+			if sent[0].Upstream != "c-a" || sent[1].Upstream != "c-b" {
+				t.Fatalf("round %d: callouts %+v, want one to c-a, then one to c-b", round+1, sent)
+			}
+			// The newest first: the emulator reuses the ids of answered callouts.
+			host.CallOnHttpCallResponse(sent[1].CalloutID, [][2]string{{":status", answers[0]}}, nil, nil)
+			host.CallOnHttpCallResponse(sent[0].CalloutID, [][2]string{{":status", answers[1]}}, nil, nil)
+		}
+		wantCounters(t, host, "a", map[mirror.Counter]uint64{mirror.Matched: 2, mirror.Dispatched: 2,
+			mirror.Response2xx: 1, mirror.Response4xx: 1})
+		wantCounters(t, host, "b", map[mirror.Counter]uint64{mirror.Matched: 2, mirror.Dispatched: 2,
+			mirror.Response5xx: 1, mirror.Response2xx: 1})
+		for _, name := range []string{"a", "b"} {
+			if v, _ := host.GetGaugeMetric(mirror.InFlightName(name)); v != 0 {
+				t.Errorf("%s in_flight = %d, want 0", name, v)
+			}
+		}
+	})
+}

@@ -34,8 +34,8 @@ func (h Headers) Get(name string) (string, bool) {
 	return value, found
 }
 
-// matches reports whether the request satisfies every rule of m.
-func (m *Match) matches(h Headers) bool {
+// match reports whether the request satisfies every rule of m.
+func (m *Match) match(h RawHeaders) bool {
 	if len(m.Methods) > 0 {
 		method, _ := h.Get(":method")
 		if !contains(m.Methods, method) {
@@ -78,7 +78,7 @@ func anyPath(rules []PathRule, path string) bool {
 }
 
 // holds evaluates the condition; an inverted condition holds when the header is absent.
-func (r *HeaderRule) holds(h Headers) bool {
+func (r *HeaderRule) holds(h RawHeaders) bool {
 	value, present := h.Get(r.Name)
 	var ok bool
 	switch r.Kind {

@@ -160,3 +160,6 @@ func TestHeadersGet(t *testing.T) {
 		t.Errorf("nil Headers Get = %q, %v", v, ok)
 	}
 }
+
+// matches is match for headers held as a slice, as the tables write them.
+func (m *Match) matches(h Headers) bool { return m.match(RawHeadersOf(h)) }

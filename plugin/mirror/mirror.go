@@ -144,6 +144,8 @@ type Mirror struct {
 	waiting []*Pair
 	notices []string
 	now     int64 // the latest time a pair was decided at, in nanoseconds
+	// headerBufs are the header slices of copies handed to the host, for reuse.
+	headerBufs [][][2]string
 	// leases account for the body bytes of requests, and alive tells whether a
 	// stream still exists: the bytes of one that is gone are taken back (reclaim).
 	leases     []lease
@@ -161,6 +163,10 @@ type targetState struct {
 	noise    *noiseTable // for a target with a baseline
 	// dependents are the targets whose baseline this target is.
 	dependents []int
+	// authIn and authOut are the last :authority rewritten for a copy and what it
+	// became: requests to a service carry the same one, and rewriting it anew is two
+	// allocations a copy.
+	authIn, authOut string
 }
 
 // New returns a Mirror for cfg; seed feeds the random sampling.
@@ -199,20 +205,24 @@ type Request struct {
 	// none), and leaseGen its generation then.
 	lease    int
 	leaseGen uint32
-	headers  Headers
-	pending  uint32 // targets selected for a copy, by bit
-	withBody uint32 // the pending targets that copy the body
+	headers  RawHeaders // kept only while a copy is pending
+	pending  uint32     // targets selected for a copy, by bit
+	withBody uint32     // the pending targets that copy the body
 	body     []byte
 	bodySize int
 	early    bool // the response began before the request ended
 	resp     primaryResponse
 }
 
-// Start decides, per target, whether the request with these headers is to be copied:
-// a request that cannot be mirrored, marker, match, then sampling. It reports whether
-// any copy is pending; if not, the request needs nothing more from the mirror. It
-// keeps h until Finish.
-func (m *Mirror) Start(r *Request, h Headers) bool {
+// Start is StartRaw for headers held as a slice: it serializes them as the host
+// would. The module reads them serialized and calls StartRaw.
+func (m *Mirror) Start(r *Request, h Headers) bool { return m.StartRaw(r, RawHeadersOf(h)) }
+
+// StartRaw decides, per target, whether the request with these headers is to be
+// copied: a request that cannot be mirrored, marker, match, then sampling. It
+// reports whether any copy is pending; if not, the request needs nothing more from
+// the mirror. It keeps h until Finish.
+func (m *Mirror) StartRaw(r *Request, h RawHeaders) bool {
 	m.unhold(r)
 	*r = Request{Stream: r.Stream}
 	switch unsupported, loop := m.scan(h); {
@@ -225,7 +235,7 @@ func (m *Mirror) Start(r *Request, h Headers) bool {
 	}
 	for i := range m.cfg.Targets {
 		t := &m.cfg.Targets[i]
-		if !t.Match.matches(h) {
+		if !t.Match.match(h) {
 			continue
 		}
 		m.rec.Count(i, Matched)
@@ -250,23 +260,29 @@ func (m *Mirror) Start(r *Request, h Headers) bool {
 // copy could only be sent once the tunnel closed, with its frames as a body, and a
 // CONNECT has no :path, so Envoy would refuse it), and whether it carries the marker.
 // A byte is compared before each string: every request pays for this scan.
-func (m *Mirror) scan(h Headers) (unsupported, loop bool) {
+func (m *Mirror) scan(h RawHeaders) (unsupported, loop bool) {
 	marker := m.cfg.Marker
-	for _, kv := range h {
-		name := kv[0]
+	// The walk of RawHeaders.iter written out: a call per header was a twentieth of
+	// a request that matches nothing.
+	data, size, at := h.data, 4, 4+8*h.n
+	for range h.n {
+		ks, vs := int(size32(data, size)), int(size32(data, size+4))
+		size += 8
+		name := data[at : at+ks]
 		switch {
 		case len(name) == len(marker) && name[0] == marker[0] && name == marker:
 			loop = true
 		case len(name) == len("upgrade") && name[0] == 'u' && name == "upgrade",
-			len(name) == len(":method") && name[1] == 'm' && name == ":method" && kv[1] == "CONNECT",
+			len(name) == len(":method") && name[1] == 'm' && name == ":method" && data[at+ks+1:at+ks+1+vs] == "CONNECT",
 			len(name) == len(":protocol") && name[1] == 'p' && name == ":protocol":
 			return true, loop
 		}
+		at += ks + vs + 2
 	}
 	return false, loop
 }
 
-func (m *Mirror) sampled(t *Target, h Headers) bool {
+func (m *Mirror) sampled(t *Target, h RawHeaders) bool {
 	switch t.Percent {
 	case PercentScale:
 		return true
@@ -398,7 +414,7 @@ func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []C
 		c := Copy{
 			Target:    i,
 			Cluster:   t.Cluster,
-			Headers:   t.copyHeaders(r.headers, m.cfg.Marker),
+			Headers:   t.copyHeaders(r.headers, m.cfg.Marker, s, m.headerBuf()),
 			Trailers:  trailers,
 			TimeoutMs: t.TimeoutMs,
 			GRPC:      grpc,
@@ -426,8 +442,9 @@ func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []C
 	return out
 }
 
-// Recycle takes back the bodies of copies that have been handed to the host, which
-// keeps its own copy: call it once every copy in copies is sent or refused.
+// Recycle takes back the bodies and header slices of copies that have been handed
+// to the host, which keeps its own copy: call it once every copy in copies is sent or
+// refused.
 func (m *Mirror) Recycle(copies []Copy) {
 	var last *byte
 	for i := range copies {
@@ -435,7 +452,26 @@ func (m *Mirror) Recycle(copies []Copy) {
 			last = &b[0]
 			m.bodies.release(b)
 		}
+		if h := copies[i].Headers; h != nil && len(m.headerBufs) < maxHeaderBufs {
+			clear(h) // its strings hold the request's headers: let them go
+			m.headerBufs = append(m.headerBufs, h[:0])
+		}
 	}
+}
+
+// maxHeaderBufs bounds the header slices kept for reuse.
+const maxHeaderBufs = 16
+
+// headerBuf returns a header slice to reuse, or nil.
+func (m *Mirror) headerBuf() [][2]string {
+	n := len(m.headerBufs)
+	if n == 0 {
+		return nil
+	}
+	b := m.headerBufs[n-1]
+	m.headerBufs[n-1] = nil
+	m.headerBufs = m.headerBufs[:n-1]
+	return b
 }
 
 // Sent records that the host accepted a copy for target.
@@ -599,26 +635,39 @@ func statusCounter(status string) Counter {
 
 // isGRPC reports whether a request is a gRPC call: content-type application/grpc,
 // or application/grpc+proto and the like (the gRPC over HTTP/2 specification).
-func isGRPC(h Headers) bool {
+func isGRPC(h RawHeaders) bool {
 	ct, _ := h.Get("content-type")
 	const grpc = "application/grpc"
 	return len(ct) >= len(grpc) && ct[:len(grpc)] == grpc && (len(ct) == len(grpc) || ct[len(grpc)] == '+' || ct[len(grpc)] == ';')
 }
 
 // copyHeaders builds the copy's headers: the request's, less those the copy must not
-// carry (see dropped), with the target's mutations and the marker. content-length and transfer-encoding are left to Envoy, which sets
-// content-length for a non-empty body. It fills a slice of the largest size it can
-// need rather than appending, and compares names by length first (see Headers.Get):
-// under TinyGo, each append and each string comparison is a call into the runtime.
-func (t *Target) copyHeaders(h Headers, marker string) [][2]string {
-	out := make([][2]string, len(h)+len(t.SetHeaders)+2)
+// carry (see dropped), with the target's mutations and the marker. content-length and
+// transfer-encoding are left to Envoy, which sets content-length for a non-empty
+// body. It fills buf, or a new slice when buf is too small, of the largest size it
+// can need rather than appending, and compares names by length first (see
+// Headers.Get): under TinyGo, each append and each string comparison is a call into
+// the runtime. s keeps the last rewritten :authority.
+func (t *Target) copyHeaders(h RawHeaders, marker string, s *targetState, buf [][2]string) [][2]string {
+	out := buf[:0]
+	if need := h.Len() + len(t.SetHeaders) + 2; cap(out) >= need {
+		out = out[:need]
+	} else {
+		out = make([][2]string, need)
+	}
 	n, hasAuthority := 0, false
-	for _, kv := range h {
+	it := h.iter() // outside the loop: a loop variable whose address is taken is a new allocation per iteration
+	for {
+		var kv [2]string
+		var ok bool
+		if kv[0], kv[1], ok = it.next(); !ok {
+			break
+		}
 		switch name := kv[0]; len(name) {
 		case len(":authority"):
 			if name == ":authority" {
 				hasAuthority = true
-				kv[1] = t.authority(kv[1])
+				kv[1] = t.authority(kv[1], s)
 			}
 		case len("content-length"):
 			if name == "content-length" {
@@ -644,14 +693,18 @@ func (t *Target) copyHeaders(h Headers, marker string) [][2]string {
 	return out[:n+1]
 }
 
-func (t *Target) authority(original string) string {
+func (t *Target) authority(original string, s *targetState) string {
 	switch {
 	case t.Authority != "":
 		return t.Authority
-	case t.AuthoritySuffix != "":
-		return withSuffix(original, t.AuthoritySuffix)
+	case t.AuthoritySuffix == "":
+		return original
+	case original != s.authIn || s.authOut == "":
+		// A copy of original: it is a view of the request's buffer, which the
+		// cache would otherwise keep alive.
+		s.authIn, s.authOut = strings.Clone(original), withSuffix(original, t.AuthoritySuffix)
 	}
-	return original
+	return s.authOut
 }
 
 // withSuffix appends suffix to the host of an authority, before its port, as Envoy's

@@ -701,6 +701,42 @@ func TestMirrorBodyBuffersReused(t *testing.T) {
 	}
 }
 
+// TestMirrorHeadersReused: a recycled copy's header slice serves the next copy,
+// which holds its own request's headers, and the rewritten :authority of the last
+// request is reused only for the same authority.
+func TestMirrorHeadersReused(t *testing.T) {
+	m, _ := newMirror(t, `{"targets":[{"name":"a","cluster":"c","authoritySuffix":"-shadow"}]}`)
+	var r Request
+	copyOf := func(authority, path string) []Copy {
+		t.Helper()
+		if !m.Start(&r, Headers{{":method", "GET"}, {":path", path}, {":authority", authority}}) {
+			t.Fatalf("%s%s not copied", authority, path)
+		}
+		return m.Finish(&r, nil, 0, nil)
+	}
+	want := func(c Copy, authority, path string) {
+		t.Helper()
+		got := Headers(c.Headers)
+		if a, _ := got.Get(":authority"); a != authority {
+			t.Errorf(":authority = %q, want %q", a, authority)
+		}
+		if p, _ := got.Get(":path"); p != path {
+			t.Errorf(":path = %q, want %q", p, path)
+		}
+	}
+	first := copyOf("reviews:9080", "/one")
+	want(first[0], "reviews-shadow:9080", "/one")
+	m.Recycle(first)
+	second := copyOf("reviews:9080", "/two")
+	if &second[0].Headers[0] != &first[0].Headers[0] {
+		t.Error("the second copy did not reuse the first one's header slice")
+	}
+	want(second[0], "reviews-shadow:9080", "/two")
+	m.Recycle(second)
+	want(copyOf("ratings", "/three")[0], "ratings-shadow", "/three")
+	want(copyOf("reviews:9080", "/four")[0], "reviews-shadow:9080", "/four")
+}
+
 // BenchmarkMirrorBody measures the body path of the decision logic: a 64 KiB body in
 // 16 chunks, copied to one target and recycled.
 func BenchmarkMirrorBody(b *testing.B) {
@@ -814,7 +850,7 @@ func TestCopyDropsRouterAndTraceHeaders(t *testing.T) {
 		cfg := mustParse(t, `{"targets":[{"name":"t","cluster":"c","tracing":"`+tc.tracing+`",
 			"headers":{"set":{"traceparent":"00-set-by-the-target"}}}]}`)
 		got := map[string]bool{}
-		for _, kv := range cfg.Targets[0].copyHeaders(request, cfg.Marker) {
+		for _, kv := range cfg.Targets[0].copyHeaders(RawHeadersOf(request), cfg.Marker, &targetState{}, nil) {
 			got[kv[0]] = true
 		}
 		want := map[string]bool{"traceparent": true} // set by the target: always there
@@ -853,7 +889,7 @@ func TestMirrorAnsweredGRPC(t *testing.T) {
 func TestIsGRPC(t *testing.T) {
 	for ct, want := range map[string]bool{"application/grpc": true, "application/grpc+proto": true,
 		"application/grpc;charset=utf-8": true, "application/grpc-web": false, "application/json": false, "": false} {
-		if got := isGRPC(Headers{{"content-type", ct}}); got != want {
+		if got := isGRPC(RawHeadersOf(Headers{{"content-type", ct}})); got != want {
 			t.Errorf("isGRPC(%q) = %v, want %v", ct, got, want)
 		}
 	}
