@@ -16,8 +16,9 @@ func growHeap() bool
 
 // reserveHeap grows the heap to at least minHeapBytes before the first request.
 // TinyGo's collector scans the module's globals (about 100 KB here: strings, the
-// unicode tables of regexp) and the live heap on every cycle, and starts one whenever an allocation finds no free block; it grows the heap only when a cycle
-// frees less than a third of it. Left alone, meshmirror's heap settled at about 20 KB
+// unicode tables of regexp) and the live heap on every cycle, and starts one whenever
+// an allocation finds no free block; it grows the heap only when a cycle frees less
+// than a third of it. Left alone, meshmirror's heap settled at about 20 KB
 // free, so a cycle ran every 12 requests and took most of the time of a request that
 // matched nothing (BENCHMARKS.md). The heap never shrinks: this costs its size once.
 func reserveHeap() {
