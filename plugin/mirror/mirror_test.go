@@ -2,9 +2,7 @@ package mirror
 
 import (
 	"bytes"
-	"maps"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -195,119 +193,6 @@ func TestMirrorStartCounters(t *testing.T) {
 	rec.only(t, 0, nil)
 }
 
-func TestMirrorCopyHeaders(t *testing.T) {
-	h := Headers{
-		{":method", "POST"}, {":path", "/api/x?y=1"}, {":authority", "reviews.default"}, {":scheme", "http"},
-		{"authorization", "secret"}, {"x-env", "prod"}, {"cookie", "a=1"}, {"cookie", "b=2"},
-		{"content-length", "4"}, {"transfer-encoding", "chunked"}, {"x-keep", "1"}, {"x-keep", "2"},
-	}
-	tests := []struct {
-		name  string
-		extra string
-		want  [][2]string
-	}{
-		{
-			name: "no mutations",
-			want: [][2]string{
-				{":method", "POST"}, {":path", "/api/x?y=1"}, {":authority", "reviews.default"}, {":scheme", "http"},
-				{"authorization", "secret"}, {"x-env", "prod"}, {"cookie", "a=1"}, {"cookie", "b=2"},
-				{"x-keep", "1"}, {"x-keep", "2"}, {"x-meshmirror", "t"},
-			},
-		},
-		{
-			name:  "authority",
-			extra: `,"authority":"reviews-shadow.default.svc.cluster.local"`,
-			want: [][2]string{
-				{":method", "POST"}, {":path", "/api/x?y=1"}, {":authority", "reviews-shadow.default.svc.cluster.local"},
-				{":scheme", "http"}, {"authorization", "secret"}, {"x-env", "prod"}, {"cookie", "a=1"}, {"cookie", "b=2"},
-				{"x-keep", "1"}, {"x-keep", "2"}, {"x-meshmirror", "t"},
-			},
-		},
-		{
-			name:  "authoritySuffix",
-			extra: `,"authoritySuffix":"-shadow"`,
-			want: [][2]string{
-				{":method", "POST"}, {":path", "/api/x?y=1"}, {":authority", "reviews.default-shadow"}, {":scheme", "http"},
-				{"authorization", "secret"}, {"x-env", "prod"}, {"cookie", "a=1"}, {"cookie", "b=2"},
-				{"x-keep", "1"}, {"x-keep", "2"}, {"x-meshmirror", "t"},
-			},
-		},
-		{
-			name:  "set and remove",
-			extra: `,"headers":{"set":{"X-Env":"shadow","x-new":"n",":path":"/shadow"},"remove":["Authorization","cookie","x-absent"]}`,
-			want: [][2]string{
-				{":method", "POST"}, {":authority", "reviews.default"}, {":scheme", "http"},
-				{"x-keep", "1"}, {"x-keep", "2"},
-				{"x-env", "shadow"}, {"x-new", "n"}, {":path", "/shadow"}, {"x-meshmirror", "t"},
-			},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			m, rec := newMirror(t, oneTarget(tt.extra))
-			out := run(m, h, 0)
-			if len(out) != 1 {
-				t.Fatalf("got %d copies, want 1", len(out))
-			}
-			c := out[0]
-			got := c.Headers
-			// Set headers follow in the order of the JSON object, the marker last.
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("headers\n got %v\nwant %v", got, tt.want)
-			}
-			for _, name := range []string{"content-length", "transfer-encoding"} {
-				if v := headerValues(got, name); v != nil {
-					t.Errorf("copy carries %s: %v", name, v)
-				}
-			}
-			if v := headerValues(got, "x-meshmirror"); !reflect.DeepEqual(v, []string{"t"}) {
-				t.Errorf("marker = %v, want [t]", v)
-			}
-			if c.Cluster != "c" || c.TimeoutMs != 5000 || c.Target != 0 {
-				t.Errorf("copy = %+v", c)
-			}
-			// The primary's headers are not changed.
-			if h[2][1] != "reviews.default" || h[4][0] != "authorization" || len(h) != 12 {
-				t.Errorf("request headers changed: %v", h)
-			}
-			rec.only(t, 0, map[Counter]int{Matched: 1})
-		})
-	}
-}
-
-func TestMirrorCopyAuthorityWithoutOriginal(t *testing.T) {
-	h := Headers{{":method", "GET"}, {":path", "/"}}
-	m, _ := newMirror(t, oneTarget(`,"authority":"shadow.local"`))
-	out := run(m, h, 0)
-	if len(out) != 1 || !reflect.DeepEqual(headerValues(out[0].Headers, ":authority"), []string{"shadow.local"}) {
-		t.Errorf("copies %+v, want :authority shadow.local", out)
-	}
-	m, _ = newMirror(t, oneTarget(`,"authoritySuffix":"-shadow"`))
-	out = run(m, h, 0)
-	if len(out) != 1 || headerValues(out[0].Headers, ":authority") != nil {
-		t.Errorf("copies %+v, want no :authority", out)
-	}
-}
-
-func TestMirrorMarkerOnCopyPerTarget(t *testing.T) {
-	m, _ := newMirror(t, `{"marker":"x-shadow","targets":[{"name":"a","cluster":"ca"},{"name":"b","cluster":"cb"}]}`)
-	out := run(m, req("GET", "/"), 0)
-	if len(out) != 2 {
-		t.Fatalf("got %d copies, want 2", len(out))
-	}
-	for i, name := range []string{"a", "b"} {
-		if out[i].Target != i {
-			t.Errorf("copy %d: Target = %d", i, out[i].Target)
-		}
-		if v := headerValues(out[i].Headers, "x-shadow"); !reflect.DeepEqual(v, []string{name}) {
-			t.Errorf("copy %d: marker %v, want [%s]", i, v, name)
-		}
-		if v := headerValues(out[i].Headers, "x-meshmirror"); v != nil {
-			t.Errorf("copy %d carries the default marker %v", i, v)
-		}
-	}
-}
-
 func TestMirrorBody(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -489,74 +374,6 @@ func TestMirrorMaxInFlight(t *testing.T) {
 	}
 }
 
-func TestMirrorAnswered(t *testing.T) {
-	tests := []struct {
-		name    string
-		status  string
-		latency int64
-		want    Counter
-	}{
-		{"200", "200", 12, Response2xx},
-		{"204", "204", 12, Response2xx},
-		{"302", "302", 12, Response3xx},
-		{"404", "404", 12, Response4xx},
-		{"503", "503", 12, Response5xx},
-		{"fast 504", "504", 999, Response5xx},
-		{"504 at the timeout", "504", 1000, ResponseFailed},
-		{"504 after the timeout", "504", 1500, ResponseFailed},
-		{"503 after the timeout", "503", 1500, Response5xx},
-		{"no response", "", 3, ResponseFailed},
-		{"1xx", "100", 3, ResponseFailed},
-		{"malformed", "2x0", 3, ResponseFailed},
-		{"too long", "2000", 3, ResponseFailed},
-		{"600", "600", 3, ResponseFailed},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			m, rec := newMirror(t, oneTarget(`,"timeoutMs":1000`))
-			out := run(m, req("GET", "/"), 0)
-			if len(out) != 1 || rec.inFlight[0] != 1 {
-				t.Fatalf("copies %d, in_flight %d; want 1, 1", len(out), rec.inFlight[0])
-			}
-			m.Sent(0)
-			m.Answered(0, false, &Answer{Status: tt.status}, tt.latency)
-			rec.only(t, 0, map[Counter]int{Matched: 1, Dispatched: 1, tt.want: 1})
-			if !reflect.DeepEqual(rec.latency[0], []int64{tt.latency}) {
-				t.Errorf("latencies = %v, want [%d]", rec.latency[0], tt.latency)
-			}
-			if !reflect.DeepEqual(rec.deltas, []int{1, -1}) {
-				t.Errorf("in-flight deltas = %v, want [1 -1]", rec.deltas)
-			}
-		})
-	}
-}
-
-func TestMirrorInFlightNeverNegative(t *testing.T) {
-	m, rec := newMirror(t, `{"targets":[{"name":"a","cluster":"ca"},{"name":"b","cluster":"cb"}]}`)
-	// Answers and refusals without a copy in flight do not move the gauge.
-	m.Answered(0, false, &Answer{Status: "200"}, 1)
-	m.Refused(1)
-	if len(rec.deltas) != 0 {
-		t.Errorf("in-flight deltas %v without any copy", rec.deltas)
-	}
-	rec.only(t, 0, map[Counter]int{Response2xx: 1})
-	rec.only(t, 1, map[Counter]int{DispatchFailed: 1})
-
-	out := run(m, req("GET", "/"), 0)
-	if len(out) != 2 {
-		t.Fatalf("got %d copies", len(out))
-	}
-	m.Refused(0)
-	m.Refused(0)
-	m.Answered(1, false, &Answer{Status: ""}, 5000)
-	m.Answered(1, false, &Answer{Status: ""}, 5000)
-	if rec.inFlight[0] != 0 || rec.inFlight[1] != 0 || rec.minGauge < 0 {
-		t.Errorf("gauges %v (min %d), want 0 and never negative", rec.inFlight, rec.minGauge)
-	}
-	rec.only(t, 0, map[Counter]int{Matched: 1, Response2xx: 1, DispatchFailed: 2})
-	rec.only(t, 1, map[Counter]int{Matched: 1, DispatchFailed: 1, ResponseFailed: 2})
-}
-
 func TestMirrorOrderOfDecisions(t *testing.T) {
 	// A sampled-out request does not take a rate-limit token or an in-flight slot.
 	m, rec := newMirror(t, oneTarget(`,"percentage":0,"rateLimit":{"perSecond":1,"burst":1},"maxInFlight":1`))
@@ -615,21 +432,6 @@ func TestMetricNames(t *testing.T) {
 	}
 	if !strings.HasPrefix(CounterName("a", Response5xx), "meshmirror.a.") {
 		t.Error("CounterName prefix")
-	}
-}
-
-func TestWithSuffix(t *testing.T) {
-	tests := []struct{ authority, want string }{
-		{"reviews", "reviews-shadow"},
-		{"reviews:9080", "reviews-shadow:9080"},
-		{"reviews.default.svc.cluster.local:9080", "reviews.default.svc.cluster.local-shadow:9080"},
-		{"[::1]", "[::1]-shadow"},
-		{"[::1]:8080", "[::1]-shadow:8080"},
-	}
-	for _, tc := range tests {
-		if got := withSuffix(tc.authority, "-shadow"); got != tc.want {
-			t.Errorf("withSuffix(%q) = %q, want %q", tc.authority, got, tc.want)
-		}
 	}
 }
 
@@ -701,42 +503,6 @@ func TestMirrorBodyBuffersReused(t *testing.T) {
 	}
 }
 
-// TestMirrorHeadersReused: a recycled copy's header slice serves the next copy,
-// which holds its own request's headers, and the rewritten :authority of the last
-// request is reused only for the same authority.
-func TestMirrorHeadersReused(t *testing.T) {
-	m, _ := newMirror(t, `{"targets":[{"name":"a","cluster":"c","authoritySuffix":"-shadow"}]}`)
-	var r Request
-	copyOf := func(authority, path string) []Copy {
-		t.Helper()
-		if !m.Start(&r, Headers{{":method", "GET"}, {":path", path}, {":authority", authority}}) {
-			t.Fatalf("%s%s not copied", authority, path)
-		}
-		return m.Finish(&r, nil, 0, nil)
-	}
-	want := func(c Copy, authority, path string) {
-		t.Helper()
-		got := Headers(c.Headers)
-		if a, _ := got.Get(":authority"); a != authority {
-			t.Errorf(":authority = %q, want %q", a, authority)
-		}
-		if p, _ := got.Get(":path"); p != path {
-			t.Errorf(":path = %q, want %q", p, path)
-		}
-	}
-	first := copyOf("reviews:9080", "/one")
-	want(first[0], "reviews-shadow:9080", "/one")
-	m.Recycle(first)
-	second := copyOf("reviews:9080", "/two")
-	if &second[0].Headers[0] != &first[0].Headers[0] {
-		t.Error("the second copy did not reuse the first one's header slice")
-	}
-	want(second[0], "reviews-shadow:9080", "/two")
-	m.Recycle(second)
-	want(copyOf("ratings", "/three")[0], "ratings-shadow", "/three")
-	want(copyOf("reviews:9080", "/four")[0], "reviews-shadow:9080", "/four")
-}
-
 // BenchmarkMirrorBody measures the body path of the decision logic: a 64 KiB body in
 // 16 chunks, copied to one target and recycled.
 func BenchmarkMirrorBody(b *testing.B) {
@@ -772,28 +538,6 @@ func (nopRecorder) CountCompare(int, CompareCounter) {}
 func (nopRecorder) PrimaryLatency(int, int64)        {}
 func (nopRecorder) UnsupportedSkipped()              {}
 
-// TestMirrorCancel: copies whose calls the host cancels count once each in cancelled
-// and leave in_flight; copies answered before do not.
-func TestMirrorCancel(t *testing.T) {
-	m, rec := newMirror(t, `{"targets":[{"name":"a","cluster":"c"},{"name":"b","cluster":"d"}]}`)
-	for range 3 {
-		var r Request
-		m.Start(&r, Headers{{":method", "GET"}, {":path", "/"}, {":authority", "x"}})
-		m.Finish(&r, nil, 0, nil)
-	}
-	m.Sent(0)
-	m.Sent(0)
-	m.Sent(0)
-	m.Answered(0, false, &Answer{Status: "200"}, 1)
-	m.Cancel()
-	m.Cancel() // nothing left the second time
-	rec.only(t, 0, map[Counter]int{Matched: 3, Dispatched: 3, Response2xx: 1, Cancelled: 2})
-	rec.only(t, 1, map[Counter]int{Matched: 3, Cancelled: 3})
-	if rec.inFlight[0] != 0 || rec.inFlight[1] != 0 || rec.minGauge < 0 {
-		t.Errorf("in_flight = %v (lowest %d), want 0 and never negative", rec.inFlight, rec.minGauge)
-	}
-}
-
 // TestMirrorUnsupported: CONNECT and upgrade requests are never copied, and count once
 // each, whatever the targets.
 func TestMirrorUnsupported(t *testing.T) {
@@ -823,75 +567,6 @@ func TestMirrorUnsupported(t *testing.T) {
 				t.Error("an unsupported request counted as matched")
 			}
 		})
-	}
-}
-
-// TestCopyDropsRouterAndTraceHeaders: the copy never carries the x-envoy- headers
-// Envoy's router acts on, and carries trace context only with tracing "keep";
-// x-request-id and other x-envoy- headers stay.
-func TestCopyDropsRouterAndTraceHeaders(t *testing.T) {
-	request := Headers{{":method", "GET"}, {":path", "/"}, {":authority", "a"}, {"user-agent", "u"},
-		{"x-request-id", "rid"}, {"x-envoy-original-path", "/old"}, {"sec-fetch-mode", "cors"}, {"grpc-timeout", "1S"}}
-	for _, name := range routerHeaders {
-		request = append(request, [2]string{name, "0"})
-	}
-	for _, name := range append(traceHeaders, "x-datadog-trace-id", "x-datadog-parent-id") {
-		request = append(request, [2]string{name, "trace"})
-	}
-	kept := []string{":method", ":path", ":authority", "user-agent", "x-request-id", "x-envoy-original-path",
-		"sec-fetch-mode", "grpc-timeout", "x-meshmirror"}
-	for _, tc := range []struct {
-		tracing string
-		want    []string
-	}{
-		{"drop", kept},
-		{"keep", append(append(kept[:len(kept):len(kept)], traceHeaders...), "x-datadog-trace-id", "x-datadog-parent-id")},
-	} {
-		cfg := mustParse(t, `{"targets":[{"name":"t","cluster":"c","tracing":"`+tc.tracing+`",
-			"headers":{"set":{"traceparent":"00-set-by-the-target"}}}]}`)
-		got := map[string]bool{}
-		for _, kv := range cfg.Targets[0].copyHeaders(RawHeadersOf(request), cfg.Marker, &targetState{}, nil) {
-			got[kv[0]] = true
-		}
-		want := map[string]bool{"traceparent": true} // set by the target: always there
-		for _, name := range tc.want {
-			want[name] = true
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("tracing %s: copy headers %v, want %v", tc.tracing, slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
-		}
-	}
-}
-
-// TestMirrorAnsweredGRPC: a gRPC copy answered with HTTP 200 is a success only with
-// grpc-status 0; a non-gRPC copy ignores grpc-status.
-func TestMirrorAnsweredGRPC(t *testing.T) {
-	tests := []struct {
-		grpc   bool
-		answer Answer
-		want   Counter
-	}{
-		{true, Answer{Status: "200", GRPCStatus: "0"}, Response2xx},
-		{true, Answer{Status: "200", GRPCStatus: "14"}, ResponseGRPCError},
-		{true, Answer{Status: "200"}, ResponseGRPCError}, // no grpc-status: INTERNAL for a client
-		{true, Answer{Status: "204", GRPCStatus: "0"}, ResponseGRPCError},
-		{true, Answer{Status: "503"}, Response5xx},
-		{true, Answer{}, ResponseFailed},
-		{false, Answer{Status: "200", GRPCStatus: "14"}, Response2xx},
-	}
-	for _, tt := range tests {
-		m, rec := newMirror(t, `{"targets":[{"name":"a","cluster":"c"}]}`)
-		m.Answered(0, tt.grpc, &tt.answer, 1)
-		rec.only(t, 0, map[Counter]int{tt.want: 1})
-	}
-}
-
-func TestIsGRPC(t *testing.T) {
-	for ct, want := range map[string]bool{"application/grpc": true, "application/grpc+proto": true,
-		"application/grpc;charset=utf-8": true, "application/grpc-web": false, "application/json": false, "": false} {
-		if got := isGRPC(RawHeadersOf(Headers{{"content-type", ct}})); got != want {
-			t.Errorf("isGRPC(%q) = %v, want %v", ct, got, want)
-		}
 	}
 }
 
