@@ -105,6 +105,15 @@ func TestHttpContext_compare(t *testing.T) {
 			map[mirror.CompareCounter]uint64{mirror.CompareDiffers: 1, mirror.CompareStatusDiffers: 1}, "changed at status"},
 		{"header", `{"body": "none"}`, [][2]string{{":status", "200"}, {"content-type", "text/html"}}, nil, false,
 			map[mirror.CompareCounter]uint64{mirror.CompareDiffers: 1, mirror.CompareHeadersDiffer: 1}, "changed at header content-type"},
+		// Bodies that part at their first bytes: the one-pass check against the primary's
+		// nodes settles the first; the second it hands to the full walk, which places it.
+		{"same, written otherwise, keys in order", `{"ignore": ["meta.requestId"]}`, jsonResponse,
+			bytes.ReplaceAll(items("9.99"), []byte(": "), []byte(":")), false,
+			map[mirror.CompareCounter]uint64{mirror.CompareSame: 1}, ""},
+		{"changed field, written otherwise", `{"ignore": ["meta.requestId"]}`, jsonResponse,
+			bytes.ReplaceAll(items("10.99"), []byte(": "), []byte(":")), false,
+			map[mirror.CompareCounter]uint64{mirror.CompareDiffers: 1, mirror.CompareBodyDiffers: 1},
+			"GET /api/items differently: changed at body items.3.price (0 more"},
 		{"exact: the same JSON, formatted otherwise", `{"body": "exact"}`, jsonResponse, bytes.ReplaceAll(items("9.99"), []byte(": "), []byte(":")), false,
 			map[mirror.CompareCounter]uint64{mirror.CompareDiffers: 1, mirror.CompareBodyDiffers: 1}, "changed at body ("},
 		{"shadow body over maxBytes", `{"maxBytes": 100}`, jsonResponse, append(items("9.99"), strings.Repeat(" ", 100)...), false,
