@@ -298,37 +298,3 @@ func isDigits(s string) bool {
 	}
 	return true
 }
-
-// Endpoint is path with its segments that are ids written {id}: numbers, UUIDs, and
-// runs of 16 or more hex digits (/api/items/42 and /api/items/43 are one endpoint,
-// /api/items/{id}). The query, if any, is left out.
-func Endpoint(path string) string {
-	if i := strings.IndexByte(path, '?'); i >= 0 {
-		path = path[:i]
-	}
-	segs := strings.Split(path, "/")
-	for i, s := range segs {
-		if isDigits(s) || isUUID(s) || len(s) >= 16 && isHex(s) {
-			segs[i] = "{id}"
-		}
-	}
-	return strings.Join(segs, "/")
-}
-
-func isHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i] | 0x20 // lower case
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// isUUID reports whether s is 8-4-4-4-12 hex digits.
-func isUUID(s string) bool {
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return false
-	}
-	return isHex(s[:8]) && isHex(s[9:13]) && isHex(s[14:18]) && isHex(s[19:23]) && isHex(s[24:])
-}

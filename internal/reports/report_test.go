@@ -3,6 +3,8 @@ package reports
 import (
 	"strings"
 	"testing"
+
+	"github.com/meshmirror/meshmirror/plugin/endpoint"
 )
 
 // plugin is a report as the plugin writes it (plugin/mirror/pair.go), with values.
@@ -61,26 +63,6 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestEndpoint(t *testing.T) {
-	tests := []struct{ path, want string }{
-		{"/", "/"},
-		{"/api/items", "/api/items"},
-		{"/api/items/42", "/api/items/{id}"},
-		{"/api/items/42/reviews/7?page=2", "/api/items/{id}/reviews/{id}"},
-		{"/users/3F2504E0-4F89-11D3-9A0C-0305E82C3301/cart", "/users/{id}/cart"},
-		{"/blobs/0123456789abcdef0123", "/blobs/{id}"},
-		{"/blobs/0123456789abcde", "/blobs/0123456789abcde"}, // 15 hex digits: a word, maybe
-		{"/v2/items", "/v2/items"},
-		{"/api/café", "/api/café"},
-		{"/a//b/", "/a//b/"},
-	}
-	for _, tc := range tests {
-		if got := Endpoint(tc.path); got != tc.want {
-			t.Errorf("Endpoint(%q) = %q, want %q", tc.path, got, tc.want)
-		}
-	}
-}
-
 func TestDifference_Place(t *testing.T) {
 	tests := []struct {
 		d    Difference
@@ -122,6 +104,6 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("place %q of part %q", p, d.Part)
 			}
 		}
-		Endpoint(r.Path)
+		endpoint.Of(r.Path)
 	})
 }

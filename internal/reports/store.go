@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meshmirror/meshmirror/plugin/endpoint"
+
 	_ "modernc.org/sqlite" // the "sqlite" driver: SQLite in Go, no cgo
 )
 
@@ -192,7 +194,7 @@ func (s *Store) commit(batch []job) error {
 	}
 	for _, j := range batch {
 		r := j.r
-		endpoint := Endpoint(r.Path)
+		endpoint := endpoint.Of(r.Path)
 		res, err := insReport.ExecContext(ctx, j.at.UnixNano(), r.Target, r.Method, endpoint, r.Path, r.RequestID,
 			r.Primary.Status, r.Shadow.Status, r.Primary.LatencyMs, r.Shadow.LatencyMs, r.Primary.Bytes, r.Shadow.Bytes, string(j.doc))
 		if err != nil {
