@@ -48,7 +48,7 @@ test: chromium $(WASM) $(WASM_NAMES)
 	@# the deadline (golang/go#75804, fixed in Go 1.27), as it did once in CI here.
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=200000x ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzParseNumber -fuzztime=50000x ./plugin/mirror
-	go test -run='^$$' -fuzz=FuzzSprintf -fuzztime=50000x ./plugin/mirror
+	go test -run='^$$' -fuzz=FuzzSprintf -fuzztime=50000x ./plugin/internal/text
 	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=300000x ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzCompareScanner -fuzztime=200000x ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzRawHeaders -fuzztime=100000x ./plugin/mirror

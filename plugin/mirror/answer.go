@@ -1,6 +1,10 @@
 package mirror
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/meshmirror/meshmirror/plugin/internal/text"
+)
 
 // What comes back for a sent copy: its outcome, counted, and the copies in flight.
 
@@ -80,23 +84,23 @@ func localReplyStatus(status string) bool {
 // localReply reports whether a is one of Envoy's local replies rather than the
 // shadow's answer.
 func localReply(grpc bool, a *Answer) bool {
-	var text string
+	var msg string
 	switch {
 	case grpc && a.Status == "200":
 		if a.GRPCStatus != "14" || a.Size != 0 {
 			return false
 		}
-		text = a.GRPCMessage // percent-encoded, which leaves these texts as they are
+		msg = a.GRPCMessage // percent-encoded, which leaves these texts as they are
 	case localReplyStatus(a.Status):
 		if ct, _ := a.Headers.Get("content-type"); ct != "text/plain" {
 			return false
 		}
-		text = inPlace(a.Body)
+		msg = text.InPlace(a.Body)
 	default:
 		return false
 	}
 	for _, r := range localReplies {
-		if strings.HasPrefix(text, r) {
+		if strings.HasPrefix(msg, r) {
 			return true
 		}
 	}

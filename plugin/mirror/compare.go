@@ -4,8 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
-	"unsafe"
+
+	"github.com/meshmirror/meshmirror/plugin/internal/text"
 )
 
 // Limits of a comparison.
@@ -78,9 +78,9 @@ type Difference struct {
 // placeOf hashes a place that is not in a JSON body: "status", "header <name>", or
 // "body" for a body compared as a whole.
 func placeOf(part Part, where string) uint64 {
-	h := fnv1aString(fnvOffset, part.String())
+	h := text.FNV1aString(text.FNVOffset, part.String())
 	if where != "" {
-		h = fnv1aString(fnv1aString(h, " "), where)
+		h = text.FNV1aString(text.FNV1aString(h, " "), where)
 	}
 	return h
 }
@@ -97,7 +97,7 @@ func (d *Difference) Place() string {
 // The hashes of a whole body's place, and of "body " that begins a JSON path's.
 var (
 	bodyPlace       = placeOf(PartBody, "")
-	bodyPlacePrefix = fnv1aString(fnvOffset, "body ")
+	bodyPlacePrefix = text.FNV1aString(text.FNVOffset, "body ")
 	statusPlace     = placeOf(PartStatus, "")
 )
 
@@ -149,36 +149,18 @@ func compareJSONExtra(a, b []byte, ignore []IgnorePath, values, allowExtra bool,
 	return c.diffs
 }
 
-// inPlace is the string of b's bytes, without a copy; b must not change while it is
-// in use.
-func inPlace(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
-
 // bodyDifference is a difference of two bodies as a whole.
 func bodyDifference(a, b []byte, values bool) Difference {
 	d := Difference{Part: PartBody, place: bodyPlace}
 	if values {
-		d.Primary, d.Shadow = cut(inPlace(a)), cut(inPlace(b))
+		d.Primary, d.Shadow = cut(text.InPlace(a)), cut(text.InPlace(b))
 	}
 	return d
 }
 
 // cut returns a copy of s shortened to MaxValueBytes, at a character boundary: a copy,
 // so that a difference kept for a log or a report holds on to no body.
-func cut(s string) string { return cutTo(s, MaxValueBytes) }
-
-// cutTo returns a copy of s shortened to at most limit bytes, at a character
-// boundary: never a string that shares the memory of s (a body, a header map).
-func cutTo(s string, limit int) string { return strings.Clone(prefixTo(s, limit)) }
-
-// prefixTo is s shortened to at most limit bytes, at a character boundary; it shares
-// the memory of s.
-func prefixTo(s string, limit int) string {
-	n := min(len(s), limit)
-	for n < len(s) && n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+func cut(s string) string { return text.CutTo(s, MaxValueBytes) }
 
 // comparers keeps a jsonComparer between pairs, so that its buffers are reused: a
 // compared pair allocates only for the differences it finds.
@@ -230,10 +212,10 @@ func (c *jsonComparer) differ(kind DiffKind, a, b int32) {
 	}
 	d := Difference{Part: PartBody, Kind: kind, Where: string(c.path), place: bodyPlace}
 	if len(c.pattern) > 0 {
-		d.place = fnv1a(bodyPlacePrefix, c.pattern)
+		d.place = text.FNV1a(bodyPlacePrefix, c.pattern)
 	}
 	if c.values {
-		d.Primary, d.Shadow = cut(inPlace(c.a.raw(a))), cut(inPlace(c.b.raw(b)))
+		d.Primary, d.Shadow = cut(text.InPlace(c.a.raw(a))), cut(text.InPlace(c.b.raw(b)))
 	}
 	c.diffs = append(c.diffs, d)
 }
@@ -250,7 +232,7 @@ func (c *jsonComparer) value(a, b int32, mask uint64, depth int) {
 	case na.kind != nb.kind:
 		c.differ(Changed, a, b)
 	case na.kind == kindNumber:
-		if !numbersEqual(inPlace(c.a.raw(a)), inPlace(c.b.raw(b))) {
+		if !numbersEqual(text.InPlace(c.a.raw(a)), text.InPlace(c.b.raw(b))) {
 			c.differ(Changed, a, b)
 		}
 	case na.kind == kindString:
@@ -294,7 +276,7 @@ func (c *jsonComparer) same(a, b int32, mask uint64, depth int) bool {
 			if object {
 				idx = -1
 			}
-			if m, ignored = descend(c.ignore, m, depth, inPlace(key), idx); ignored {
+			if m, ignored = descend(c.ignore, m, depth, text.InPlace(key), idx); ignored {
 				continue
 			}
 		}
@@ -328,7 +310,7 @@ func (c *jsonComparer) sameValue(a, b int32, mask uint64, depth int) bool {
 	case na.kind != nb.kind:
 		return false
 	case na.kind == kindNumber:
-		return numbersEqual(inPlace(c.a.raw(a)), inPlace(c.b.raw(b)))
+		return numbersEqual(text.InPlace(c.a.raw(a)), text.InPlace(c.b.raw(b)))
 	case na.kind == kindString:
 		return c.sameString(a, b)
 	}
@@ -420,7 +402,7 @@ func (c *jsonComparer) array(a, b int32, mask uint64, depth int) {
 // member compares the member at key (or array index, when index >= 0) of both sides,
 // nodes a and b; kind is Missing or Extra when only one side has it.
 func (c *jsonComparer) member(key []byte, index int, a, b int32, kind DiffKind, mask uint64, depth int) {
-	mask, ignored := descend(c.ignore, mask, depth, inPlace(key), index)
+	mask, ignored := descend(c.ignore, mask, depth, text.InPlace(key), index)
 	if ignored {
 		return
 	}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/meshmirror/meshmirror/plugin/internal/text"
+
 	"github.com/tidwall/gjson"
 )
 
@@ -29,7 +31,7 @@ func refCompareJSONExtra(a, b []byte, ignore []IgnorePath, values, allowExtra bo
 	c := refComparer{ignore: ignore, values: values, allowExtra: allowExtra, diffs: out, limit: max(MaxDifferences, len(out)+1)}
 	// Parsed in place: gjson.ParseBytes would copy both bodies. Nothing keeps a
 	// string of the walk (cut copies the values a difference keeps).
-	c.value(gjson.Parse(inPlace(a)), gjson.Parse(inPlace(b)), 1<<len(ignore)-1, 0)
+	c.value(gjson.Parse(text.InPlace(a)), gjson.Parse(text.InPlace(b)), 1<<len(ignore)-1, 0)
 	return c.diffs
 }
 
@@ -69,7 +71,7 @@ func (c *refComparer) differ(kind DiffKind, a, b gjson.Result) {
 	}
 	d := Difference{Part: PartBody, Kind: kind, Where: string(c.path), place: bodyPlace}
 	if len(c.pattern) > 0 {
-		d.place = fnv1a(bodyPlacePrefix, c.pattern)
+		d.place = text.FNV1a(bodyPlacePrefix, c.pattern)
 	}
 	if c.values {
 		d.Primary, d.Shadow = cut(a.Raw), cut(b.Raw)

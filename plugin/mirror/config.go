@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/meshmirror/meshmirror/plugin/internal/text"
 )
 
 // Limits and defaults of the configuration, as in SPEC.md.
@@ -280,7 +282,7 @@ type parser struct {
 }
 
 func (p *parser) addf(path, format string, args ...any) {
-	p.problems = append(p.problems, Problem{Path: path, Message: sprintf(format, args...)})
+	p.problems = append(p.problems, Problem{Path: path, Message: text.Sprintf(format, args...)})
 }
 
 func (p *parser) err() error {

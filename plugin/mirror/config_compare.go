@@ -2,6 +2,8 @@ package mirror
 
 import (
 	"strings"
+
+	"github.com/meshmirror/meshmirror/plugin/internal/text"
 )
 
 // Parsing compare: the comparison's keys, its ignore paths, its report, and the
@@ -211,7 +213,7 @@ func parseIgnorePath(s string) (IgnorePath, string) {
 		return ip, msg
 	}
 	if len(ip.Segments) > maxCompareDepth {
-		return ip, sprintf("has more than %d segments", maxCompareDepth)
+		return ip, text.Sprintf("has more than %d segments", maxCompareDepth)
 	}
 	return ip, ""
 }

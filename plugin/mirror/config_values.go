@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/meshmirror/meshmirror/plugin/internal/text"
 )
 
 // The parser's readers of typed values, each reporting a problem with its path, and
@@ -22,9 +24,9 @@ func (p *parser) object(path string, v jsonValue, known []string) (map[string]js
 	v.ForEach(func(k string, value jsonValue) bool {
 		switch {
 		case !contains(known, k):
-			msg := sprintf("unknown key %q", k)
+			msg := text.Sprintf("unknown key %q", k)
 			if near := nearest(k, known); near != "" {
-				msg += sprintf(" (did you mean %q?)", near)
+				msg += text.Sprintf(" (did you mean %q?)", near)
 			}
 			p.addf(path, "%s", msg)
 		case fieldSeen(fields, k):

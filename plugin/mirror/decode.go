@@ -8,6 +8,8 @@ import (
 	"hash/crc32"
 	"io"
 	"strings"
+
+	"github.com/meshmirror/meshmirror/plugin/internal/text"
 )
 
 // Encoding is a body's content-encoding, as a comparison treats it.
@@ -35,7 +37,7 @@ func parseEncoding(value string) (e encoding, other uint64) {
 	case "deflate":
 		return deflateEncoded, 0
 	}
-	return otherEncoding, fnv1a(fnvOffset, []byte(v))
+	return otherEncoding, text.FNV1a(text.FNVOffset, []byte(v))
 }
 
 // Why a body could not be decoded.

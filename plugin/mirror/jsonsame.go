@@ -1,5 +1,7 @@
 package mirror
 
+import "github.com/meshmirror/meshmirror/plugin/internal/text"
+
 // A lock-step pass: the shadow's text checked against the primary's scanned nodes,
 // so that the usual pair, the same value written differently, costs one scan and one
 // pass instead of two scans and a walk.
@@ -61,7 +63,7 @@ func (c *jsonComparer) sameText(data []byte) bool {
 							index = -1
 						}
 						var ignored bool
-						if mask, ignored = descend(c.ignore, mask, depth-1, inPlace(key), index); ignored {
+						if mask, ignored = descend(c.ignore, mask, depth-1, text.InPlace(key), index); ignored {
 							skip, skipNode = depth, n
 						}
 					}
@@ -96,7 +98,7 @@ func (c *jsonComparer) sameText(data []byte) bool {
 				i = end
 			case ch == '-' || ch >= '0' && ch <= '9':
 				end, ok := scanNumber(data, i)
-				if !ok || skip < 0 && (a.nodes[n].kind != kindNumber || !numbersEqual(inPlace(a.raw(n)), inPlace(data[i:end]))) {
+				if !ok || skip < 0 && (a.nodes[n].kind != kindNumber || !numbersEqual(text.InPlace(a.raw(n)), text.InPlace(data[i:end]))) {
 					return false
 				}
 				i = end

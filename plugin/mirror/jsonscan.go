@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/meshmirror/meshmirror/plugin/internal/text"
 )
 
 // jsonDoc is a JSON document scanned once: validated, and its values laid out as
@@ -454,7 +456,7 @@ func skipDigits(data []byte, i int) int {
 }
 
 func literal(data []byte, i int, word string) (int, bool) {
-	if len(data)-i < len(word) || inPlace(data[i:i+len(word)]) != word {
+	if len(data)-i < len(word) || text.InPlace(data[i:i+len(word)]) != word {
 		return i, false
 	}
 	return i + len(word), true

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshmirror/meshmirror/plugin/internal/text"
+
 	"github.com/tidwall/gjson"
 )
 
@@ -194,7 +196,7 @@ func TestNoiseLearned(t *testing.T) {
 func TestNoiseDecays(t *testing.T) {
 	m, _ := newMirror(t, baselineConfig)
 	table := m.targets[0].noise
-	at := Difference{Part: PartBody, Where: "at", place: fnv1aString(bodyPlacePrefix, "at")}
+	at := Difference{Part: PartBody, Where: "at", place: text.FNV1aString(bodyPlacePrefix, "at")}
 	for range 40 {
 		table.count([]Difference{at}, true)
 	}
@@ -209,7 +211,7 @@ func TestNoiseDecays(t *testing.T) {
 	}
 	for i := range 200 {
 		d := Difference{Part: PartBody, Where: fmt.Sprint("k", i)}
-		d.place = fnv1aString(bodyPlacePrefix, d.Where)
+		d.place = text.FNV1aString(bodyPlacePrefix, d.Where)
 		table.count([]Difference{d}, true)
 	}
 	if table.n != maxNoisePlaces || table.find(at.place) != nil {

@@ -3,6 +3,8 @@ package mirror
 import (
 	"strconv"
 	"strings"
+
+	"github.com/meshmirror/meshmirror/plugin/internal/text"
 )
 
 // A pair is a dispatched copy of a target with compare and its primary request. The
@@ -87,28 +89,6 @@ type primaryResponse struct {
 // deferred logging, reset) tells the plugin no other way.
 const pairStaleNs = 60e9
 
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
-// fnv1a continues a 64-bit FNV-1a hash over b: bodies compared exactly are hashed as
-// they stream, never held.
-func fnv1a(h uint64, b []byte) uint64 {
-	for _, c := range b {
-		h = (h ^ uint64(c)) * fnvPrime
-	}
-	return h
-}
-
-// fnv1aString is fnv1a over the bytes of s.
-func fnv1aString(h uint64, s string) uint64 {
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint64(s[i])) * fnvPrime
-	}
-	return h
-}
-
 // Observing reports whether the primary's response is observed for a comparison: a
 // copy of the request waits to be compared with it.
 func (r *Request) Observing() bool { return r.resp.n > 0 }
@@ -142,11 +122,11 @@ func (m *Mirror) newPair(target int, r *Request, grpc bool, now int64) *Pair {
 		path = path[:i] // the query may hold personal data: never logged
 	}
 	requestID, _ := r.headers.Get("x-request-id")
-	method, path = prefixTo(method, maxMethodBytes), prefixTo(path, maxPathBytes)
-	requestID = prefixTo(requestID, maxRequestIDBytes)
+	method, path = text.PrefixTo(method, maxMethodBytes), text.PrefixTo(path, maxPathBytes)
+	requestID = text.PrefixTo(requestID, maxRequestIDBytes)
 	// One copy of the three, out of the host's header map: one allocation, not three.
 	kept := make([]byte, 0, len(method)+len(path)+len(requestID))
-	text := inPlace(append(append(append(kept, method...), path...), requestID...))
+	text := text.InPlace(append(append(append(kept, method...), path...), requestID...))
 	p := &Pair{target: target, slot: len(m.live), grpc: grpc, stream: r.Stream,
 		method: text[:len(method)], path: text[len(method) : len(method)+len(path)],
 		requestID: text[len(method)+len(path):], start: now}
@@ -272,7 +252,7 @@ func (m *Mirror) ShadowAnswered(p *Pair, failed bool, a *Answer, latencyMs, now 
 	case hold:
 		s.body, s.held = a.Body, true
 	case hash:
-		s.hash, s.hashed = fnv1a(fnvOffset, a.Body), true
+		s.hash, s.hashed = text.FNV1a(text.FNVOffset, a.Body), true
 	}
 	if p.primary.done {
 		m.decide(p, now)
@@ -452,7 +432,7 @@ type bodyView struct {
 
 func (v *bodyView) sum() uint64 {
 	if v.held {
-		return fnv1a(fnvOffset, v.data)
+		return text.FNV1a(text.FNVOffset, v.data)
 	}
 	return v.hash
 }

@@ -1,6 +1,10 @@
 package mirror
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/meshmirror/meshmirror/plugin/internal/text"
+)
 
 // RawHeaders is a header map as the host hands it over (proxy_get_header_map_pairs):
 // a little-endian uint32 count n, n pairs of uint32 sizes (name, value), then each
@@ -22,23 +26,23 @@ const rawHeaderLimit = 1 << 20
 // in use.
 func ParseRawHeaders(data string) (RawHeaders, error) {
 	if len(data) < 4 {
-		return RawHeaders{}, errors.New(sprintf("serialized headers: %d bytes, less than the 4 of the count", len(data)))
+		return RawHeaders{}, errors.New(text.Sprintf("serialized headers: %d bytes, less than the 4 of the count", len(data)))
 	}
 	count := size32(data, 0)
 	if count > rawHeaderLimit {
-		return RawHeaders{}, errors.New(sprintf("serialized headers: a count of %d, more than %d", count, rawHeaderLimit))
+		return RawHeaders{}, errors.New(text.Sprintf("serialized headers: a count of %d, more than %d", count, rawHeaderLimit))
 	}
 	n := int(count)
 	at := 4 + 8*n // where the names and values begin
 	if at > len(data) {
-		return RawHeaders{}, errors.New(sprintf("serialized headers: %d bytes, too few for the sizes of %d headers", len(data), n))
+		return RawHeaders{}, errors.New(text.Sprintf("serialized headers: %d bytes, too few for the sizes of %d headers", len(data), n))
 	}
 	left := uint64(len(data) - at)
 	for i := range n {
 		// Each size is at most 2^32-1; their sum over at most 2^20 pairs fits in 64 bits.
 		need := uint64(size32(data, 4+8*i)) + uint64(size32(data, 8+8*i)) + 2 // in bounds: at fits
 		if need > left {
-			return RawHeaders{}, errors.New(sprintf("serialized headers: header %d of %d passes the end of the %d bytes", i+1, n, len(data)))
+			return RawHeaders{}, errors.New(text.Sprintf("serialized headers: header %d of %d passes the end of the %d bytes", i+1, n, len(data)))
 		}
 		left -= need
 	}

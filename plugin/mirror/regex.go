@@ -3,6 +3,8 @@ package mirror
 import (
 	"errors"
 	"regexp/syntax"
+
+	"github.com/meshmirror/meshmirror/plugin/internal/text"
 )
 
 // checkRegexSize refuses a pattern whose compilation could exhaust the module's stack.
@@ -14,17 +16,17 @@ import (
 // nesting, and its nesting after expansion, regexCost, must stay within maxRegexCost.
 func checkRegexSize(pattern string) error {
 	if len(pattern) > maxPatternBytes {
-		return errors.New(sprintf("regex is %d bytes long, more than the %d allowed", len(pattern), maxPatternBytes))
+		return errors.New(text.Sprintf("regex is %d bytes long, more than the %d allowed", len(pattern), maxPatternBytes))
 	}
 	if depth := groupDepth(pattern); depth > maxGroupDepth {
-		return errors.New(sprintf("regex %q nests groups %d deep, more than the %d allowed", pattern, depth, maxGroupDepth))
+		return errors.New(text.Sprintf("regex %q nests groups %d deep, more than the %d allowed", pattern, depth, maxGroupDepth))
 	}
 	re, err := syntax.Parse(pattern, syntax.Perl)
 	if err != nil {
-		return errors.New(sprintf("not a valid RE2 regex %q: %v", pattern, err))
+		return errors.New(text.Sprintf("not a valid RE2 regex %q: %v", pattern, err))
 	}
 	if cost := regexCost(re); cost > maxRegexCost {
-		return errors.New(sprintf("regex %q is too deeply nested once its counted repetitions are expanded (cost %d, at most %d allowed): use * or + instead of large {n,m}, and fewer nested groups",
+		return errors.New(text.Sprintf("regex %q is too deeply nested once its counted repetitions are expanded (cost %d, at most %d allowed): use * or + instead of large {n,m}, and fewer nested groups",
 			pattern, cost, maxRegexCost))
 	}
 	return nil

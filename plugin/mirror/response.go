@@ -1,6 +1,10 @@
 package mirror
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/meshmirror/meshmirror/plugin/internal/text"
+)
 
 // Observing the primary's response for its pairs, as it streams back, and what a side
 // keeps of an answer's headers.
@@ -93,7 +97,7 @@ func compared(c *Compare, h Headers, out []headerValue) {
 		if name == "content-type" {
 			compared = mediaType(value)
 		}
-		out[i] = headerValue{sum: fnv1aString(fnvOffset, compared), present: true}
+		out[i] = headerValue{sum: text.FNV1aString(text.FNVOffset, compared), present: true}
 		if c.IncludeValues {
 			out[i].shown = cut(value)
 		}
@@ -157,7 +161,7 @@ func (m *Mirror) ResponseBody(r *Request, size int, chunk []byte) {
 		return
 	}
 	if o.size == 0 {
-		o.sum = fnvOffset
+		o.sum = text.FNVOffset
 	}
 	o.size += size
 	changed := false
@@ -177,7 +181,7 @@ func (m *Mirror) ResponseBody(r *Request, size int, chunk []byte) {
 		return
 	}
 	if o.hash {
-		o.sum = fnv1a(o.sum, chunk)
+		o.sum = text.FNV1a(o.sum, chunk)
 	}
 	if o.hold {
 		if need := len(o.body) + len(chunk); need > cap(o.body) {
@@ -197,7 +201,7 @@ func (m *Mirror) ResponseBody(r *Request, size int, chunk []byte) {
 func (m *Mirror) ResponseEnd(r *Request, now int64) {
 	o := &r.resp
 	if o.size == 0 {
-		o.sum = fnvOffset
+		o.sum = text.FNVOffset
 	}
 	for _, p := range o.pairs[:o.n] {
 		if p.slot < 0 {

@@ -1,4 +1,4 @@
-package mirror
+package text
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"go/ast"
 	goparser "go/parser"
 	"go/token"
+	"io/fs"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -32,7 +33,7 @@ func TestSprintf_matchesFmt(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got, want := sprintf(tt.format, tt.args...), fmt.Sprintf(tt.format, tt.args...); got != want {
+			if got, want := Sprintf(tt.format, tt.args...), fmt.Sprintf(tt.format, tt.args...); got != want {
 				t.Errorf("sprintf(%q) = %q, fmt.Sprintf gives %q", tt.format, got, want)
 			}
 		})
@@ -53,7 +54,7 @@ func TestSprintf_unsupported(t *testing.T) {
 		{"%d %d", []any{1}, "1 %!d(MISSING)"},
 		{"%d", []any{1, 2}, "1%!(EXTRA)"},
 	} {
-		if got := sprintf(tt.format, tt.args...); got != tt.want {
+		if got := Sprintf(tt.format, tt.args...); got != tt.want {
 			t.Errorf("sprintf(%q, %v) = %q, want %q", tt.format, tt.args, got, tt.want)
 		}
 	}
@@ -65,17 +66,23 @@ func FuzzSprintf(f *testing.F) {
 		// Only the supported verbs: the fuzzer varies the text around them and the values.
 		format := strings.ReplaceAll(prefix, "%", "%%") + " %s %q %d %v %v"
 		args := []any{s, s, n, errors.New(s), int(int32(n))}
-		if got, want := sprintf(format, args...), fmt.Sprintf(format, args...); got != want {
+		if got, want := Sprintf(format, args...), fmt.Sprintf(format, args...); got != want {
 			t.Fatalf("sprintf(%q) = %q, fmt.Sprintf gives %q", format, got, want)
 		}
 	})
 }
 
-// Every format the package hands to addf or sprintf uses only the verbs sprintf
-// supports, with as many arguments as verbs, and an integer verb only where the
-// argument is not plainly a string.
+// Every format the plugin's packages hand to addf or Sprintf uses only the verbs
+// Sprintf supports, with as many arguments as verbs, and an integer verb only where
+// the argument is not plainly a string.
 func TestSprintfVerbsInUse(t *testing.T) {
-	files, err := filepath.Glob("*.go")
+	var files []string
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".go") {
+			files = append(files, path)
+		}
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,14 +105,17 @@ func TestSprintfVerbsInUse(t *testing.T) {
 			first := 0
 			switch fn := call.Fun.(type) {
 			case *ast.Ident:
-				if fn.Name != "sprintf" {
+				if fn.Name != "Sprintf" {
 					return true
 				}
 			case *ast.SelectorExpr:
-				if fn.Sel.Name != "addf" {
+				switch fn.Sel.Name {
+				case "Sprintf":
+				case "addf":
+					first = 1 // the path comes first
+				default:
 					return true
 				}
-				first = 1 // the path comes first
 			default:
 				return true
 			}

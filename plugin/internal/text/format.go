@@ -1,15 +1,15 @@
-package mirror
+package text
 
 import "strconv"
 
-// sprintf formats the configuration's messages as fmt.Sprintf does, for the verbs and
+// Sprintf formats the configuration's messages as fmt.Sprintf does, for the verbs and
 // argument types they use: %s and %v of a string or an error, %d of an integer, %q of a
 // string, and %%. Anything else is written as fmt writes a bad verb, "%!v(...)", which
 // TestSprintfVerbsInUse keeps out of the parser's messages.
 //
 // It exists for the module's size: fmt and the reflection it needs cost about 40 KB
 // under TinyGo (RATIONALE.md, "Why no fmt in the module?").
-func sprintf(format string, args ...any) string {
+func Sprintf(format string, args ...any) string {
 	out := make([]byte, 0, len(format)+16*len(args))
 	next := 0
 	for i := 0; i < len(format); i++ {
