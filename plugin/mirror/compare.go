@@ -5,100 +5,16 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/meshmirror/meshmirror/plugin/diff"
+
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
 )
 
-// Limits of a comparison.
 const (
-	// MaxDifferences is the most differences a comparison locates; it stops looking
-	// once it has found them.
-	MaxDifferences = 16
-	// MaxValueBytes is the most bytes of a value that logs and reports show.
-	MaxValueBytes = 64
 	// maxCompareDepth bounds the nesting of a body compared as JSON: the scanner and
 	// the comparison recurse per level, and about 10,000 levels overflow the
 	// module's 64 KiB stack (FACTS.md). Deeper bodies are compared byte for byte.
 	maxCompareDepth = 64
-)
-
-// Part is the part of an answer a Difference is in.
-type Part uint8
-
-// The parts of an answer.
-const (
-	PartStatus Part = iota
-	PartHeader
-	PartBody
-)
-
-var partNames = [...]string{"status", "header", "body"}
-
-// String is "status", "header" or "body".
-func (p Part) String() string { return partNames[p] }
-
-// DiffKind says how the two sides differ at one place.
-type DiffKind uint8
-
-// The kinds of differences.
-const (
-	// Changed: both sides have a value there, and they differ.
-	Changed DiffKind = iota
-	// Missing: only the primary has a value there.
-	Missing
-	// Extra: only the shadow has a value there.
-	Extra
-)
-
-var kindNames = [...]string{"changed", "missing", "extra"}
-
-// String is "changed", "missing" or "extra".
-func (k DiffKind) String() string { return kindNames[k] }
-
-// Difference is one place where the shadow's answer differs from the primary's.
-type Difference struct {
-	Part Part
-	Kind DiffKind
-	// Where is the header's name for PartHeader, and for PartBody the JSON path of
-	// the value (items.3.price: keys joined by dots, array indexes as numbers, a dot,
-	// # or * inside a key escaped with a backslash); empty for the status and for
-	// a body compared as a whole.
-	Where string
-	// Primary and Shadow are the values, cut to MaxValueBytes: a header's value, a
-	// status, or the JSON text of a body's value. Filled only with
-	// compare.includeValues; empty for a side that has no value there.
-	Primary, Shadow string
-	// Noise says that the difference is noise: the baseline, a second instance of the
-	// primary's version, differs there too (SPEC.md, "Noise").
-	Noise bool
-	// place is the hash of the place as noise is learned by: the part, and the JSON
-	// path with array indexes written # (body items.#.price).
-	place uint64
-}
-
-// placeOf hashes a place that is not in a JSON body: "status", "header <name>", or
-// "body" for a body compared as a whole.
-func placeOf(part Part, where string) uint64 {
-	h := text.FNV1aString(text.FNVOffset, part.String())
-	if where != "" {
-		h = text.FNV1aString(text.FNV1aString(h, " "), where)
-	}
-	return h
-}
-
-// Place is where the difference is, as logs show it: "status", "header
-// content-type", "body items.3.price", or "body" for a body as a whole.
-func (d *Difference) Place() string {
-	if d.Where == "" {
-		return d.Part.String()
-	}
-	return d.Part.String() + " " + d.Where
-}
-
-// The hashes of a whole body's place, and of "body " that begins a JSON path's.
-var (
-	bodyPlace       = placeOf(PartBody, "")
-	bodyPlacePrefix = text.FNV1aString(text.FNVOffset, "body ")
-	statusPlace     = placeOf(PartStatus, "")
 )
 
 // isJSONType reports whether a content type is JSON: application/json or a
@@ -118,13 +34,13 @@ func isJSONType(contentType string) bool {
 // nested deeper than maxCompareDepth, is compared byte for byte: as a whole
 // difference when the bytes differ. It stops at MaxDifferences in out, but finds
 // at least one when the bodies differ, so that the caller can tell.
-func compareJSON(a, b []byte, ignore []IgnorePath, values bool, out []Difference) []Difference {
+func compareJSON(a, b []byte, ignore []IgnorePath, values bool, out []diff.Difference) []diff.Difference {
 	return compareJSONExtra(a, b, ignore, values, false, out)
 }
 
 // compareJSONExtra is compareJSON; with allowExtra, a key that only the shadow's
 // object has is no difference.
-func compareJSONExtra(a, b []byte, ignore []IgnorePath, values, allowExtra bool, out []Difference) []Difference {
+func compareJSONExtra(a, b []byte, ignore []IgnorePath, values, allowExtra bool, out []diff.Difference) []diff.Difference {
 	if equalBytes(a, b) {
 		return out // the same bytes are the same value, or the same non-JSON
 	}
@@ -132,7 +48,7 @@ func compareJSONExtra(a, b []byte, ignore []IgnorePath, values, allowExtra bool,
 	defer c.release()
 	c.ignore, c.values, c.allowExtra = ignore, values, allowExtra
 	if !c.a.scan(a) {
-		return append(out, bodyDifference(a, b, values)) // not JSON, and the bytes differ
+		return append(out, diff.Whole(a, b, values)) // not JSON, and the bytes differ
 	}
 	// Bodies that part early are most often the same value written differently:
 	// one pass over the shadow's text tells. Those that share most of their text are
@@ -142,25 +58,12 @@ func compareJSONExtra(a, b []byte, ignore []IgnorePath, values, allowExtra bool,
 		return out
 	}
 	if !c.b.scanAfter(b, &c.a, c.common) {
-		return append(out, bodyDifference(a, b, values)) // not JSON within maxCompareDepth
+		return append(out, diff.Whole(a, b, values)) // not JSON within maxCompareDepth
 	}
-	c.diffs, c.limit = out, max(MaxDifferences, len(out)+1)
+	c.diffs, c.limit = out, max(diff.MaxDifferences, len(out)+1)
 	c.value(0, 0, 1<<len(ignore)-1, 0)
 	return c.diffs
 }
-
-// bodyDifference is a difference of two bodies as a whole.
-func bodyDifference(a, b []byte, values bool) Difference {
-	d := Difference{Part: PartBody, place: bodyPlace}
-	if values {
-		d.Primary, d.Shadow = cut(text.InPlace(a)), cut(text.InPlace(b))
-	}
-	return d
-}
-
-// cut returns a copy of s shortened to MaxValueBytes, at a character boundary: a copy,
-// so that a difference kept for a log or a report holds on to no body.
-func cut(s string) string { return text.CutTo(s, MaxValueBytes) }
 
 // comparers keeps a jsonComparer between pairs, so that its buffers are reused: a
 // compared pair allocates only for the differences it finds.
@@ -172,7 +75,7 @@ type jsonComparer struct {
 	ignore     []IgnorePath
 	values     bool
 	allowExtra bool
-	diffs      []Difference
+	diffs      []diff.Difference
 	limit      int
 	// members is a stack of the node indexes of the members of the objects and
 	// arrays being compared, each level's above its parent's.
@@ -206,16 +109,16 @@ func (c *jsonComparer) full() bool { return len(c.diffs) >= c.limit }
 
 // differ records a difference at c.path between node a of c.a and node b of c.b;
 // -1 for a side that has no value there.
-func (c *jsonComparer) differ(kind DiffKind, a, b int32) {
+func (c *jsonComparer) differ(kind diff.Kind, a, b int32) {
 	if c.full() {
 		return
 	}
-	d := Difference{Part: PartBody, Kind: kind, Where: string(c.path), place: bodyPlace}
+	d := diff.Difference{Part: diff.PartBody, Kind: kind, Where: string(c.path), Hash: diff.BodyPlace}
 	if len(c.pattern) > 0 {
-		d.place = text.FNV1a(bodyPlacePrefix, c.pattern)
+		d.Hash = text.FNV1a(diff.BodyPlacePrefix, c.pattern)
 	}
 	if c.values {
-		d.Primary, d.Shadow = cut(text.InPlace(c.a.raw(a))), cut(text.InPlace(c.b.raw(b)))
+		d.Primary, d.Shadow = diff.Cut(text.InPlace(c.a.raw(a))), diff.Cut(text.InPlace(c.b.raw(b)))
 	}
 	c.diffs = append(c.diffs, d)
 }
@@ -230,14 +133,14 @@ func (c *jsonComparer) value(a, b int32, mask uint64, depth int) {
 		// The same text is the same value: a subtree both sides wrote alike is not walked.
 	case c.full():
 	case na.kind != nb.kind:
-		c.differ(Changed, a, b)
+		c.differ(diff.Changed, a, b)
 	case na.kind == kindNumber:
 		if !numbersEqual(text.InPlace(c.a.raw(a)), text.InPlace(c.b.raw(b))) {
-			c.differ(Changed, a, b)
+			c.differ(diff.Changed, a, b)
 		}
 	case na.kind == kindString:
 		if !c.sameString(a, b) {
-			c.differ(Changed, a, b)
+			c.differ(diff.Changed, a, b)
 		}
 	case c.same(a, b, mask, depth):
 		// Equal member by member in document order: the usual pair needs no sorting.
@@ -364,15 +267,15 @@ func (c *jsonComparer) object(a, b int32, mask uint64, depth int) {
 		}
 		switch {
 		case order < 0:
-			c.member(c.a.key(as[i]), -1, as[i], -1, Missing, mask, depth)
+			c.member(c.a.key(as[i]), -1, as[i], -1, diff.Missing, mask, depth)
 			i++
 		case order > 0:
 			if !c.allowExtra {
-				c.member(c.b.key(bs[j]), -1, -1, bs[j], Extra, mask, depth)
+				c.member(c.b.key(bs[j]), -1, -1, bs[j], diff.Extra, mask, depth)
 			}
 			j++
 		default:
-			c.member(c.a.key(as[i]), -1, as[i], bs[j], Changed, mask, depth)
+			c.member(c.a.key(as[i]), -1, as[i], bs[j], diff.Changed, mask, depth)
 			i, j = i+1, j+1
 		}
 	}
@@ -389,11 +292,11 @@ func (c *jsonComparer) array(a, b int32, mask uint64, depth int) {
 	for i := 0; i < max(len(as), len(bs)) && !c.full(); i++ {
 		switch {
 		case i >= len(bs):
-			c.member(nil, i, as[i], -1, Missing, mask, depth)
+			c.member(nil, i, as[i], -1, diff.Missing, mask, depth)
 		case i >= len(as):
-			c.member(nil, i, -1, bs[i], Extra, mask, depth)
+			c.member(nil, i, -1, bs[i], diff.Extra, mask, depth)
 		default:
-			c.member(nil, i, as[i], bs[i], Changed, mask, depth)
+			c.member(nil, i, as[i], bs[i], diff.Changed, mask, depth)
 		}
 	}
 	c.members = c.members[:start]
@@ -401,7 +304,7 @@ func (c *jsonComparer) array(a, b int32, mask uint64, depth int) {
 
 // member compares the member at key (or array index, when index >= 0) of both sides,
 // nodes a and b; kind is Missing or Extra when only one side has it.
-func (c *jsonComparer) member(key []byte, index int, a, b int32, kind DiffKind, mask uint64, depth int) {
+func (c *jsonComparer) member(key []byte, index int, a, b int32, kind diff.Kind, mask uint64, depth int) {
 	mask, ignored := descend(c.ignore, mask, depth, text.InPlace(key), index)
 	if ignored {
 		return
@@ -418,7 +321,7 @@ func (c *jsonComparer) member(key []byte, index int, a, b int32, kind DiffKind, 
 		c.path = appendKey(c.path, key)
 		c.pattern = appendKey(c.pattern, key)
 	}
-	if kind == Changed {
+	if kind == diff.Changed {
 		c.value(a, b, mask, depth+1)
 	} else {
 		c.differ(kind, a, b)

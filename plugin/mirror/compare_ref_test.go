@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/meshmirror/meshmirror/plugin/diff"
+
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
 
 	"github.com/tidwall/gjson"
@@ -17,18 +19,18 @@ import (
 
 // refCompareJSONExtra is compareJSON; with allowExtra, a key that only the shadow's
 // object has is no difference.
-func refCompareJSONExtra(a, b []byte, ignore []IgnorePath, values, allowExtra bool, out []Difference) []Difference {
+func refCompareJSONExtra(a, b []byte, ignore []IgnorePath, values, allowExtra bool, out []diff.Difference) []diff.Difference {
 	if bytes.Equal(a, b) {
 		return out // the same bytes are the same value, or the same non-JSON
 	}
 	okA, okB := refJSONWithin(a), refJSONWithin(b)
 	if !okA || !okB {
 		if okA != okB || !bytes.Equal(a, b) {
-			out = append(out, bodyDifference(a, b, values))
+			out = append(out, diff.Whole(a, b, values))
 		}
 		return out
 	}
-	c := refComparer{ignore: ignore, values: values, allowExtra: allowExtra, diffs: out, limit: max(MaxDifferences, len(out)+1)}
+	c := refComparer{ignore: ignore, values: values, allowExtra: allowExtra, diffs: out, limit: max(diff.MaxDifferences, len(out)+1)}
 	// Parsed in place: gjson.ParseBytes would copy both bodies. Nothing keeps a
 	// string of the walk (cut copies the values a difference keeps).
 	c.value(gjson.Parse(text.InPlace(a)), gjson.Parse(text.InPlace(b)), 1<<len(ignore)-1, 0)
@@ -48,7 +50,7 @@ type refComparer struct {
 	ignore     []IgnorePath
 	values     bool
 	allowExtra bool
-	diffs      []Difference
+	diffs      []diff.Difference
 	limit      int
 	// members is a stack of the members of the objects and arrays being compared,
 	// each level's above its parent's: one buffer for the whole walk.
@@ -65,16 +67,16 @@ type refMember struct {
 
 func (c *refComparer) full() bool { return len(c.diffs) >= c.limit }
 
-func (c *refComparer) differ(kind DiffKind, a, b gjson.Result) {
+func (c *refComparer) differ(kind diff.Kind, a, b gjson.Result) {
 	if c.full() {
 		return
 	}
-	d := Difference{Part: PartBody, Kind: kind, Where: string(c.path), place: bodyPlace}
+	d := diff.Difference{Part: diff.PartBody, Kind: kind, Where: string(c.path), Hash: diff.BodyPlace}
 	if len(c.pattern) > 0 {
-		d.place = text.FNV1a(bodyPlacePrefix, c.pattern)
+		d.Hash = text.FNV1a(diff.BodyPlacePrefix, c.pattern)
 	}
 	if c.values {
-		d.Primary, d.Shadow = cut(a.Raw), cut(b.Raw)
+		d.Primary, d.Shadow = diff.Cut(a.Raw), diff.Cut(b.Raw)
 	}
 	c.diffs = append(c.diffs, d)
 }
@@ -96,14 +98,14 @@ func (c *refComparer) value(a, b gjson.Result, mask uint64, depth int) {
 		// The same text is the same value: a subtree both sides wrote alike is not walked.
 	case c.full():
 	case ka != kb:
-		c.differ(Changed, a, b)
+		c.differ(diff.Changed, a, b)
 	case a.Type == gjson.Number:
 		if !numbersEqual(a.Raw, b.Raw) {
-			c.differ(Changed, a, b)
+			c.differ(diff.Changed, a, b)
 		}
 	case a.Type == gjson.String:
 		if a.Raw != b.Raw && a.Str != b.Str {
-			c.differ(Changed, a, b)
+			c.differ(diff.Changed, a, b)
 		}
 	case ka == '{':
 		c.object(a, b, mask, depth)
@@ -131,15 +133,15 @@ func (c *refComparer) object(a, b gjson.Result, mask uint64, depth int) {
 	for i, j := 0, 0; (i < len(as) || j < len(bs)) && !c.full(); {
 		switch {
 		case j == len(bs) || i < len(as) && as[i].key < bs[j].key:
-			c.member(as[i].key, -1, as[i].value, gjson.Result{}, Missing, mask, depth)
+			c.member(as[i].key, -1, as[i].value, gjson.Result{}, diff.Missing, mask, depth)
 			i++
 		case i == len(as) || bs[j].key < as[i].key:
 			if !c.allowExtra {
-				c.member(bs[j].key, -1, gjson.Result{}, bs[j].value, Extra, mask, depth)
+				c.member(bs[j].key, -1, gjson.Result{}, bs[j].value, diff.Extra, mask, depth)
 			}
 			j++
 		default:
-			c.member(as[i].key, -1, as[i].value, bs[j].value, Changed, mask, depth)
+			c.member(as[i].key, -1, as[i].value, bs[j].value, diff.Changed, mask, depth)
 			i, j = i+1, j+1
 		}
 	}
@@ -161,11 +163,11 @@ func (c *refComparer) array(a, b gjson.Result, mask uint64, depth int) {
 	for i := 0; i < max(len(as), len(bs)) && !c.full(); i++ {
 		switch {
 		case i >= len(bs):
-			c.member("", i, as[i].value, gjson.Result{}, Missing, mask, depth)
+			c.member("", i, as[i].value, gjson.Result{}, diff.Missing, mask, depth)
 		case i >= len(as):
-			c.member("", i, gjson.Result{}, bs[i].value, Extra, mask, depth)
+			c.member("", i, gjson.Result{}, bs[i].value, diff.Extra, mask, depth)
 		default:
-			c.member("", i, as[i].value, bs[i].value, Changed, mask, depth)
+			c.member("", i, as[i].value, bs[i].value, diff.Changed, mask, depth)
 		}
 	}
 	clear(c.members[start:end])
@@ -174,7 +176,7 @@ func (c *refComparer) array(a, b gjson.Result, mask uint64, depth int) {
 
 // member compares the member at key (or array index, when index >= 0) of both sides;
 // kind is Missing or Extra when only one side has it.
-func (c *refComparer) member(key string, index int, a, b gjson.Result, kind DiffKind, mask uint64, depth int) {
+func (c *refComparer) member(key string, index int, a, b gjson.Result, kind diff.Kind, mask uint64, depth int) {
 	mask, ignored := descend(c.ignore, mask, depth, key, index)
 	if ignored {
 		return
@@ -191,7 +193,7 @@ func (c *refComparer) member(key string, index int, a, b gjson.Result, kind Diff
 		c.path = appendKey(c.path, []byte(key))
 		c.pattern = appendKey(c.pattern, []byte(key))
 	}
-	if kind == Changed {
+	if kind == diff.Changed {
 		c.value(a, b, mask, depth+1)
 	} else {
 		c.differ(kind, a, b)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/meshmirror/meshmirror/plugin/diff"
 )
 
 func ignorePaths(t *testing.T, paths ...string) []IgnorePath {
@@ -20,7 +22,7 @@ func ignorePaths(t *testing.T, paths ...string) []IgnorePath {
 }
 
 // places formats differences as "kind place" for comparison in tests.
-func places(diffs []Difference) string {
+func places(diffs []diff.Difference) string {
 	var s []string
 	for _, d := range diffs {
 		s = append(s, d.Kind.String()+" "+d.Place())
@@ -99,8 +101,8 @@ func TestCompareJSONValues(t *testing.T) {
 	if d := diffs[0]; d.Where != "p" || d.Primary != "9.99" || d.Shadow != "10.99" {
 		t.Errorf("first difference %+v, want p: 9.99 against 10.99", d)
 	}
-	if d := diffs[1]; len(d.Primary) > MaxValueBytes || !strings.HasPrefix(`"`+long, d.Primary) || len(d.Primary) < MaxValueBytes-1 {
-		t.Errorf("long value cut to %d bytes %q, want at most %d on a character boundary", len(d.Primary), d.Primary, MaxValueBytes)
+	if d := diffs[1]; len(d.Primary) > diff.MaxValueBytes || !strings.HasPrefix(`"`+long, d.Primary) || len(d.Primary) < diff.MaxValueBytes-1 {
+		t.Errorf("long value cut to %d bytes %q, want at most %d on a character boundary", len(d.Primary), d.Primary, diff.MaxValueBytes)
 	}
 	if diffs := compareJSON([]byte(`{"p":1}`), []byte(`{"p":2}`), nil, false, nil); diffs[0].Primary != "" || diffs[0].Shadow != "" {
 		t.Errorf("values without includeValues: %+v", diffs[0])
@@ -115,16 +117,16 @@ func TestCompareJSONLimit(t *testing.T) {
 		a, b = append(a, fmt.Sprint(i)), append(b, fmt.Sprint(i+1))
 	}
 	diffs := compareJSON([]byte("["+strings.Join(a, ",")+"]"), []byte("["+strings.Join(b, ",")+"]"), nil, false, nil)
-	if len(diffs) != MaxDifferences || diffs[15].Where != "15" {
-		t.Errorf("%d differences, last %+v; want %d, up to index 15", len(diffs), diffs[len(diffs)-1], MaxDifferences)
+	if len(diffs) != diff.MaxDifferences || diffs[15].Where != "15" {
+		t.Errorf("%d differences, last %+v; want %d, up to index 15", len(diffs), diffs[len(diffs)-1], diff.MaxDifferences)
 	}
 	// With the list full of earlier differences, one more still says the body differs.
-	full := make([]Difference, MaxDifferences)
-	if got := compareJSON([]byte(`[1]`), []byte(`[2]`), nil, false, full); len(got) != MaxDifferences+1 {
+	full := make([]diff.Difference, diff.MaxDifferences)
+	if got := compareJSON([]byte(`[1]`), []byte(`[2]`), nil, false, full); len(got) != diff.MaxDifferences+1 {
 		t.Errorf("with a full list, %d differences, want one more to tell the body differs", len(got))
 	}
-	if got := compareJSON([]byte(`[1]`), []byte(`[1]`), nil, false, full); len(got) != MaxDifferences {
-		t.Errorf("equal bodies added %d differences", len(got)-MaxDifferences)
+	if got := compareJSON([]byte(`[1]`), []byte(`[1]`), nil, false, full); len(got) != diff.MaxDifferences {
+		t.Errorf("equal bodies added %d differences", len(got)-diff.MaxDifferences)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/meshmirror/meshmirror/plugin/diff"
 )
 
 // maxFuzzInput keeps each iteration cheap: a real configuration is a few KiB.
@@ -114,11 +116,11 @@ func FuzzCompareJSON(f *testing.F) {
 		if (len(ab) == 0) != (len(ba) == 0) {
 			t.Fatalf("compareJSON(%q, %q) = %+v but the other way round %+v", a, b, ab, ba)
 		}
-		if len(ab) > MaxDifferences {
+		if len(ab) > diff.MaxDifferences {
 			t.Fatalf("compareJSON(%q, %q): %d differences", a, b, len(ab))
 		}
 		for _, d := range ab {
-			if d.Part != PartBody || len(d.Primary) > MaxValueBytes || len(d.Shadow) > MaxValueBytes {
+			if d.Part != diff.PartBody || len(d.Primary) > diff.MaxValueBytes || len(d.Shadow) > diff.MaxValueBytes {
 				t.Fatalf("compareJSON(%q, %q): difference %+v", a, b, d)
 			}
 		}
@@ -206,7 +208,7 @@ func FuzzCompareScanner(f *testing.F) {
 				t.Fatalf("sameText(%q, against %q, ignoring %q) = %v, scan and same say %v", b, a, ignore, got, want)
 			}
 		}
-		prior := []Difference{{Part: PartStatus, place: statusPlace}}
+		prior := []diff.Difference{{Part: diff.PartStatus, Hash: diff.StatusPlace}}
 		for _, values := range []bool{true, false} {
 			got := compareJSONExtra(a, b, paths, values, allowExtra, slices.Clone(prior))
 			want := refCompareJSONExtra(a, b, paths, values, allowExtra, slices.Clone(prior))

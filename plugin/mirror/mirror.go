@@ -2,6 +2,8 @@ package mirror
 
 import (
 	"math/rand/v2"
+
+	"github.com/meshmirror/meshmirror/plugin/diff"
 )
 
 // Counter names one of a target's counters.
@@ -137,7 +139,7 @@ type Mirror struct {
 	clocked  uint32
 	live     []*Pair
 	verdicts []Verdict
-	diffs    []Difference // the scratch of decide
+	diffs    []diff.Difference // the scratch of decide
 	inflater inflater
 	// waiting are the decided pairs that wait for their baseline's pair (noise.go).
 	waiting []*Pair

@@ -3,6 +3,8 @@ package mirror
 import (
 	"strconv"
 	"strings"
+
+	"github.com/meshmirror/meshmirror/plugin/diff"
 )
 
 // Noise cancellation (SPEC.md, "Noise"), as Diffy does it inside the mesh: a target's
@@ -67,8 +69,8 @@ func (t *noiseTable) find(sum uint64) *noisePlace {
 
 // entry returns the place's entry, making one for d (in place of the least recently
 // seen when the table is full).
-func (t *noiseTable) entry(d *Difference) *noisePlace {
-	if e := t.find(d.place); e != nil {
+func (t *noiseTable) entry(d *diff.Difference) *noisePlace {
+	if e := t.find(d.Hash); e != nil {
 		return e
 	}
 	i := t.n
@@ -82,15 +84,15 @@ func (t *noiseTable) entry(d *Difference) *noisePlace {
 			}
 		}
 	}
-	t.places[i] = noisePlace{sum: d.place, name: patternOf(d)}
+	t.places[i] = noisePlace{sum: d.Hash, name: patternOf(d)}
 	return &t.places[i]
 }
 
 // count counts a pair's differences against the places they are at, once a place.
-func (t *noiseTable) count(diffs []Difference, baseline bool) {
+func (t *noiseTable) count(diffs []diff.Difference, baseline bool) {
 	t.clock++
 	for i := range diffs {
-		if seenBefore(diffs[:i], diffs[i].place) {
+		if seenBefore(diffs[:i], diffs[i].Hash) {
 			continue
 		}
 		e := t.entry(&diffs[i])
@@ -117,9 +119,9 @@ func (t *noiseTable) count(diffs []Difference, baseline bool) {
 	}
 }
 
-func seenBefore(diffs []Difference, place uint64) bool {
+func seenBefore(diffs []diff.Difference, place uint64) bool {
 	for i := range diffs {
-		if diffs[i].place == place {
+		if diffs[i].Hash == place {
 			return true
 		}
 	}
@@ -141,9 +143,9 @@ func (t *noiseTable) noise(place uint64) bool {
 
 // patternOf is a difference's place as logs show noise: array indexes written #. A
 // key made only of digits reads as an index here; the place's hash tells them apart.
-func patternOf(d *Difference) string {
-	if d.Part != PartBody || d.Where == "" {
-		return cut(d.Place())
+func patternOf(d *diff.Difference) string {
+	if d.Part != diff.PartBody || d.Where == "" {
+		return diff.Cut(d.Place())
 	}
 	segs := strings.Split(d.Where, ".")
 	for i, s := range segs {
@@ -151,7 +153,7 @@ func patternOf(d *Difference) string {
 			segs[i] = "#"
 		}
 	}
-	return cut("body " + strings.Join(segs, "."))
+	return diff.Cut("body " + strings.Join(segs, "."))
 }
 
 // linkBaselines links each pair of a request whose target has a baseline to the
@@ -173,11 +175,11 @@ func (m *Mirror) linkBaselines(r *primaryResponse) {
 // baselineDecided records a decided pair of a baseline target: its places teach each
 // target it is the baseline of, and the pairs of the same request waiting on it are
 // concluded.
-func (m *Mirror) baselineDecided(b *Pair, diffs []Difference) {
+func (m *Mirror) baselineDecided(b *Pair, diffs []diff.Difference) {
 	b.baseState = baseCompared
 	b.basePlaces = make([]uint64, len(diffs))
 	for i := range diffs {
-		b.basePlaces[i] = diffs[i].place
+		b.basePlaces[i] = diffs[i].Hash
 	}
 	for _, t := range m.targets[b.target].dependents {
 		m.targets[t].noise.count(diffs, true)
@@ -214,17 +216,17 @@ func (m *Mirror) Notices() []string {
 
 // markNoise marks the differences of target's pair p that are noise: by its baseline's
 // pair of the same request when that was compared, else by what was learned.
-func (m *Mirror) markNoise(target int, p *Pair, diffs []Difference) {
+func (m *Mirror) markNoise(target int, p *Pair, diffs []diff.Difference) {
 	t := m.targets[target].noise
 	perRequest := p.base != nil && p.base.baseState == baseCompared
 	for i := range diffs {
 		d := &diffs[i]
 		if perRequest {
-			d.Noise = seenPlace(p.base.basePlaces, d.place)
+			d.Noise = seenPlace(p.base.basePlaces, d.Hash)
 			continue
 		}
-		d.Noise = t.noise(d.place)
-		if e := t.find(d.place); e != nil && e.learned != d.Noise {
+		d.Noise = t.noise(d.Hash)
+		if e := t.find(d.Hash); e != nil && e.learned != d.Noise {
 			e.learned = d.Noise
 			if d.Noise {
 				m.notices = append(m.notices, "meshmirror: target "+m.cfg.Targets[target].Name+": "+e.name+

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshmirror/meshmirror/plugin/diff"
+
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
 
 	"github.com/tidwall/gjson"
@@ -196,25 +198,25 @@ func TestNoiseLearned(t *testing.T) {
 func TestNoiseDecays(t *testing.T) {
 	m, _ := newMirror(t, baselineConfig)
 	table := m.targets[0].noise
-	at := Difference{Part: PartBody, Where: "at", place: text.FNV1aString(bodyPlacePrefix, "at")}
+	at := diff.Difference{Part: diff.PartBody, Where: "at", Hash: text.FNV1aString(diff.BodyPlacePrefix, "at")}
 	for range 40 {
-		table.count([]Difference{at}, true)
+		table.count([]diff.Difference{at}, true)
 	}
-	if !table.noise(at.place) {
+	if !table.noise(at.Hash) {
 		t.Fatal("a place the baseline differed at in 40 of 40 pairs is not noise")
 	}
 	for range 5000 {
 		table.count(nil, true)
 	}
-	if table.noise(at.place) {
-		t.Errorf("still noise after 5,000 baseline pairs that agree: counts %+v of %d", *table.find(at.place), table.baselinePairs)
+	if table.noise(at.Hash) {
+		t.Errorf("still noise after 5,000 baseline pairs that agree: counts %+v of %d", *table.find(at.Hash), table.baselinePairs)
 	}
 	for i := range 200 {
-		d := Difference{Part: PartBody, Where: fmt.Sprint("k", i)}
-		d.place = text.FNV1aString(bodyPlacePrefix, d.Where)
-		table.count([]Difference{d}, true)
+		d := diff.Difference{Part: diff.PartBody, Where: fmt.Sprint("k", i)}
+		d.Hash = text.FNV1aString(diff.BodyPlacePrefix, d.Where)
+		table.count([]diff.Difference{d}, true)
 	}
-	if table.n != maxNoisePlaces || table.find(at.place) != nil {
+	if table.n != maxNoisePlaces || table.find(at.Hash) != nil {
 		t.Errorf("%d places kept, want %d, the least recently seen gone", table.n, maxNoisePlaces)
 	}
 }

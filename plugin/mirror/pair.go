@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/meshmirror/meshmirror/plugin/diff"
+
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
 )
 
@@ -34,7 +36,7 @@ type Pair struct {
 	basePlaces []uint64
 	// waiting says the pair is decided, with diffs, and waits for its base.
 	waiting bool
-	diffs   []Difference
+	diffs   []diff.Difference
 	// headerValues holds both sides' compared headers when there are few.
 	headerValues [4]headerValue
 }
@@ -267,7 +269,7 @@ func (m *Mirror) decide(p *Pair, now int64) {
 	diffs := m.diffs[:0]
 	values := c.IncludeValues
 	if c.Status && (p.primary.status != p.shadow.status || p.grpc && p.primary.grpcStatus != p.shadow.grpcStatus) {
-		d := Difference{Part: PartStatus, place: statusPlace}
+		d := diff.Difference{Part: diff.PartStatus, Hash: diff.StatusPlace}
 		if values {
 			d.Primary, d.Shadow = p.primary.statusText(p.grpc), p.shadow.statusText(p.grpc)
 		}
@@ -278,12 +280,12 @@ func (m *Mirror) decide(p *Pair, now int64) {
 		if a.present == b.present && a.sum == b.sum {
 			continue
 		}
-		d := Difference{Part: PartHeader, Where: name, place: placeOf(PartHeader, name)}
+		d := diff.Difference{Part: diff.PartHeader, Where: name, Hash: diff.PlaceOf(diff.PartHeader, name)}
 		switch {
 		case !b.present:
-			d.Kind = Missing
+			d.Kind = diff.Missing
 		case !a.present:
-			d.Kind = Extra
+			d.Kind = diff.Extra
 		}
 		if values {
 			d.Primary, d.Shadow = a.shown, b.shown
@@ -298,7 +300,7 @@ func (m *Mirror) decide(p *Pair, now int64) {
 			return
 		}
 	}
-	diffs = diffs[:min(len(diffs), MaxDifferences)]
+	diffs = diffs[:min(len(diffs), diff.MaxDifferences)]
 	m.diffs = diffs
 	m.rec.PrimaryLatency(target, p.primary.latencyMs)
 	if len(m.targets[target].dependents) > 0 {
@@ -314,14 +316,14 @@ func (m *Mirror) decide(p *Pair, now int64) {
 // conclude counts a compared pair with its differences, marks those that are noise,
 // and queues a Verdict when a real difference is to be logged or reported. A pair whose
 // baseline's pair of the same request is still undecided waits for it.
-func (m *Mirror) conclude(p *Pair, diffs []Difference, now int64) {
+func (m *Mirror) conclude(p *Pair, diffs []diff.Difference, now int64) {
 	target := p.target
 	t := &m.cfg.Targets[target]
 	c := t.Compare
 	s := &m.targets[target]
 	if s.noise != nil {
 		if len(diffs) > 0 && p.base != nil && p.base.baseState == basePending {
-			p.diffs, p.waiting = append([]Difference(nil), diffs...), true
+			p.diffs, p.waiting = append([]diff.Difference(nil), diffs...), true
 			m.waiting = append(m.waiting, p)
 			return
 		}
@@ -338,7 +340,7 @@ func (m *Mirror) conclude(p *Pair, diffs []Difference, now int64) {
 	case len(diffs) == 0:
 		m.rec.CountCompare(target, CompareSame)
 		return
-	case !real[PartStatus] && !real[PartHeader] && !real[PartBody]:
+	case !real[diff.PartStatus] && !real[diff.PartHeader] && !real[diff.PartBody]:
 		m.rec.CountCompare(target, CompareNoise)
 		return
 	}
@@ -354,7 +356,7 @@ func (m *Mirror) conclude(p *Pair, diffs []Difference, now int64) {
 		v.Report = m.report(t, &v, p, diffs, &p.primary, &p.shadow, now)
 	}
 	if v.Log || v.Report != nil {
-		v.Differences = append([]Difference(nil), diffs...)
+		v.Differences = append([]diff.Difference(nil), diffs...)
 		m.verdicts = append(m.verdicts, v)
 	}
 }
@@ -380,7 +382,7 @@ func (s *side) statusText(grpc bool) string {
 // than c.MaxBytes: the pair is not compared, and nothing is inflated past the limit.
 // Bodies in another coding are compared only byte for byte, with body "exact", and
 // only against the same coding; otherwise they are not compared at all.
-func (m *Mirror) compareBodies(c *Compare, a, b *side, out []Difference) ([]Difference, bool) {
+func (m *Mirror) compareBodies(c *Compare, a, b *side, out []diff.Difference) ([]diff.Difference, bool) {
 	if a.encoding == otherEncoding || b.encoding == otherEncoding {
 		if c.Body != BodyExact || a.encoding != b.encoding || a.coding != b.coding {
 			return out, true
@@ -414,9 +416,9 @@ func (m *Mirror) compareBodies(c *Compare, a, b *side, out []Difference) ([]Diff
 		return out, true
 	}
 	// Values of a body compared as a whole are shown only when both are at hand.
-	d := Difference{Part: PartBody, place: bodyPlace}
+	d := diff.Difference{Part: diff.PartBody, Hash: diff.BodyPlace}
 	if c.IncludeValues && va.held && vb.held {
-		d = bodyDifference(va.data, vb.data, true)
+		d = diff.Whole(va.data, vb.data, true)
 	}
 	return append(out, d), true
 }

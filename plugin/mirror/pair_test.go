@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshmirror/meshmirror/plugin/diff"
+
 	"github.com/tidwall/gjson"
 )
 
@@ -429,7 +431,7 @@ func TestCompareKeepsNoBody(t *testing.T) {
 		t.Errorf("the difference's value points into the body: %q", diffs[0].Primary)
 	}
 	whole := compareJSON([]byte("not json"+strings.Repeat("y", 100)), []byte("other"), nil, true, nil)
-	if len(whole) != 1 || len(whole[0].Primary) > MaxValueBytes {
+	if len(whole) != 1 || len(whole[0].Primary) > diff.MaxValueBytes {
 		t.Errorf("a whole-body difference keeps %d bytes", len(whole[0].Primary))
 	}
 }

@@ -3,6 +3,8 @@ package mirror
 import (
 	"strings"
 
+	"github.com/meshmirror/meshmirror/plugin/diff"
+
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
 )
 
@@ -99,7 +101,7 @@ func compared(c *Compare, h Headers, out []headerValue) {
 		}
 		out[i] = headerValue{sum: text.FNV1aString(text.FNVOffset, compared), present: true}
 		if c.IncludeValues {
-			out[i].shown = cut(value)
+			out[i].shown = diff.Cut(value)
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/meshmirror/meshmirror/plugin/diff"
 )
 
 // What the SDK glue is told of a decided pair: the log line and the report.
@@ -13,7 +15,7 @@ import (
 type Verdict struct {
 	Target       int
 	Method, Path string
-	Differences  []Difference
+	Differences  []diff.Difference
 	// Log says whether the log's rate limit lets a line through; LogsHeld is the
 	// number of differing pairs not logged since the last line.
 	Log      bool
@@ -77,9 +79,9 @@ func (m *Mirror) LogLine(v *Verdict) string {
 // of the report's receiver running meshmirror does not mirror it.
 //
 // With format otlp the document is sent as an OpenTelemetry log record of time now.
-func (m *Mirror) report(t *Target, v *Verdict, p *Pair, diffs []Difference, primary, shadow *side, now int64) *Copy {
+func (m *Mirror) report(t *Target, v *Verdict, p *Pair, diffs []diff.Difference, primary, shadow *side, now int64) *Copy {
 	c := t.Compare
-	b := make([]byte, 0, 256+len(p.requestID)+len(diffs)*(96+2*MaxValueBytes))
+	b := make([]byte, 0, 256+len(p.requestID)+len(diffs)*(96+2*diff.MaxValueBytes))
 	b = append(b, `{"target":`...)
 	b = appendJSONString(b, t.Name)
 	b = append(b, `,"method":`...)
@@ -134,8 +136,8 @@ func (m *Mirror) report(t *Target, v *Verdict, p *Pair, diffs []Difference, prim
 			b = append(b, `,"noise":false`...)
 		}
 		if c.IncludeValues {
-			b = appendValue(append(b, `,"primary":`...), d.Primary, d.Kind == Extra)
-			b = appendValue(append(b, `,"shadow":`...), d.Shadow, d.Kind == Missing)
+			b = appendValue(append(b, `,"primary":`...), d.Primary, d.Kind == diff.Extra)
+			b = appendValue(append(b, `,"shadow":`...), d.Shadow, d.Kind == diff.Missing)
 		}
 		b = append(b, '}')
 	}
