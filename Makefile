@@ -49,8 +49,8 @@ test: chromium $(WASM) $(WASM_NAMES)
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=200000x ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzParseNumber -fuzztime=50000x ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzSprintf -fuzztime=50000x ./plugin/internal/text
-	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=300000x ./plugin/mirror
-	go test -run='^$$' -fuzz=FuzzCompareScanner -fuzztime=200000x ./plugin/mirror
+	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=300000x ./plugin/jsoncmp
+	go test -run='^$$' -fuzz=FuzzCompareScanner -fuzztime=200000x ./plugin/jsoncmp
 	go test -run='^$$' -fuzz=FuzzRawHeaders -fuzztime=100000x ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzOf -fuzztime=50000x ./plugin/endpoint
 	go test -run='^$$' -fuzz=FuzzServer -fuzztime=200x ./internal/reports
@@ -95,8 +95,8 @@ validate:
 
 fuzz:
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=5m ./plugin/mirror
-	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=5m ./plugin/mirror
-	go test -run='^$$' -fuzz=FuzzCompareScanner -fuzztime=5m ./plugin/mirror
+	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=5m ./plugin/jsoncmp
+	go test -run='^$$' -fuzz=FuzzCompareScanner -fuzztime=5m ./plugin/jsoncmp
 	go test -run='^$$' -fuzz=FuzzServer -fuzztime=5m ./internal/reports
 	go test -run='^$$' -fuzz=FuzzParse -fuzztime=5m ./internal/reports
 

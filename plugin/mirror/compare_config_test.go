@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
 )
 
 func TestParseConfigCompareDefaults(t *testing.T) {
@@ -45,7 +47,7 @@ func TestParseConfigCompareValues(t *testing.T) {
 		"report":{"cluster":"outbound|80||reports.default.svc.cluster.local","path":"/diffs","perSecond":0.5}}`)).Targets[0].Compare
 	want := &Compare{
 		Status: false, Headers: []string{"content-type", "x-version"}, Body: BodyJSON,
-		Ignore: []IgnorePath{
+		Ignore: []jsoncmp.IgnorePath{
 			{Segments: []string{"meta", "requestId"}, Wild: []bool{false, false}},
 			{Segments: []string{"items", "#", "updatedAt"}, Wild: []bool{false, true, false}},
 			{Segments: []string{"*", "etag"}, Wild: []bool{true, false}},

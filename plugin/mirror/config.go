@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
+
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
 )
 
@@ -36,10 +38,6 @@ const (
 	// DefaultOTLPReportPath is compare.report.path when not given with format "otlp":
 	// the path of an OpenTelemetry Collector's OTLP/HTTP logs receiver.
 	DefaultOTLPReportPath = "/v1/logs"
-	// MaxIgnorePaths is the most compare.ignore paths a target takes: the comparison
-	// tracks which of them still apply with one bit each.
-	MaxIgnorePaths = 64
-
 	// PercentScale is the number of sampling buckets: a percentage has a resolution of
 	// 100/PercentScale = 0.0001.
 	PercentScale = 1_000_000
@@ -107,7 +105,7 @@ type Compare struct {
 	// Body is how bodies are compared. Defaults to BodyAuto.
 	Body BodyMode
 	// Ignore are JSON paths left out of the comparison of JSON bodies.
-	Ignore []IgnorePath
+	Ignore []jsoncmp.IgnorePath
 	// MaxBytes is the largest body, on either side, of a pair that is compared.
 	// Defaults to 65536.
 	MaxBytes int
@@ -158,14 +156,6 @@ const (
 )
 
 var bodyModes = []string{"auto", "json", "exact", "none"}
-
-// IgnorePath is one compare.ignore path, split into its segments: a key, "#" for any
-// array element or "*" for any key (Wild says which segments are wildcards, so that a
-// key spelt \# or \* stays a key).
-type IgnorePath struct {
-	Segments []string
-	Wild     []bool
-}
 
 // Match holds a target's request rules; an empty Match matches every request.
 type Match struct {
@@ -260,11 +250,11 @@ func ParseConfig(data []byte) (*Config, error) {
 		p.addf("", "the configuration is empty; the plugin needs at least one target")
 		return nil, p.err()
 	}
-	if at, ok := depthWithin(data, maxDepth); !ok {
+	if at, ok := jsoncmp.DepthWithin(data, maxDepth); !ok {
 		p.addf("", "nested deeper than %d levels at byte %d", maxDepth, at)
 		return nil, p.err()
 	}
-	doc, ok := parseJSON(data, maxDepth)
+	doc, ok := jsoncmp.Parse(data, maxDepth)
 	if !ok {
 		p.addf("", "not valid JSON")
 		return nil, p.err()
@@ -312,7 +302,7 @@ var (
 	headerMatchers = []string{"exact", "prefix", "suffix", "contains", "regex", "present"}
 )
 
-func (p *parser) config(doc jsonValue) *Config {
+func (p *parser) config(doc jsoncmp.Value) *Config {
 	fields, ok := p.object("", doc, topKeys)
 	if !ok {
 		return nil
@@ -358,7 +348,7 @@ func (p *parser) config(doc jsonValue) *Config {
 	return cfg
 }
 
-func (p *parser) target(path string, v jsonValue, marker string) (Target, bool) {
+func (p *parser) target(path string, v jsoncmp.Value, marker string) (Target, bool) {
 	f, ok := p.object(path, v, targetKeys)
 	if !ok {
 		return Target{}, false
@@ -453,7 +443,7 @@ func (p *parser) target(path string, v jsonValue, marker string) (Target, bool) 
 }
 
 // destination reads exactly one of cluster or service/port/subset.
-func (p *parser) destination(path string, f map[string]jsonValue, t *Target) {
+func (p *parser) destination(path string, f map[string]jsoncmp.Value, t *Target) {
 	cluster, hasCluster := f["cluster"]
 	service, hasService := f["service"]
 	port, hasPort := f["port"]
@@ -507,14 +497,14 @@ func IstioCluster(service string, port int, subset string) string {
 	return "outbound|" + strconv.Itoa(port) + "|" + subset + "|" + service
 }
 
-func (p *parser) match(path string, v jsonValue) Match {
+func (p *parser) match(path string, v jsoncmp.Value) Match {
 	var m Match
 	f, ok := p.object(path, v, matchKeys)
 	if !ok {
 		return m
 	}
 	if v, ok := f["methods"]; ok {
-		p.array(path+".methods", v, func(path string, v jsonValue) {
+		p.array(path+".methods", v, func(path string, v jsoncmp.Value) {
 			if s, ok := p.str(path, v); ok {
 				if !validToken(s) {
 					p.addf(path, "must be an HTTP method such as GET, got %q", s)
@@ -524,14 +514,14 @@ func (p *parser) match(path string, v jsonValue) Match {
 		})
 	}
 	if v, ok := f["paths"]; ok {
-		p.array(path+".paths", v, func(path string, v jsonValue) {
+		p.array(path+".paths", v, func(path string, v jsoncmp.Value) {
 			if rule, ok := p.pathRule(path, v); ok {
 				m.Paths = append(m.Paths, rule)
 			}
 		})
 	}
 	if v, ok := f["headers"]; ok {
-		p.array(path+".headers", v, func(path string, v jsonValue) {
+		p.array(path+".headers", v, func(path string, v jsoncmp.Value) {
 			if rule, ok := p.headerRule(path, v); ok {
 				m.Headers = append(m.Headers, rule)
 			}
@@ -540,7 +530,7 @@ func (p *parser) match(path string, v jsonValue) Match {
 	return m
 }
 
-func (p *parser) pathRule(path string, v jsonValue) (PathRule, bool) {
+func (p *parser) pathRule(path string, v jsoncmp.Value) (PathRule, bool) {
 	var r PathRule
 	f, ok := p.object(path, v, pathKeys)
 	if !ok || !p.exactlyOne(path, f, pathKeys) {
@@ -568,7 +558,7 @@ func (p *parser) pathRule(path string, v jsonValue) (PathRule, bool) {
 	return r, true
 }
 
-func (p *parser) headerRule(path string, v jsonValue) (HeaderRule, bool) {
+func (p *parser) headerRule(path string, v jsoncmp.Value) (HeaderRule, bool) {
 	var r HeaderRule
 	f, ok := p.object(path, v, headerKeys)
 	if !ok {
@@ -610,7 +600,7 @@ func (p *parser) headerRule(path string, v jsonValue) (HeaderRule, bool) {
 	return r, ok
 }
 
-func (p *parser) mutations(path string, v jsonValue, marker string, t *Target) {
+func (p *parser) mutations(path string, v jsoncmp.Value, marker string, t *Target) {
 	f, ok := p.object(path, v, mutationKeys)
 	if !ok {
 		return
@@ -620,7 +610,7 @@ func (p *parser) mutations(path string, v jsonValue, marker string, t *Target) {
 			p.addf(path+".set", "must be an object of header names to values, got %s", describe(v))
 		} else {
 			seen := map[string]bool{}
-			v.ForEach(func(key string, value jsonValue) bool {
+			v.ForEach(func(key string, value jsoncmp.Value) bool {
 				at := path + ".set[" + strconv.Quote(key) + "]"
 				name, okName := p.headerNameOf(at, key)
 				val, okVal := p.headerValue(at, value, true)
@@ -649,7 +639,7 @@ func (p *parser) mutations(path string, v jsonValue, marker string, t *Target) {
 		}
 	}
 	if v, ok := f["remove"]; ok {
-		p.array(path+".remove", v, func(at string, v jsonValue) {
+		p.array(path+".remove", v, func(at string, v jsoncmp.Value) {
 			name, ok := p.headerName(at, v)
 			switch {
 			case !ok:
@@ -664,7 +654,7 @@ func (p *parser) mutations(path string, v jsonValue, marker string, t *Target) {
 	}
 }
 
-func (p *parser) rateLimit(path string, v jsonValue, t *Target) {
+func (p *parser) rateLimit(path string, v jsoncmp.Value, t *Target) {
 	f, ok := p.object(path, v, rateLimitKeys)
 	if !ok {
 		return

@@ -3,7 +3,7 @@ package mirror
 import (
 	"strings"
 
-	"github.com/meshmirror/meshmirror/plugin/internal/text"
+	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
 )
 
 // Parsing compare: the comparison's keys, its ignore paths, its report, and the
@@ -39,7 +39,7 @@ func (p *parser) baselines(cfg *Config, paths []string) {
 }
 
 // compare reads a target's compare object; it returns nil when it is not an object.
-func (p *parser) compare(path string, v jsonValue) *Compare {
+func (p *parser) compare(path string, v jsoncmp.Value) *Compare {
 	f, ok := p.object(path, v, compareKeys)
 	if !ok {
 		return nil
@@ -50,7 +50,7 @@ func (p *parser) compare(path string, v jsonValue) *Compare {
 	}
 	if v, ok := f["headers"]; ok {
 		c.Headers = []string{} // an empty list compares no header
-		p.array(path+".headers", v, func(at string, v jsonValue) {
+		p.array(path+".headers", v, func(at string, v jsoncmp.Value) {
 			if name, ok := p.headerName(at, v); ok {
 				if contains(c.Headers, name) {
 					p.addf(at, "%q is listed twice", name)
@@ -75,17 +75,17 @@ func (p *parser) compare(path string, v jsonValue) *Compare {
 		}
 	}
 	if v, ok := f["ignore"]; ok {
-		p.array(path+".ignore", v, func(at string, v jsonValue) {
+		p.array(path+".ignore", v, func(at string, v jsoncmp.Value) {
 			if s, ok := p.str(at, v); ok {
-				if ip, err := parseIgnorePath(s); err != "" {
+				if ip, err := jsoncmp.ParseIgnorePath(s); err != "" {
 					p.addf(at, "%s, got %q", err, s)
 				} else {
 					c.Ignore = append(c.Ignore, ip)
 				}
 			}
 		})
-		if len(c.Ignore) > MaxIgnorePaths {
-			p.addf(path+".ignore", "must hold at most %d paths, got %d", MaxIgnorePaths, len(c.Ignore))
+		if len(c.Ignore) > jsoncmp.MaxIgnorePaths {
+			p.addf(path+".ignore", "must hold at most %d paths, got %d", jsoncmp.MaxIgnorePaths, len(c.Ignore))
 		}
 	}
 	if v, ok := f["maxBytes"]; ok {
@@ -113,7 +113,7 @@ func (p *parser) compare(path string, v jsonValue) *Compare {
 	return c
 }
 
-func (p *parser) report(path string, v jsonValue, c *Compare) {
+func (p *parser) report(path string, v jsoncmp.Value, c *Compare) {
 	f, ok := p.object(path, v, reportKeys)
 	if !ok {
 		return
@@ -156,64 +156,4 @@ func (p *parser) report(path string, v jsonValue, c *Compare) {
 			c.ReportPerSecond = n
 		}
 	}
-}
-
-// parseIgnorePath splits a compare.ignore path at its dots; a backslash makes the next
-// character part of a key (a\.b is the key "a.b", \# the key "#"). It returns a
-// message for a path it refuses.
-func parseIgnorePath(s string) (IgnorePath, string) {
-	var ip IgnorePath
-	if s == "" {
-		return ip, "must not be empty"
-	}
-	var seg []byte
-	wild, escaped := false, false
-	end := func() string {
-		if len(seg) == 0 {
-			return "has an empty segment"
-		}
-		if wild && len(seg) != 1 {
-			return "uses # or * for a whole segment only (items.#.price, *.id)"
-		}
-		ip.Segments = append(ip.Segments, string(seg))
-		ip.Wild = append(ip.Wild, wild)
-		seg, wild = nil, false
-		return ""
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case escaped:
-			seg, escaped = append(seg, c), false
-		case c == '\\':
-			escaped = true
-			if wild {
-				return ip, "uses # or * for a whole segment only (items.#.price, *.id)"
-			}
-		case c == '.':
-			if msg := end(); msg != "" {
-				return ip, msg
-			}
-		case c == '#' || c == '*':
-			if len(seg) > 0 {
-				return ip, "uses # or * for a whole segment only (items.#.price, *.id)"
-			}
-			seg, wild = append(seg, c), true
-		default:
-			if wild {
-				return ip, "uses # or * for a whole segment only (items.#.price, *.id)"
-			}
-			seg = append(seg, c)
-		}
-	}
-	if escaped {
-		return ip, "ends with a lone backslash"
-	}
-	if msg := end(); msg != "" {
-		return ip, msg
-	}
-	if len(ip.Segments) > maxCompareDepth {
-		return ip, text.Sprintf("has more than %d segments", maxCompareDepth)
-	}
-	return ip, ""
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
+
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
 )
 
@@ -15,13 +17,13 @@ import (
 
 // object checks that v is an object without unknown or repeated keys and returns its
 // members by key.
-func (p *parser) object(path string, v jsonValue, known []string) (map[string]jsonValue, bool) {
+func (p *parser) object(path string, v jsoncmp.Value, known []string) (map[string]jsoncmp.Value, bool) {
 	if !v.IsObject() {
 		p.addf(path, "must be an object, got %s", describe(v))
 		return nil, false
 	}
-	fields := map[string]jsonValue{}
-	v.ForEach(func(k string, value jsonValue) bool {
+	fields := map[string]jsoncmp.Value{}
+	v.ForEach(func(k string, value jsoncmp.Value) bool {
 		switch {
 		case !contains(known, k):
 			msg := text.Sprintf("unknown key %q", k)
@@ -39,12 +41,12 @@ func (p *parser) object(path string, v jsonValue, known []string) (map[string]js
 	return fields, true
 }
 
-func fieldSeen(fields map[string]jsonValue, k string) bool {
+func fieldSeen(fields map[string]jsoncmp.Value, k string) bool {
 	_, ok := fields[k]
 	return ok
 }
 
-func (p *parser) exactlyOne(path string, f map[string]jsonValue, keys []string) bool {
+func (p *parser) exactlyOne(path string, f map[string]jsoncmp.Value, keys []string) bool {
 	var set []string
 	for _, k := range keys {
 		if _, ok := f[k]; ok {
@@ -58,7 +60,7 @@ func (p *parser) exactlyOne(path string, f map[string]jsonValue, keys []string) 
 	return true
 }
 
-func (p *parser) array(path string, v jsonValue, each func(path string, v jsonValue)) {
+func (p *parser) array(path string, v jsoncmp.Value, each func(path string, v jsoncmp.Value)) {
 	if !v.IsArray() {
 		p.addf(path, "must be an array, got %s", describe(v))
 		return
@@ -68,7 +70,7 @@ func (p *parser) array(path string, v jsonValue, each func(path string, v jsonVa
 	}
 }
 
-func (p *parser) str(path string, v jsonValue) (string, bool) {
+func (p *parser) str(path string, v jsoncmp.Value) (string, bool) {
 	if !v.IsString() {
 		p.addf(path, "must be a string, got %s", describe(v))
 		return "", false
@@ -76,7 +78,7 @@ func (p *parser) str(path string, v jsonValue) (string, bool) {
 	return v.Str(), true
 }
 
-func (p *parser) boolean(path string, v jsonValue) (bool, bool) {
+func (p *parser) boolean(path string, v jsoncmp.Value) (bool, bool) {
 	if !v.IsBool() {
 		p.addf(path, "must be true or false, got %s", describe(v))
 		return false, false
@@ -89,7 +91,7 @@ const unbounded = math.MaxInt64
 
 // number reads a finite number within [min, max]. The bounds are whole numbers, which
 // the messages print as integers.
-func (p *parser) number(path string, v jsonValue, min, max int64) (float64, bool) {
+func (p *parser) number(path string, v jsoncmp.Value, min, max int64) (float64, bool) {
 	if !v.IsNumber() {
 		p.addf(path, "must be a number, got %s", describe(v))
 		return 0, false
@@ -106,7 +108,7 @@ func (p *parser) number(path string, v jsonValue, min, max int64) (float64, bool
 	return num, true
 }
 
-func (p *parser) integer(path string, v jsonValue, min, max int64) (int64, bool) {
+func (p *parser) integer(path string, v jsoncmp.Value, min, max int64) (int64, bool) {
 	if v.IsNumber() {
 		if num := parseNumber(v.Raw()); num != math.Trunc(num) {
 			p.addf(path, "must be a whole number, got %s", v.Raw())
@@ -117,7 +119,7 @@ func (p *parser) integer(path string, v jsonValue, min, max int64) (int64, bool)
 	return int64(n), ok
 }
 
-func (p *parser) headerName(path string, v jsonValue) (string, bool) {
+func (p *parser) headerName(path string, v jsoncmp.Value) (string, bool) {
 	s, ok := p.str(path, v)
 	if !ok {
 		return "", false
@@ -135,7 +137,7 @@ func (p *parser) headerNameOf(path, s string) (string, bool) {
 	return strings.ToLower(s), true
 }
 
-func (p *parser) headerValue(path string, v jsonValue, emptyOK bool) (string, bool) {
+func (p *parser) headerValue(path string, v jsoncmp.Value, emptyOK bool) (string, bool) {
 	s, ok := p.str(path, v)
 	if !ok {
 		return "", false
@@ -166,7 +168,7 @@ func (p *parser) regex(path, pattern string) (*regexp.Regexp, bool) {
 }
 
 // describe names a JSON value's type, with the value, for error messages.
-func describe(v jsonValue) string {
+func describe(v jsoncmp.Value) string {
 	raw := v.Raw()
 	if len(raw) > 40 {
 		raw = raw[:37] + "..."
@@ -287,30 +289,4 @@ func validFQDN(s string) bool {
 		}
 	}
 	return true
-}
-
-// depthWithin reports whether the JSON text nests at most max levels; if not, it
-// returns the offset where it goes deeper. It reads brackets outside strings only.
-func depthWithin(data []byte, max int) (int, bool) {
-	depth, inString, escaped := 0, false, false
-	for i, c := range data {
-		switch {
-		case inString && escaped:
-			escaped = false
-		case inString && c == '\\':
-			escaped = true
-		case inString && c == '"':
-			inString = false
-		case inString:
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			if depth++; depth > max {
-				return i, false
-			}
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return 0, true
 }

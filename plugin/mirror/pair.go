@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
+
 	"github.com/meshmirror/meshmirror/plugin/diff"
 
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
@@ -404,11 +406,11 @@ func (m *Mirror) compareBodies(c *Compare, a, b *side, out []diff.Difference) ([
 		}
 	}
 	if mode == BodyJSON && va.held && vb.held {
-		return compareJSONExtra(va.data, vb.data, c.Ignore, c.IncludeValues, c.AllowExtra, out), true
+		return jsoncmp.Compare(va.data, vb.data, c.Ignore, c.IncludeValues, c.AllowExtra, out), true
 	}
 	same := va.size == vb.size
 	if same && va.held && vb.held {
-		same = equalBytes(va.data, vb.data)
+		same = jsoncmp.Equal(va.data, vb.data)
 	} else if same {
 		same = va.sum() == vb.sum()
 	}

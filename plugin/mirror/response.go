@@ -3,6 +3,8 @@ package mirror
 import (
 	"strings"
 
+	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
+
 	"github.com/meshmirror/meshmirror/plugin/diff"
 
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
@@ -43,7 +45,7 @@ func (s *side) answerHeaders(c *Compare, h Headers, grpc bool) {
 	status, _ := h.Get(":status")
 	s.status = parseStatus(status)
 	contentType, _ := h.Get("content-type")
-	s.json = isJSONType(contentType)
+	s.json = jsoncmp.IsJSONType(contentType)
 	coding, _ := h.Get("content-encoding")
 	s.encoding, s.coding = parseEncoding(coding)
 	compared(c, h, s.headers)

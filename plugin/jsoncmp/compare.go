@@ -1,4 +1,4 @@
-package mirror
+package jsoncmp
 
 import (
 	"strconv"
@@ -11,15 +11,15 @@ import (
 )
 
 const (
-	// maxCompareDepth bounds the nesting of a body compared as JSON: the scanner and
+	// MaxDepth bounds the nesting of a body compared as JSON: the scanner and
 	// the comparison recurse per level, and about 10,000 levels overflow the
 	// module's 64 KiB stack (FACTS.md). Deeper bodies are compared byte for byte.
-	maxCompareDepth = 64
+	MaxDepth = 64
 )
 
-// isJSONType reports whether a content type is JSON: application/json or a
+// IsJSONType reports whether a content type is JSON: application/json or a
 // structured syntax suffix +json, parameters aside.
-func isJSONType(contentType string) bool {
+func IsJSONType(contentType string) bool {
 	mediaType, _, _ := strings.Cut(contentType, ";")
 	mediaType = strings.ToLower(strings.TrimSpace(mediaType))
 	return mediaType == "application/json" || (strings.HasSuffix(mediaType, "+json") && strings.HasPrefix(mediaType, "application/"))
@@ -35,13 +35,13 @@ func isJSONType(contentType string) bool {
 // difference when the bytes differ. It stops at MaxDifferences in out, but finds
 // at least one when the bodies differ, so that the caller can tell.
 func compareJSON(a, b []byte, ignore []IgnorePath, values bool, out []diff.Difference) []diff.Difference {
-	return compareJSONExtra(a, b, ignore, values, false, out)
+	return Compare(a, b, ignore, values, false, out)
 }
 
-// compareJSONExtra is compareJSON; with allowExtra, a key that only the shadow's
+// Compare is compareJSON; with allowExtra, a key that only the shadow's
 // object has is no difference.
-func compareJSONExtra(a, b []byte, ignore []IgnorePath, values, allowExtra bool, out []diff.Difference) []diff.Difference {
-	if equalBytes(a, b) {
+func Compare(a, b []byte, ignore []IgnorePath, values, allowExtra bool, out []diff.Difference) []diff.Difference {
+	if Equal(a, b) {
 		return out // the same bytes are the same value, or the same non-JSON
 	}
 	c := comparers.Get().(*jsonComparer)
@@ -90,7 +90,7 @@ type jsonComparer struct {
 	// common is the length of the bodies' common prefix.
 	common int
 	// frames are sameText's open containers.
-	frames [maxCompareDepth]sameFrame
+	frames [MaxDepth]sameFrame
 }
 
 // release lets go of the bodies and the differences and puts c back in comparers.
@@ -168,7 +168,7 @@ func (c *jsonComparer) same(a, b int32, mask uint64, depth int) bool {
 	for ; i < na.next && j < nb.next; i, j, index = c.a.nodes[i].next, c.b.nodes[j].next, index+1 {
 		var key []byte
 		if object {
-			if key = c.a.key(i); !equalBytes(key, c.b.key(j)) {
+			if key = c.a.key(i); !Equal(key, c.b.key(j)) {
 				return false
 			}
 		}
@@ -201,7 +201,7 @@ func (c *jsonComparer) sameRaw(a, b int32) bool {
 	if na.start == nb.start {
 		from = max(from, min(int32(c.common), na.end))
 	}
-	return equalBytes(c.a.data[from:na.end], c.b.data[from-na.start+nb.start:nb.end])
+	return Equal(c.a.data[from:na.end], c.b.data[from-na.start+nb.start:nb.end])
 }
 
 // sameValue is value that only tells whether a and b are equal, as same does.
@@ -229,7 +229,7 @@ func (c *jsonComparer) sameString(a, b int32) bool {
 	}
 	c.strA = unescapeJSON(c.strA[:0], c.a.inner(a))
 	c.strB = unescapeJSON(c.strB[:0], c.b.inner(b))
-	return equalBytes(c.strA, c.strB)
+	return Equal(c.strA, c.strB)
 }
 
 // push pushes the members of node n of d onto c.members.

@@ -1,4 +1,4 @@
-package mirror
+package jsoncmp
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ func ignorePaths(t *testing.T, paths ...string) []IgnorePath {
 	t.Helper()
 	var out []IgnorePath
 	for _, p := range paths {
-		ip, err := parseIgnorePath(p)
+		ip, err := ParseIgnorePath(p)
 		if err != "" {
 			t.Fatalf("ignore path %q: %s", p, err)
 		}
@@ -153,8 +153,27 @@ func TestIsJSONType(t *testing.T) {
 		"application/problem+json": true, "application/vnd.api+json;v=2": true, " application/json ": true,
 		"text/json": false, "text/html": false, "": false, "application/jsonp": false, "application/x-ndjson": false,
 	} {
-		if got := isJSONType(ct); got != want {
+		if got := IsJSONType(ct); got != want {
 			t.Errorf("isJSONType(%q) = %v, want %v", ct, got, want)
 		}
+	}
+}
+
+// TestCompareKeepsNoBody: the values a difference keeps are copies, short, of both
+// bodies, so that a kept difference holds no body in memory.
+func TestCompareKeepsNoBody(t *testing.T) {
+	a := []byte(`{"b": 1, "pad": "` + strings.Repeat("x", 1<<16) + `"}`)
+	b := []byte(`{"b": 2, "pad": "` + strings.Repeat("x", 1<<16) + `"}`)
+	diffs := compareJSON(a, b, nil, true, nil)
+	if len(diffs) != 1 || diffs[0].Primary != "1" || diffs[0].Shadow != "2" {
+		t.Fatalf("differences %+v", diffs)
+	}
+	a[7] = '9' // the bodies change after the comparison: the difference does not
+	if diffs[0].Primary != "1" {
+		t.Errorf("the difference's value points into the body: %q", diffs[0].Primary)
+	}
+	whole := compareJSON([]byte("not json"+strings.Repeat("y", 100)), []byte("other"), nil, true, nil)
+	if len(whole) != 1 || len(whole[0].Primary) > diff.MaxValueBytes {
+		t.Errorf("a whole-body difference keeps %d bytes", len(whole[0].Primary))
 	}
 }

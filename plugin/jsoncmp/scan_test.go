@@ -1,4 +1,4 @@
-package mirror
+package jsoncmp
 
 import (
 	"encoding/binary"

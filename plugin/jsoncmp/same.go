@@ -1,4 +1,4 @@
-package mirror
+package jsoncmp
 
 import "github.com/meshmirror/meshmirror/plugin/internal/text"
 
@@ -137,7 +137,7 @@ func (c *jsonComparer) sameText(data []byte) bool {
 				c.strB = unescapeJSON(c.strB[:0], key)
 				key = c.strB
 			}
-			if skip < 0 && (n >= a.nodes[frames[depth-1].node].next || !equalBytes(a.key(n), key)) {
+			if skip < 0 && (n >= a.nodes[frames[depth-1].node].next || !Equal(a.key(n), key)) {
 				return false
 			}
 			i, state = end, wantColon
@@ -189,12 +189,12 @@ func (c *jsonComparer) sameStringText(n int32, text []byte, esc bool) bool {
 	switch {
 	case nd.kind != kindString:
 		return false
-	case equalBytes(c.a.raw(n), text):
+	case Equal(c.a.raw(n), text):
 		return true
 	case !esc && !nd.escaped:
 		return false
 	}
 	c.strA = unescapeJSON(c.strA[:0], c.a.inner(n))
 	c.strB = unescapeJSON(c.strB[:0], text[1:len(text)-1])
-	return equalBytes(c.strA, c.strB)
+	return Equal(c.strA, c.strB)
 }

@@ -1,4 +1,4 @@
-package mirror
+package jsoncmp
 
 import (
 	"encoding/binary"
@@ -22,7 +22,7 @@ type jsonDoc struct {
 	// maxDepth is the deepest nesting scan takes; maxCompareDepth when 0.
 	maxDepth int
 	// open is the scan's stack of the containers being scanned, innermost last.
-	open [maxCompareDepth]int32
+	open [MaxDepth]int32
 }
 
 // jsonNode is one value of a jsonDoc.
@@ -268,7 +268,7 @@ func (d *jsonDoc) depthLimit() int {
 	if d.maxDepth > 0 {
 		return d.maxDepth
 	}
-	return maxCompareDepth
+	return MaxDepth
 }
 
 // release lets go of the document; buffers beyond maxKeptNodes go with it.
@@ -515,9 +515,9 @@ func hexRune(h []byte) rune {
 	return r
 }
 
-// equalBytes reports whether a and b are the same bytes, eight at a time: TinyGo's
+// Equal reports whether a and b are the same bytes, eight at a time: TinyGo's
 // bytes.Equal copies both into new strings first.
-func equalBytes(a, b []byte) bool {
+func Equal(a, b []byte) bool {
 	if len(a) != len(b) {
 		return false
 	}

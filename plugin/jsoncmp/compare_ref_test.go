@@ -1,4 +1,4 @@
-package mirror
+package jsoncmp
 
 import (
 	"bytes"
@@ -39,7 +39,7 @@ func refCompareJSONExtra(a, b []byte, ignore []IgnorePath, values, allowExtra bo
 
 // refJSONWithin reports whether data is JSON within the depth a comparison takes.
 func refJSONWithin(data []byte) bool {
-	if _, ok := depthWithin(data, maxCompareDepth); !ok {
+	if _, ok := DepthWithin(data, MaxDepth); !ok {
 		return false
 	}
 	return gjson.ValidBytes(data)
