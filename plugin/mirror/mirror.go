@@ -3,6 +3,8 @@ package mirror
 import (
 	"math/rand/v2"
 
+	"github.com/meshmirror/meshmirror/plugin/inflate"
+
 	"github.com/meshmirror/meshmirror/plugin/diff"
 )
 
@@ -140,7 +142,7 @@ type Mirror struct {
 	live     []*Pair
 	verdicts []Verdict
 	diffs    []diff.Difference // the scratch of decide
-	inflater inflater
+	inflater inflate.Inflater
 	// waiting are the decided pairs that wait for their baseline's pair (noise.go).
 	waiting []*Pair
 	notices []string

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/meshmirror/meshmirror/plugin/inflate"
+
 	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
 
 	"github.com/meshmirror/meshmirror/plugin/diff"
@@ -51,7 +53,7 @@ type side struct {
 	grpcStatus int
 	headers    []headerValue // Compare.Headers, in order; absent until seen
 	json       bool          // its content type is JSON
-	encoding   encoding
+	encoding   inflate.Encoding
 	coding     uint64 // the hash of an otherEncoding, to tell two sides' apart
 	size       int    // the body's bytes as sent, still encoded
 	// body is held for a JSON comparison or to be decoded; hash (FNV-1a) is kept
@@ -385,7 +387,7 @@ func (s *side) statusText(grpc bool) string {
 // Bodies in another coding are compared only byte for byte, with body "exact", and
 // only against the same coding; otherwise they are not compared at all.
 func (m *Mirror) compareBodies(c *Compare, a, b *side, out []diff.Difference) ([]diff.Difference, bool) {
-	if a.encoding == otherEncoding || b.encoding == otherEncoding {
+	if a.encoding == inflate.Other || b.encoding == inflate.Other {
 		if c.Body != BodyExact || a.encoding != b.encoding || a.coding != b.coding {
 			return out, true
 		}
@@ -449,12 +451,12 @@ func (m *Mirror) view(c *Compare, s *side, i int) (bodyView, bool) {
 		return bodyView{size: s.size, hash: s.hash}, true
 	}
 	data := s.body
-	if s.encoding == gzipEncoded || s.encoding == deflateEncoded {
-		decoded, err := m.inflater.decode(s.encoding, s.body, c.MaxBytes, i)
+	if s.encoding == inflate.Gzip || s.encoding == inflate.Deflate {
+		decoded, err := m.inflater.Decode(s.encoding, s.body, c.MaxBytes, i)
 		switch err {
 		case nil:
 			data = decoded
-		case errTooLarge:
+		case inflate.ErrTooLarge:
 			return bodyView{}, false
 		}
 	}

@@ -3,6 +3,8 @@ package mirror
 import (
 	"strings"
 
+	"github.com/meshmirror/meshmirror/plugin/inflate"
+
 	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
 
 	"github.com/meshmirror/meshmirror/plugin/diff"
@@ -47,7 +49,7 @@ func (s *side) answerHeaders(c *Compare, h Headers, grpc bool) {
 	contentType, _ := h.Get("content-type")
 	s.json = jsoncmp.IsJSONType(contentType)
 	coding, _ := h.Get("content-encoding")
-	s.encoding, s.coding = parseEncoding(coding)
+	s.encoding, s.coding = inflate.ParseEncoding(coding)
 	compared(c, h, s.headers)
 	if grpc {
 		s.grpcStatus = grpcStatus(h)
@@ -120,13 +122,13 @@ func mediaType(contentType string) string {
 // way; a gzip or deflate body, decoded once both sides are in), or their hash (an
 // exact comparison), or nothing (body none; a coding other than gzip and deflate,
 // which only an exact comparison compares).
-func keeps(c *Compare, json bool, e encoding, shadow bool) (hold, hash bool) {
+func keeps(c *Compare, json bool, e inflate.Encoding, shadow bool) (hold, hash bool) {
 	switch {
 	case c.Body == BodyNone:
 		return false, false
-	case e == otherEncoding:
+	case e == inflate.Other:
 		return false, c.Body == BodyExact
-	case e != identity, c.Body == BodyJSON, c.Body == BodyAuto && (json || shadow):
+	case e != inflate.Identity, c.Body == BodyJSON, c.Body == BodyAuto && (json || shadow):
 		return true, false
 	}
 	return false, true

@@ -1,4 +1,12 @@
-package mirror
+// Package inflate decodes HTTP bodies sent with content-encoding gzip (RFC 1952) or
+// deflate (zlib, RFC 1950, or raw deflate as some servers send it), so that a
+// comparison sees what they encode, into buffers it reuses.
+//
+// It is a library: it knows nothing of mirroring. It never panics on any input,
+// checks what the encoding carries to check (CRCs, sizes), and never inflates past
+// the limit it is given: a body that decodes larger is ErrTooLarge, however small it
+// came.
+package inflate
 
 import (
 	"bytes"
@@ -13,66 +21,66 @@ import (
 )
 
 // Encoding is a body's content-encoding, as a comparison treats it.
-type encoding uint8
+type Encoding uint8
 
 const (
-	// identity: no content-encoding, or identity.
-	identity encoding = iota
-	gzipEncoded
-	deflateEncoded
-	// otherEncoding is any other coding, or several: compared only byte for byte,
+	// Identity: no content-encoding, or identity.
+	Identity Encoding = iota
+	Gzip
+	Deflate
+	// Other is any other coding, or several: compared only byte for byte,
 	// and only against the same coding (SPEC.md, "What is compared").
-	otherEncoding
+	Other
 )
 
-// parseEncoding reads a content-encoding value; other is the hash of an unknown one,
+// ParseEncoding reads a content-encoding value; other is the hash of an unknown one,
 // lower-cased, so that two sides can be told to carry the same coding.
-func parseEncoding(value string) (e encoding, other uint64) {
+func ParseEncoding(value string) (e Encoding, other uint64) {
 	v := strings.ToLower(strings.TrimSpace(value))
 	switch v {
 	case "", "identity":
-		return identity, 0
+		return Identity, 0
 	case "gzip", "x-gzip":
-		return gzipEncoded, 0
+		return Gzip, 0
 	case "deflate":
-		return deflateEncoded, 0
+		return Deflate, 0
 	}
-	return otherEncoding, text.FNV1a(text.FNVOffset, []byte(v))
+	return Other, text.FNV1a(text.FNVOffset, []byte(v))
 }
 
 // Why a body could not be decoded.
 var (
-	errTooLarge = errors.New("decoded body over compare.maxBytes")
-	errCorrupt  = errors.New("body does not decode as its content-encoding says")
+	ErrTooLarge = errors.New("decoded body over compare.maxBytes")
+	ErrCorrupt  = errors.New("body does not decode as its content-encoding says")
 )
 
-// inflater decodes gzip and deflate bodies into a buffer it reuses. compress/gzip is
+// Inflater decodes gzip and deflate bodies into a buffer it reuses. compress/gzip is
 // not used: it brings package time into the module (about 16 KB); its header is read
 // here instead (RFC 1952), and so is zlib's (RFC 1950), which HTTP's deflate means.
-type inflater struct {
+type Inflater struct {
 	r   io.ReadCloser // a flate reader, reset for each body
 	src bytes.Reader
 	out [2][]byte // one per side of a pair
 }
 
-// decode returns the body of a side decoded from e into the side's buffer (0 for the
-// primary, 1 for the shadow), valid until the next decode of that side. A body that
-// decodes to more than limit bytes is not inflated further: errTooLarge.
-func (f *inflater) decode(e encoding, body []byte, limit, side int) ([]byte, error) {
+// Decode returns the body of a side decoded from e into the side's buffer (0 for the
+// primary, 1 for the shadow), valid until the next Decode of that side. A body that
+// decodes to more than limit bytes is not inflated further: ErrTooLarge.
+func (f *Inflater) Decode(e Encoding, body []byte, limit, side int) ([]byte, error) {
 	var stream []byte
 	var check func(decoded, trailer []byte) bool
 	switch e {
-	case gzipEncoded:
+	case Gzip:
 		n, ok := gzipHeader(body)
 		if !ok || len(body) < n+8 {
-			return nil, errCorrupt
+			return nil, ErrCorrupt
 		}
 		stream = body[n:]
 		check = func(decoded, trailer []byte) bool {
 			return len(trailer) >= 8 && binary.LittleEndian.Uint32(trailer) == crc32.ChecksumIEEE(decoded) &&
 				binary.LittleEndian.Uint32(trailer[4:]) == uint32(len(decoded))
 		}
-	case deflateEncoded:
+	case Deflate:
 		stream = body
 		if zlibHeader(body) {
 			stream = body[2:]
@@ -87,13 +95,13 @@ func (f *inflater) decode(e encoding, body []byte, limit, side int) ([]byte, err
 	if f.r == nil {
 		f.r = flate.NewReader(&f.src)
 	} else if err := f.r.(flate.Resetter).Reset(&f.src, nil); err != nil {
-		return nil, errCorrupt
+		return nil, ErrCorrupt
 	}
 	out := f.out[side][:0]
 	for {
 		if len(out) == cap(out) {
 			if len(out) > limit {
-				return nil, errTooLarge
+				return nil, ErrTooLarge
 			}
 			out = append(out, 0)[:len(out)] // grow
 		}
@@ -101,28 +109,31 @@ func (f *inflater) decode(e encoding, body []byte, limit, side int) ([]byte, err
 		out = out[:len(out)+n]
 		if len(out) > limit {
 			f.keep(side, out)
-			return nil, errTooLarge
+			return nil, ErrTooLarge
 		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			f.keep(side, out)
-			return nil, errCorrupt
+			return nil, ErrCorrupt
 		}
 	}
 	f.keep(side, out)
 	// What the flate reader left unread is the trailer.
 	if check != nil && !check(out, stream[len(stream)-f.src.Len():]) {
-		return nil, errCorrupt
+		return nil, ErrCorrupt
 	}
 	return out, nil
 }
 
+// Held is the capacity of the buffers f keeps between bodies: the memory it holds.
+func (f *Inflater) Held() int { return cap(f.out[0]) + cap(f.out[1]) }
+
 // maxKeptInflated bounds the decoding buffer kept between pairs.
 const maxKeptInflated = 256 << 10
 
-func (f *inflater) keep(side int, out []byte) {
+func (f *Inflater) keep(side int, out []byte) {
 	if cap(out) > maxKeptInflated {
 		out = nil
 	}
