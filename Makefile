@@ -46,8 +46,8 @@ test: chromium $(WASM) $(WASM_NAMES)
 	@# Budgets in executions, not seconds: Go 1.26's fuzz coordinator can fail a
 	@# duration-bounded run with "context deadline exceeded" when a worker is busy at
 	@# the deadline (golang/go#75804, fixed in Go 1.27), as it did once in CI here.
-	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=200000x ./plugin/mirror
-	go test -run='^$$' -fuzz=FuzzParseNumber -fuzztime=50000x ./plugin/mirror
+	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=200000x ./plugin/config
+	go test -run='^$$' -fuzz=FuzzParseNumber -fuzztime=50000x ./plugin/config
 	go test -run='^$$' -fuzz=FuzzSprintf -fuzztime=50000x ./plugin/internal/text
 	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=300000x ./plugin/jsoncmp
 	go test -run='^$$' -fuzz=FuzzCompareScanner -fuzztime=200000x ./plugin/jsoncmp
@@ -94,7 +94,7 @@ validate:
 	go run ./cmd/meshmirror validate $(FILE)
 
 fuzz:
-	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=5m ./plugin/mirror
+	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=5m ./plugin/config
 	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=5m ./plugin/jsoncmp
 	go test -run='^$$' -fuzz=FuzzCompareScanner -fuzztime=5m ./plugin/jsoncmp
 	go test -run='^$$' -fuzz=FuzzServer -fuzztime=5m ./internal/reports

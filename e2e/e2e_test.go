@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshmirror/meshmirror/plugin/config"
+
 	"github.com/meshmirror/meshmirror/plugin/mirror"
 	"github.com/meshmirror/meshmirror/runner"
 )
@@ -325,7 +327,7 @@ func TestSamplingShare(t *testing.T) {
 	wantSticky := 0
 	for i := range n {
 		user := fmt.Sprint("user-", i)
-		if mirror.StickyBucket("sticky", user) < 10*mirror.PercentScale/100 {
+		if mirror.StickyBucket("sticky", user) < 10*config.PercentScale/100 {
 			wantSticky++
 		}
 		send(t, m.addr, "GET", "/", http.Header{"X-User-Id": {user}}, nil)
@@ -360,7 +362,7 @@ func TestEnvoyYAML(t *testing.T) {
 	if cfg.Module != "build/meshmirror.wasm" || cfg.Primary == "" || len(cfg.Clusters) < 3 {
 		t.Errorf("envoy.yaml: %+v", cfg)
 	}
-	if _, err := mirror.ParseConfig(cfg.PluginConfig); err != nil {
+	if _, err := config.Parse(cfg.PluginConfig); err != nil {
 		t.Errorf("envoy.yaml's plugin configuration: %v", err)
 	}
 }

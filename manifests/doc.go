@@ -10,7 +10,7 @@
 //   - envoy.yaml is decoded into Envoy's bootstrap message from go-control-plane and
 //     passes ValidateAll, including every typed_config inside it;
 //   - each pluginConfig (of a WasmPlugin or a TrafficExtension) is accepted by
-//     mirror.ParseConfig, the code the module runs, and the manifests and envoy.yaml
+//     config.ParseConfig, the code the module runs, and the manifests and envoy.yaml
 //     mirror to the same targets;
 //   - the stats_tags of envoy.yaml and of Istio's bootstrap override, applied as
 //     Envoy's tag extractor does to every metric plugin/mirror names, give the

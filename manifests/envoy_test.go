@@ -11,12 +11,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshmirror/meshmirror/plugin/config"
+
 	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/wasm/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshmirror/meshmirror/internal/validate"
-	"github.com/meshmirror/meshmirror/plugin/mirror"
 	"github.com/meshmirror/meshmirror/runner"
 )
 
@@ -235,7 +236,7 @@ func checkEnvoy(data []byte) (*runner.Config, []string) {
 	for _, p := range validate.File(data).Problems {
 		problems = append(problems, p.Path+": "+p.Message)
 	}
-	plugin, err := mirror.ParseConfig(c.PluginConfig)
+	plugin, err := config.Parse(c.PluginConfig)
 	if err != nil {
 		return c, problems
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshmirror/meshmirror/plugin/config"
+
 	"github.com/google/cel-go/cel"
 	"google.golang.org/protobuf/encoding/protojson"
 	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
@@ -27,7 +29,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshmirror/meshmirror/internal/validate"
-	"github.com/meshmirror/meshmirror/plugin/mirror"
 )
 
 // TestManifests validates every document of every YAML file under manifests/ (testdata
@@ -157,12 +158,12 @@ func wasmPlugin(o object) (*extensionsv1alpha1.WasmPlugin, string, error) {
 
 // parsePluginConfig parses a WasmPlugin's pluginConfig as the module does, after Istio
 // has turned it into JSON with protojson (pilot/pkg/model/extensions.go).
-func parsePluginConfig(plugin *extensionsv1alpha1.WasmPlugin) (*mirror.Config, error) {
-	config, err := protojson.Marshal(plugin.GetPluginConfig())
+func parsePluginConfig(plugin *extensionsv1alpha1.WasmPlugin) (*config.Config, error) {
+	data, err := protojson.Marshal(plugin.GetPluginConfig())
 	if err != nil {
 		return nil, err
 	}
-	return mirror.ParseConfig(config)
+	return config.Parse(data)
 }
 
 // TestManifestsFitTogether checks what the schemas cannot: within each kustomization,

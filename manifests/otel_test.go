@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshmirror/meshmirror/plugin/config"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
-
-	"github.com/meshmirror/meshmirror/plugin/mirror"
 )
 
 // collectorConfig is the part of an OpenTelemetry Collector configuration the
@@ -67,11 +67,11 @@ func TestCollectorExample(t *testing.T) {
 	if !ok {
 		t.Fatal("no otlp receiver with the http protocol: the plugin sends OTLP/HTTP")
 	}
-	if path := http.LogsURLPath; path != "" && path != mirror.DefaultOTLPReportPath {
-		t.Errorf("logs_url_path %q, but the plugin posts to %s by default", path, mirror.DefaultOTLPReportPath)
+	if path := http.LogsURLPath; path != "" && path != config.DefaultOTLPReportPath {
+		t.Errorf("logs_url_path %q, but the plugin posts to %s by default", path, config.DefaultOTLPReportPath)
 	}
-	if mirror.DefaultOTLPReportPath != "/v1/logs" {
-		t.Errorf("the plugin's default OTLP path is %s, not OTLP/HTTP's /v1/logs", mirror.DefaultOTLPReportPath)
+	if config.DefaultOTLPReportPath != "/v1/logs" {
+		t.Errorf("the plugin's default OTLP path is %s, not OTLP/HTTP's /v1/logs", config.DefaultOTLPReportPath)
 	}
 	logs, ok := c.Service.Pipelines["logs"]
 	if !ok || !slices.Contains(logs.Receivers, "otlp") || len(logs.Exporters) == 0 {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshmirror/meshmirror/plugin/config"
+
 	"github.com/meshmirror/meshmirror/plugin/mirror"
 )
 
@@ -29,7 +31,7 @@ func TestREADMEGuide(t *testing.T) {
 	clusters := map[string]bool{}
 	deployments := map[string]bool{"istio-ingressgateway": true} // installed with Istio
 	plugins := map[string]bool{}
-	var echoV2 *mirror.Target
+	var echoV2 *config.Target
 	for _, file := range yamlFiles(t) {
 		for _, o := range readObjects(t, file) {
 			md := o["metadata"].(map[string]any)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meshmirror/meshmirror/plugin/config"
+
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	metricsv3 "github.com/envoyproxy/go-control-plane/envoy/config/metrics/v3"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -337,7 +339,7 @@ func prometheusFamilies(t *testing.T) map[string]family {
 // metric names).
 func familyTargets(t *testing.T) []string {
 	t.Helper()
-	plugin, err := mirror.ParseConfig(loadEnvoy(t).PluginConfig)
+	plugin, err := config.Parse(loadEnvoy(t).PluginConfig)
 	if err != nil {
 		t.Fatal(err)
 	}

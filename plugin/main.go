@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/meshmirror/meshmirror/plugin/config"
+
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
@@ -76,15 +78,15 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 
 // readConfig returns the plugin's configuration, or nil and the number of problems
 // found in it, each logged.
-func readConfig() (*mirror.Config, int) {
+func readConfig() (*config.Config, int) {
 	data, err := proxywasm.GetPluginConfiguration()
 	if err != nil && err != types.ErrorStatusNotFound {
 		proxywasm.LogCritical("meshmirror: reading the configuration: " + err.Error() + "; mirroring nothing")
 		return nil, 1
 	}
-	cfg, err := mirror.ParseConfig(data)
+	cfg, err := config.Parse(data)
 	if err != nil {
-		n := len(mirror.Problems(err))
+		n := len(config.Problems(err))
 		proxywasm.LogCritical(err.Error() + "\nmeshmirror mirrors nothing until its configuration is valid (meshmirror.config_errors = " + strconv.Itoa(n) + ")")
 		return nil, n
 	}
@@ -577,7 +579,7 @@ type hostMetrics struct {
 
 // defineMetrics defines every metric of SPEC.md at plugin start, so that they are
 // exported (at zero) before the first request.
-func defineMetrics(cfg *mirror.Config) *hostMetrics {
+func defineMetrics(cfg *config.Config) *hostMetrics {
 	m := &hostMetrics{
 		counters:    make([][mirror.NumCounters]hostCounter, len(cfg.Targets)),
 		inFlight:    make([]hostGauge, len(cfg.Targets)),

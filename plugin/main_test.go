@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshmirror/meshmirror/plugin/config"
+
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/proxytest"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
@@ -338,7 +340,7 @@ func TestRegexAtTheLimit(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			n := 1
 			for ; n < 1000; n++ {
-				if _, err := mirror.ParseConfig([]byte(pathRegexConfig(shape(n + 1)))); err != nil {
+				if _, err := config.Parse([]byte(pathRegexConfig(shape(n + 1)))); err != nil {
 					break
 				}
 			}
@@ -524,7 +526,7 @@ func TestHttpContext_stickySampling(t *testing.T) {
 			user := fmt.Sprintf("user-%d", i)
 			for range 2 { // the same user twice: always in or always out
 				request(t, host, [][2]string{{":method", "GET"}, {":path", "/"}, {":authority", "a"}, {"x-user-id", user}})
-				if mirror.StickyBucket("half", user) < 50*mirror.PercentScale/100 {
+				if mirror.StickyBucket("half", user) < 50*config.PercentScale/100 {
 					want = append(want, user)
 				}
 			}

@@ -1,7 +1,7 @@
 // Package validate checks meshmirror configurations before they are applied: a JSON
 // configuration, Kubernetes manifests holding WasmPlugins or TrafficExtensions (one or
 // many YAML documents), or an Envoy bootstrap. Every configuration goes through
-// mirror.ParseConfig, the code the module runs, so a file passes exactly when the
+// config.ParseConfig, the code the module runs, so a file passes exactly when the
 // plugin would take each of its configurations.
 package validate
 
@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/meshmirror/meshmirror/plugin/config"
+
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -23,7 +25,6 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
-	"github.com/meshmirror/meshmirror/plugin/mirror"
 	"github.com/meshmirror/meshmirror/runner"
 )
 
@@ -156,10 +157,10 @@ func (r *Result) plugin(document, path string, config []byte) {
 	}
 }
 
-// PluginConfig returns the problems mirror.ParseConfig finds in a JSON configuration.
-func PluginConfig(config []byte) []mirror.Problem {
-	_, err := mirror.ParseConfig(config)
-	return mirror.Problems(err)
+// PluginConfig returns the problems config.ParseConfig finds in a JSON configuration.
+func PluginConfig(data []byte) []config.Problem {
+	_, err := config.Parse(data)
+	return config.Problems(err)
 }
 
 func join(prefix, path string) string {

@@ -1,5 +1,7 @@
 package mirror
 
+import "github.com/meshmirror/meshmirror/plugin/config"
+
 // Reused body buffers: at most poolBuffers of them, of at most poolBufferCap bytes
 // each, so a VM keeps no more than 4 MiB for reuse.
 const (
@@ -14,7 +16,7 @@ const maxBodyBudget = 1 << 30
 // have at most maxInFlight copies of at most maxBytes, and the whole is capped at
 // 1 GiB. Bodies are held while a request streams and until its copies are handed to
 // Envoy on the next tick; Envoy keeps its own copy after that.
-func BodyBudget(cfg *Config) int {
+func BodyBudget(cfg *config.Config) int {
 	var budget int64 // int is 32 bits in the module: 256 copies of 16 MiB overflow it
 	for _, t := range cfg.Targets {
 		if t.BodyEnabled {

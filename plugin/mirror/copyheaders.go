@@ -1,6 +1,10 @@
 package mirror
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/meshmirror/meshmirror/plugin/config"
+)
 
 // A copy's headers: the request's, less those a copy must not carry, with the
 // target's mutations and the marker.
@@ -20,7 +24,7 @@ func isGRPC(h RawHeaders) bool {
 // can need rather than appending, and compares names by length first (see
 // Headers.Get): under TinyGo, each append and each string comparison is a call into
 // the runtime. s keeps the last rewritten :authority.
-func (t *Target) copyHeaders(h RawHeaders, marker string, s *targetState, buf [][2]string) [][2]string {
+func copyHeaders(t *config.Target, h RawHeaders, marker string, s *targetState, buf [][2]string) [][2]string {
 	out := buf[:0]
 	if need := h.Len() + len(t.SetHeaders) + 2; cap(out) >= need {
 		out = out[:need]
@@ -39,7 +43,7 @@ func (t *Target) copyHeaders(h RawHeaders, marker string, s *targetState, buf []
 		case len(":authority"):
 			if name == ":authority" {
 				hasAuthority = true
-				kv[1] = t.authority(kv[1], s)
+				kv[1] = authority(t, kv[1], s)
 			}
 		case len("content-length"):
 			if name == "content-length" {
@@ -50,7 +54,7 @@ func (t *Target) copyHeaders(h RawHeaders, marker string, s *targetState, buf []
 				continue
 			}
 		}
-		if t.removes(kv[0], marker) || dropped(kv[0], t.KeepTracing) {
+		if removes(t, kv[0], marker) || dropped(kv[0], t.KeepTracing) {
 			continue
 		}
 		out[n] = kv
@@ -65,7 +69,7 @@ func (t *Target) copyHeaders(h RawHeaders, marker string, s *targetState, buf []
 	return out[:n+1]
 }
 
-func (t *Target) authority(original string, s *targetState) string {
+func authority(t *config.Target, original string, s *targetState) string {
 	switch {
 	case t.Authority != "":
 		return t.Authority
@@ -91,7 +95,7 @@ func withSuffix(authority, suffix string) string {
 
 // removes reports whether the copy drops the request's header name: the marker,
 // removed, or replaced by a set.
-func (t *Target) removes(name, marker string) bool {
+func removes(t *config.Target, name, marker string) bool {
 	if len(name) == len(marker) && name == marker {
 		return true
 	}

@@ -195,7 +195,7 @@ func TestCopyDropsRouterAndTraceHeaders(t *testing.T) {
 		cfg := mustParse(t, `{"targets":[{"name":"t","cluster":"c","tracing":"`+tc.tracing+`",
 			"headers":{"set":{"traceparent":"00-set-by-the-target"}}}]}`)
 		got := map[string]bool{}
-		for _, kv := range cfg.Targets[0].copyHeaders(RawHeadersOf(request), cfg.Marker, &targetState{}, nil) {
+		for _, kv := range copyHeaders(&cfg.Targets[0], RawHeadersOf(request), cfg.Marker, &targetState{}, nil) {
 			got[kv[0]] = true
 		}
 		want := map[string]bool{"traceparent": true} // set by the target: always there

@@ -1,6 +1,11 @@
 package mirror
 
-import "strings"
+import (
+	"slices"
+	"strings"
+
+	"github.com/meshmirror/meshmirror/plugin/config"
+)
 
 // Headers is a request's header list as Envoy hands it over: lower-case names,
 // pseudo-headers included, a name possibly repeated.
@@ -34,11 +39,11 @@ func (h Headers) Get(name string) (string, bool) {
 	return value, found
 }
 
-// match reports whether the request satisfies every rule of m.
-func (m *Match) match(h RawHeaders) bool {
+// matches reports whether the request satisfies every rule of m.
+func matches(m *config.Match, h RawHeaders) bool {
 	if len(m.Methods) > 0 {
 		method, _ := h.Get(":method")
-		if !contains(m.Methods, method) {
+		if !slices.Contains(m.Methods, method) {
 			return false
 		}
 	}
@@ -52,14 +57,14 @@ func (m *Match) match(h RawHeaders) bool {
 		}
 	}
 	for i := range m.Headers {
-		if !m.Headers[i].holds(h) {
+		if !holds(&m.Headers[i], h) {
 			return false
 		}
 	}
 	return true
 }
 
-func anyPath(rules []PathRule, path string) bool {
+func anyPath(rules []config.PathRule, path string) bool {
 	for _, r := range rules {
 		switch {
 		case r.Regex != nil:
@@ -77,22 +82,22 @@ func anyPath(rules []PathRule, path string) bool {
 	return false
 }
 
-// holds evaluates the condition; an inverted condition holds when the header is absent.
-func (r *HeaderRule) holds(h RawHeaders) bool {
+// holds evaluates the condition r; an inverted condition holds when the header is absent.
+func holds(r *config.HeaderRule, h RawHeaders) bool {
 	value, present := h.Get(r.Name)
 	var ok bool
 	switch r.Kind {
-	case Present:
+	case config.Present:
 		ok = present == r.Present
-	case Exact:
+	case config.Exact:
 		ok = present && value == r.Value
-	case Prefix:
+	case config.Prefix:
 		ok = present && strings.HasPrefix(value, r.Value)
-	case Suffix:
+	case config.Suffix:
 		ok = present && strings.HasSuffix(value, r.Value)
-	case Contains:
+	case config.Contains:
 		ok = present && strings.Contains(value, r.Value)
-	case Regex:
+	case config.Regex:
 		ok = present && r.Regex.MatchString(value)
 	}
 	return ok != r.Invert

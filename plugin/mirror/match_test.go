@@ -1,10 +1,14 @@
 package mirror
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/meshmirror/meshmirror/plugin/config"
+)
 
 // matchOf parses a one-target configuration with the given match object and returns
 // the target's Match.
-func matchOf(t *testing.T, match string) *Match {
+func matchOf(t *testing.T, match string) *config.Match {
 	t.Helper()
 	cfg := mustParse(t, oneTarget(`,"match":`+match))
 	return &cfg.Targets[0].Match
@@ -97,7 +101,7 @@ func TestMatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := matchOf(t, tt.match)
-			if got := m.matches(tt.h); got != tt.want {
+			if got := matchesHeaders(m, tt.h); got != tt.want {
 				t.Errorf("match %s on %v = %v, want %v", tt.match, tt.h, got, tt.want)
 			}
 		})
@@ -127,7 +131,7 @@ func TestMatchSpecExample(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := m.matches(tt.h); got != tt.want {
+			if got := matchesHeaders(m, tt.h); got != tt.want {
 				t.Errorf("matches(%v) = %v, want %v", tt.h, got, tt.want)
 			}
 		})
@@ -162,4 +166,31 @@ func TestHeadersGet(t *testing.T) {
 }
 
 // matches is match for headers held as a slice, as the tables write them.
-func (m *Match) matches(h Headers) bool { return m.match(RawHeadersOf(h)) }
+func matchesHeaders(m *config.Match, h Headers) bool { return matches(m, RawHeadersOf(h)) }
+
+func TestParseConfigRegexMatchesWholePath(t *testing.T) {
+	tests := []struct {
+		name    string
+		pattern string
+		path    string
+		want    bool
+	}{
+		{"versioned path", `/v[0-9]+/.*`, "/v1/x", true},
+		{"versioned path without slash", `/v[0-9]+/.*`, "/v1", false},
+		{"not anchored at the start", `/v[0-9]+/.*`, "/api/v1/x", false},
+		{"substring does not match", `v1`, "/v1/x", false},
+		{"whole path", `/v1`, "/v1", true},
+		{"not anchored at the end", `/v1`, "/v1/x", false},
+		{"alternation is grouped", `/a|/b`, "/a/x", false},
+		{"alternation second arm", `/a|/b`, "/b", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := mustParse(t, oneTarget(`,"match":{"paths":[{"regex":"`+tt.pattern+`"}]}`))
+			m := &cfg.Targets[0].Match
+			if got := matchesHeaders(m, Headers{{":path", tt.path}}); got != tt.want {
+				t.Errorf("regex %q on %q: matches = %v, want %v", tt.pattern, tt.path, got, tt.want)
+			}
+		})
+	}
+}

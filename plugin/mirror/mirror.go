@@ -3,6 +3,8 @@ package mirror
 import (
 	"math/rand/v2"
 
+	"github.com/meshmirror/meshmirror/plugin/config"
+
 	"github.com/meshmirror/meshmirror/plugin/inflate"
 
 	"github.com/meshmirror/meshmirror/plugin/diff"
@@ -130,7 +132,7 @@ type Recorder interface {
 
 // Mirror is the per-VM decision state: one per plugin context, used by one thread.
 type Mirror struct {
-	cfg     *Config
+	cfg     *config.Config
 	rec     Recorder
 	rnd     *rand.Rand
 	targets []targetState
@@ -173,7 +175,7 @@ type targetState struct {
 }
 
 // New returns a Mirror for cfg; seed feeds the random sampling.
-func New(cfg *Config, rec Recorder, seed uint64) *Mirror {
+func New(cfg *config.Config, rec Recorder, seed uint64) *Mirror {
 	m := &Mirror{cfg: cfg, rec: rec, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	m.targets = make([]targetState, len(cfg.Targets))
 	for i, t := range cfg.Targets {
@@ -195,7 +197,7 @@ func New(cfg *Config, rec Recorder, seed uint64) *Mirror {
 }
 
 // Config returns the configuration the mirror runs.
-func (m *Mirror) Config() *Config { return m.cfg }
+func (m *Mirror) Config() *config.Config { return m.cfg }
 
 // Request is what the mirror keeps of one primary request until its end of stream.
 // The zero value is ready.
@@ -238,7 +240,7 @@ func (m *Mirror) StartRaw(r *Request, h RawHeaders) bool {
 	}
 	for i := range m.cfg.Targets {
 		t := &m.cfg.Targets[i]
-		if !t.Match.match(h) {
+		if !matches(&t.Match, h) {
 			continue
 		}
 		m.rec.Count(i, Matched)
@@ -285,9 +287,9 @@ func (m *Mirror) scan(h RawHeaders) (unsupported, loop bool) {
 	return false, loop
 }
 
-func (m *Mirror) sampled(t *Target, h RawHeaders) bool {
+func (m *Mirror) sampled(t *config.Target, h RawHeaders) bool {
 	switch t.Percent {
-	case PercentScale:
+	case config.PercentScale:
 		return true
 	case 0:
 		return false
@@ -297,7 +299,7 @@ func (m *Mirror) sampled(t *Target, h RawHeaders) bool {
 			return StickyBucket(t.Name, v) < t.Percent
 		}
 	}
-	return m.rnd.Uint32N(PercentScale) < t.Percent
+	return m.rnd.Uint32N(config.PercentScale) < t.Percent
 }
 
 // WantsBody reports whether a pending copy still needs the request's body.
@@ -417,7 +419,7 @@ func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []C
 		c := Copy{
 			Target:    i,
 			Cluster:   t.Cluster,
-			Headers:   t.copyHeaders(r.headers, m.cfg.Marker, s, m.headerBuf()),
+			Headers:   copyHeaders(t, r.headers, m.cfg.Marker, s, m.headerBuf()),
 			Trailers:  trailers,
 			TimeoutMs: t.TimeoutMs,
 			GRPC:      grpc,

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/meshmirror/meshmirror/plugin/config"
 )
 
 // fakeRecorder records what the mirror reports.
@@ -506,7 +508,7 @@ func TestMirrorBodyBuffersReused(t *testing.T) {
 // BenchmarkMirrorBody measures the body path of the decision logic: a 64 KiB body in
 // 16 chunks, copied to one target and recycled.
 func BenchmarkMirrorBody(b *testing.B) {
-	cfg, err := ParseConfig([]byte(`{"targets":[{"name":"a","cluster":"c"}]}`))
+	cfg, err := config.Parse([]byte(`{"targets":[{"name":"a","cluster":"c"}]}`))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/meshmirror/meshmirror/plugin/config"
+
 	"github.com/meshmirror/meshmirror/plugin/inflate"
 
 	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
@@ -75,7 +77,7 @@ type headerValue struct {
 
 // primaryResponse observes the primary's response for the pairs of its request.
 type primaryResponse struct {
-	pairs [MaxTargets]*Pair
+	pairs [config.MaxTargets]*Pair
 	n     int
 	// hold and hash say whether an undecided pair needs the body's bytes or hash;
 	// limit is the largest maxBytes of the pairs that hold it.
@@ -232,7 +234,7 @@ func (p *Pair) WantsBody(m *Mirror, size int) bool {
 		return false
 	}
 	c := m.cfg.Targets[p.target].Compare
-	return c.Body != BodyNone && size <= c.MaxBytes
+	return c.Body != config.BodyNone && size <= c.MaxBytes
 }
 
 // ShadowAnswered takes the answer to the pair's copy: failed for a reset, a timeout,
@@ -244,7 +246,7 @@ func (m *Mirror) ShadowAnswered(p *Pair, failed bool, a *Answer, latencyMs, now 
 		return
 	}
 	c := m.cfg.Targets[p.target].Compare
-	if failed || (c.Body != BodyNone && (a.Size > c.MaxBytes || len(a.Body) != a.Size)) {
+	if failed || (c.Body != config.BodyNone && (a.Size > c.MaxBytes || len(a.Body) != a.Size)) {
 		m.skip(p)
 		return
 	}
@@ -296,7 +298,7 @@ func (m *Mirror) decide(p *Pair, now int64) {
 		}
 		diffs = append(diffs, d)
 	}
-	if c.Body != BodyNone {
+	if c.Body != config.BodyNone {
 		var ok bool
 		if diffs, ok = m.compareBodies(c, &p.primary, &p.shadow, diffs); !ok {
 			m.diffs = diffs[:0]
@@ -386,9 +388,9 @@ func (s *side) statusText(grpc bool) string {
 // than c.MaxBytes: the pair is not compared, and nothing is inflated past the limit.
 // Bodies in another coding are compared only byte for byte, with body "exact", and
 // only against the same coding; otherwise they are not compared at all.
-func (m *Mirror) compareBodies(c *Compare, a, b *side, out []diff.Difference) ([]diff.Difference, bool) {
+func (m *Mirror) compareBodies(c *config.Compare, a, b *side, out []diff.Difference) ([]diff.Difference, bool) {
 	if a.encoding == inflate.Other || b.encoding == inflate.Other {
-		if c.Body != BodyExact || a.encoding != b.encoding || a.coding != b.coding {
+		if c.Body != config.BodyExact || a.encoding != b.encoding || a.coding != b.coding {
 			return out, true
 		}
 	}
@@ -401,13 +403,13 @@ func (m *Mirror) compareBodies(c *Compare, a, b *side, out []diff.Difference) ([
 		return out, false
 	}
 	mode := c.Body
-	if mode == BodyAuto {
-		mode = BodyExact
+	if mode == config.BodyAuto {
+		mode = config.BodyExact
 		if a.json && b.json {
-			mode = BodyJSON
+			mode = config.BodyJSON
 		}
 	}
-	if mode == BodyJSON && va.held && vb.held {
+	if mode == config.BodyJSON && va.held && vb.held {
 		return jsoncmp.Compare(va.data, vb.data, c.Ignore, c.IncludeValues, c.AllowExtra, out), true
 	}
 	same := va.size == vb.size
@@ -446,7 +448,7 @@ func (v *bodyView) sum() uint64 {
 // view decodes a side's body into the inflater's buffer i; false when it decodes past
 // c.MaxBytes. A body that does not decode as its coding says is compared as it came:
 // it differs from any that does.
-func (m *Mirror) view(c *Compare, s *side, i int) (bodyView, bool) {
+func (m *Mirror) view(c *config.Compare, s *side, i int) (bodyView, bool) {
 	if !s.held {
 		return bodyView{size: s.size, hash: s.hash}, true
 	}

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/meshmirror/meshmirror/plugin/config"
 )
 
 var rawCases = []Headers{
@@ -84,7 +86,7 @@ func FuzzRawHeaders(f *testing.F) {
 			t.Fatalf("a round trip changed %q: %q, %v", h, again.Headers(), err)
 		}
 		var m Mirror
-		m.cfg = &Config{Marker: "x-meshmirror"}
+		m.cfg = &config.Config{Marker: "x-meshmirror"}
 		m.scan(raw) // must not read past the bytes
 	})
 }

@@ -3,6 +3,8 @@ package mirror
 import (
 	"strings"
 
+	"github.com/meshmirror/meshmirror/plugin/config"
+
 	"github.com/meshmirror/meshmirror/plugin/inflate"
 
 	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
@@ -43,7 +45,7 @@ func (m *Mirror) ResponseTrailers(r *Request, trailers Headers) {
 }
 
 // answerHeaders takes what the comparison needs of an answer's headers.
-func (s *side) answerHeaders(c *Compare, h Headers, grpc bool) {
+func (s *side) answerHeaders(c *config.Compare, h Headers, grpc bool) {
 	status, _ := h.Get(":status")
 	s.status = parseStatus(status)
 	contentType, _ := h.Get("content-type")
@@ -92,7 +94,7 @@ func digits(s string) int {
 }
 
 // compared sets out, one for each of c.Headers, to the compared headers of h.
-func compared(c *Compare, h Headers, out []headerValue) {
+func compared(c *config.Compare, h Headers, out []headerValue) {
 	for i, name := range c.Headers[:min(len(out), len(c.Headers))] {
 		value, present := h.Get(name)
 		if !present {
@@ -122,13 +124,13 @@ func mediaType(contentType string) string {
 // way; a gzip or deflate body, decoded once both sides are in), or their hash (an
 // exact comparison), or nothing (body none; a coding other than gzip and deflate,
 // which only an exact comparison compares).
-func keeps(c *Compare, json bool, e inflate.Encoding, shadow bool) (hold, hash bool) {
+func keeps(c *config.Compare, json bool, e inflate.Encoding, shadow bool) (hold, hash bool) {
 	switch {
-	case c.Body == BodyNone:
+	case c.Body == config.BodyNone:
 		return false, false
 	case e == inflate.Other:
-		return false, c.Body == BodyExact
-	case e != inflate.Identity, c.Body == BodyJSON, c.Body == BodyAuto && (json || shadow):
+		return false, c.Body == config.BodyExact
+	case e != inflate.Identity, c.Body == config.BodyJSON, c.Body == config.BodyAuto && (json || shadow):
 		return true, false
 	}
 	return false, true
@@ -175,7 +177,7 @@ func (m *Mirror) ResponseBody(r *Request, size int, chunk []byte) {
 		switch {
 		case p.slot < 0: // skipped meanwhile (its copy failed or was refused): it needs nothing
 			changed = true
-		case m.cfg.Targets[p.target].Compare.Body != BodyNone && o.size > m.cfg.Targets[p.target].Compare.MaxBytes:
+		case m.cfg.Targets[p.target].Compare.Body != config.BodyNone && o.size > m.cfg.Targets[p.target].Compare.MaxBytes:
 			m.skip(p)
 			changed = true
 		}

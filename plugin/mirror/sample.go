@@ -1,5 +1,7 @@
 package mirror
 
+import "github.com/meshmirror/meshmirror/plugin/config"
+
 // stickyHash is the hash behind sticky sampling: 64-bit FNV-1a over the target's
 // name, a colon, and the header's value. A request is copied when
 // stickyHash(name, value) % PercentScale < Percent, so a value is always in or always
@@ -24,5 +26,5 @@ func stickyHash(name, value string) uint64 {
 // StickyBucket returns the sampling bucket, 0 to PercentScale-1, of a sticky header
 // value for a target: the value is copied when its bucket is below Percent.
 func StickyBucket(target, value string) uint32 {
-	return uint32(stickyHash(target, value) % PercentScale)
+	return uint32(stickyHash(target, value) % config.PercentScale)
 }

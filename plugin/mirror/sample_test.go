@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"testing"
+
+	"github.com/meshmirror/meshmirror/plugin/config"
 )
 
 const sampleKeys = 100000
@@ -13,8 +15,8 @@ func userKey(i int) string { return "user-" + strconv.Itoa(i) }
 
 func TestStickyBucketRange(t *testing.T) {
 	for i := 1; i <= 10000; i++ {
-		if b := StickyBucket("reviews-v2", userKey(i)); b >= PercentScale {
-			t.Fatalf("StickyBucket(%q) = %d, not below %d", userKey(i), b, PercentScale)
+		if b := StickyBucket("reviews-v2", userKey(i)); b >= config.PercentScale {
+			t.Fatalf("StickyBucket(%q) = %d, not below %d", userKey(i), b, config.PercentScale)
 		}
 	}
 }
@@ -40,7 +42,7 @@ func TestStickyDeterministic(t *testing.T) {
 func TestStickySplit(t *testing.T) {
 	for _, pct := range []float64{10, 25, 50, 90} {
 		t.Run(strconv.FormatFloat(pct, 'f', -1, 64), func(t *testing.T) {
-			percent := uint32(math.Round(pct * PercentScale / 100))
+			percent := uint32(math.Round(pct * config.PercentScale / 100))
 			in := 0
 			for i := 1; i <= sampleKeys; i++ {
 				if StickyBucket("reviews-v2", userKey(i)) < percent {
@@ -71,7 +73,7 @@ func TestStickySplitThroughConfig(t *testing.T) {
 }
 
 func TestStickyTargetsIndependent(t *testing.T) {
-	const half = PercentScale / 2
+	const half = config.PercentScale / 2
 	inA, inB, both := 0, 0, 0
 	for i := 1; i <= sampleKeys; i++ {
 		a := StickyBucket("reviews-v2", userKey(i)) < half
@@ -117,15 +119,15 @@ func TestStickyFormula(t *testing.T) {
 			if got := stickyHash(tt.target, tt.value); got != sum {
 				t.Errorf("stickyHash = %#x, FNV-1a 64 = %#x", got, sum)
 			}
-			if got, want := StickyBucket(tt.target, tt.value), uint32(sum%PercentScale); got != want {
-				t.Errorf("StickyBucket = %d, want FNV-1a 64 %% %d = %d", got, PercentScale, want)
+			if got, want := StickyBucket(tt.target, tt.value), uint32(sum%config.PercentScale); got != want {
+				t.Errorf("StickyBucket = %d, want FNV-1a 64 %% %d = %d", got, config.PercentScale, want)
 			}
 		})
 	}
 	// A known value, computed once with hash/fnv, to catch a change in both.
 	h := fnv.New64a()
 	h.Write([]byte("reviews-v2:user-42"))
-	if got, want := StickyBucket("reviews-v2", "user-42"), uint32(h.Sum64()%PercentScale); got != want {
+	if got, want := StickyBucket("reviews-v2", "user-42"), uint32(h.Sum64()%config.PercentScale); got != want {
 		t.Errorf("StickyBucket(reviews-v2, user-42) = %d, want %d", got, want)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/meshmirror/meshmirror/plugin/config"
+
 	"github.com/meshmirror/meshmirror/plugin/diff"
 )
 
@@ -79,7 +81,7 @@ func (m *Mirror) LogLine(v *Verdict) string {
 // of the report's receiver running meshmirror does not mirror it.
 //
 // With format otlp the document is sent as an OpenTelemetry log record of time now.
-func (m *Mirror) report(t *Target, v *Verdict, p *Pair, diffs []diff.Difference, primary, shadow *side, now int64) *Copy {
+func (m *Mirror) report(t *config.Target, v *Verdict, p *Pair, diffs []diff.Difference, primary, shadow *side, now int64) *Copy {
 	c := t.Compare
 	b := make([]byte, 0, 256+len(p.requestID)+len(diffs)*(96+2*diff.MaxValueBytes))
 	b = append(b, `{"target":`...)
@@ -142,7 +144,7 @@ func (m *Mirror) report(t *Target, v *Verdict, p *Pair, diffs []diff.Difference,
 		b = append(b, '}')
 	}
 	b = append(b, "]}"...)
-	if c.ReportFormat == ReportOTLP {
+	if c.ReportFormat == config.ReportOTLP {
 		b = otlpLogs(b, t.Name, v.Method, v.Path, primary.status, shadow.status, len(diffs), p.requestID, now)
 	}
 	return &Copy{

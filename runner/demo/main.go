@@ -21,6 +21,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/meshmirror/meshmirror/plugin/config"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -28,7 +30,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/meshmirror/meshmirror/plugin/mirror"
 	"github.com/meshmirror/meshmirror/runner"
 )
 
@@ -214,7 +215,7 @@ func run(configPath string, keep bool) error {
 	}
 	w.Flush()
 	fmt.Println("(metrics at zero are left out)")
-	if plugin, err := mirror.ParseConfig(cfg.PluginConfig); err == nil {
+	if plugin, err := config.Parse(cfg.PluginConfig); err == nil {
 		comparison(r, plugin, backends["reports"], &learned)
 	}
 	if b := backends["reports"]; b != nil {

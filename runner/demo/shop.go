@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meshmirror/meshmirror/plugin/config"
+
 	"github.com/meshmirror/meshmirror/plugin/mirror"
 	"github.com/meshmirror/meshmirror/runner"
 )
@@ -77,7 +79,7 @@ func (n *noticed) take(msg string) {
 // same, differing for real, differing only in noise, skipped), the places its reports
 // name most, real or noise, the places it learned as noise, and the primary's latency
 // beside the shadow's.
-func comparison(r *runner.Runner, cfg *mirror.Config, reports *runner.Backend, learned *noticed) {
+func comparison(r *runner.Runner, cfg *config.Config, reports *runner.Backend, learned *noticed) {
 	real, noise := map[string]map[string]int{}, map[string]map[string]int{} // by target
 	if reports != nil {
 		for _, req := range reports.Requests() {
@@ -144,7 +146,7 @@ func comparison(r *runner.Runner, cfg *mirror.Config, reports *runner.Backend, l
 	}
 }
 
-func isBaseline(cfg *mirror.Config, name string) bool {
+func isBaseline(cfg *config.Config, name string) bool {
 	for _, t := range cfg.Targets {
 		if t.Compare != nil && t.Compare.BaselineName == name {
 			return true

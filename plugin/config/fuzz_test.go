@@ -1,4 +1,4 @@
-package mirror
+package config
 
 import (
 	"strings"
@@ -41,40 +41,40 @@ func FuzzParseConfig(f *testing.F) {
 		if len(data) > maxFuzzInput {
 			return
 		}
-		cfg, err := ParseConfig(data)
+		cfg, err := Parse(data)
 		switch {
 		case cfg == nil && err == nil:
-			t.Fatalf("ParseConfig(%q) = nil, nil", data)
+			t.Fatalf("Parse(%q) = nil, nil", data)
 		case cfg != nil && err != nil:
-			t.Fatalf("ParseConfig(%q) returned both a config and error %v", data, err)
+			t.Fatalf("Parse(%q) returned both a config and error %v", data, err)
 		case err != nil:
 			if err.Error() == "" {
-				t.Fatalf("ParseConfig(%q): empty error message", data)
+				t.Fatalf("Parse(%q): empty error message", data)
 			}
 			return
 		}
 		if n := len(cfg.Targets); n < 1 || n > MaxTargets {
-			t.Fatalf("ParseConfig(%q): %d targets", data, n)
+			t.Fatalf("Parse(%q): %d targets", data, n)
 		}
 		if cfg.Marker == "" {
-			t.Fatalf("ParseConfig(%q): empty marker", data)
+			t.Fatalf("Parse(%q): empty marker", data)
 		}
 		for i, tg := range cfg.Targets {
 			switch {
 			case tg.Name == "":
-				t.Fatalf("ParseConfig(%q): target %d has no name", data, i)
+				t.Fatalf("Parse(%q): target %d has no name", data, i)
 			case tg.Cluster == "":
-				t.Fatalf("ParseConfig(%q): target %d has no cluster", data, i)
+				t.Fatalf("Parse(%q): target %d has no cluster", data, i)
 			case tg.TimeoutMs < 1 || tg.TimeoutMs > 60000:
-				t.Fatalf("ParseConfig(%q): target %d timeoutMs %d", data, i, tg.TimeoutMs)
+				t.Fatalf("Parse(%q): target %d timeoutMs %d", data, i, tg.TimeoutMs)
 			case tg.Percent > PercentScale:
-				t.Fatalf("ParseConfig(%q): target %d percent %d", data, i, tg.Percent)
+				t.Fatalf("Parse(%q): target %d percent %d", data, i, tg.Percent)
 			case tg.MaxInFlight < 1:
-				t.Fatalf("ParseConfig(%q): target %d maxInFlight %d", data, i, tg.MaxInFlight)
+				t.Fatalf("Parse(%q): target %d maxInFlight %d", data, i, tg.MaxInFlight)
 			case tg.MaxBodyBytes < 0 || tg.MaxBodyBytes > MaxBodyBytes:
-				t.Fatalf("ParseConfig(%q): target %d maxBytes %d", data, i, tg.MaxBodyBytes)
+				t.Fatalf("Parse(%q): target %d maxBytes %d", data, i, tg.MaxBodyBytes)
 			case tg.RatePerSecond < 0 || (tg.RatePerSecond > 0 && tg.RateBurst < 1):
-				t.Fatalf("ParseConfig(%q): target %d rate %v burst %v", data, i, tg.RatePerSecond, tg.RateBurst)
+				t.Fatalf("Parse(%q): target %d rate %v burst %v", data, i, tg.RatePerSecond, tg.RateBurst)
 			}
 		}
 	})

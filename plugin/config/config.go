@@ -1,7 +1,7 @@
 // Package mirror decides which requests are copied to which shadow targets and builds
 // the copies. It is plain Go: it never calls the proxy-wasm SDK, so everything here is
 // table-tested and fuzzed natively and compiled unchanged into the module.
-package mirror
+package config
 
 import (
 	"math"
@@ -197,8 +197,8 @@ const (
 	Present
 )
 
-// ConfigError lists every problem found in a configuration, each with its JSON path.
-type ConfigError struct {
+// Error lists every problem found in a configuration, each with its JSON path.
+type Error struct {
 	Problems []Problem
 }
 
@@ -220,7 +220,7 @@ func (p Problem) String() string {
 }
 
 // Error joins the problems, one per line.
-func (e *ConfigError) Error() string {
+func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("invalid meshmirror configuration:")
 	for _, p := range e.Problems {
@@ -230,21 +230,21 @@ func (e *ConfigError) Error() string {
 	return b.String()
 }
 
-// Problems returns the problems of an error from ParseConfig: one per mistake for a
-// *ConfigError, the error itself otherwise, none for nil.
+// Problems returns the problems of an error from Parse: one per mistake for a
+// *Error, the error itself otherwise, none for nil.
 func Problems(err error) []Problem {
 	if err == nil {
 		return nil
 	}
-	if ce, ok := err.(*ConfigError); ok {
+	if ce, ok := err.(*Error); ok {
 		return ce.Problems
 	}
 	return []Problem{{Message: err.Error()}}
 }
 
-// ParseConfig parses and validates a JSON configuration. Every problem found is reported
-// at once in a *ConfigError; no input makes it panic.
-func ParseConfig(data []byte) (*Config, error) {
+// Parse parses and validates a JSON configuration. Every problem found is reported
+// at once in a *Error; no input makes it panic.
+func Parse(data []byte) (*Config, error) {
 	p := &parser{}
 	if len(strings.TrimSpace(string(data))) == 0 {
 		p.addf("", "the configuration is empty; the plugin needs at least one target")
@@ -279,7 +279,7 @@ func (p *parser) err() error {
 	if len(p.problems) == 0 {
 		return nil
 	}
-	return &ConfigError{Problems: p.problems}
+	return &Error{Problems: p.problems}
 }
 
 // connectionHeaders are managed by Envoy itself: they cannot serve as the marker, nor
