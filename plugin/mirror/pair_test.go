@@ -360,13 +360,6 @@ func TestReportAuthority(t *testing.T) {
 	}
 }
 
-func TestAppendJSONString(t *testing.T) {
-	got := string(appendJSONString(nil, "a\"\\\n\x01é\xff"))
-	if want := `"a\"\\\u000a\u0001é\ufffd"`; got != want || !gjson.Valid(got) {
-		t.Errorf("appendJSONString = %s, want %s", got, want)
-	}
-}
-
 // TestPairWithoutResponseHeaders: a response that ends with no headers seen (no host
 // does so) is compared, headers absent, rather than crashing the module.
 func TestPairWithoutResponseHeaders(t *testing.T) {

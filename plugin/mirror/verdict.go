@@ -3,7 +3,8 @@ package mirror
 import (
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/meshmirror/meshmirror/plugin/report"
 
 	"github.com/meshmirror/meshmirror/plugin/config"
 
@@ -85,14 +86,14 @@ func (m *Mirror) report(t *config.Target, v *Verdict, p *Pair, diffs []diff.Diff
 	c := t.Compare
 	b := make([]byte, 0, 256+len(p.requestID)+len(diffs)*(96+2*diff.MaxValueBytes))
 	b = append(b, `{"target":`...)
-	b = appendJSONString(b, t.Name)
+	b = report.AppendString(b, t.Name)
 	b = append(b, `,"method":`...)
-	b = appendJSONString(b, v.Method)
+	b = report.AppendString(b, v.Method)
 	b = append(b, `,"path":`...)
-	b = appendJSONString(b, v.Path)
+	b = report.AppendString(b, v.Path)
 	if p.requestID != "" {
 		b = append(b, `,"requestId":`...)
-		b = appendJSONString(b, p.requestID)
+		b = report.AppendString(b, p.requestID)
 	}
 	for _, s := range [...]struct {
 		name string
@@ -131,7 +132,7 @@ func (m *Mirror) report(t *config.Target, v *Verdict, p *Pair, diffs []diff.Diff
 		b = append(b, `","kind":"`...)
 		b = append(b, d.Kind.String()...)
 		b = append(b, `","where":`...)
-		b = appendJSONString(b, d.Where)
+		b = report.AppendString(b, d.Where)
 		if d.Noise {
 			b = append(b, `,"noise":true`...)
 		} else {
@@ -145,7 +146,7 @@ func (m *Mirror) report(t *config.Target, v *Verdict, p *Pair, diffs []diff.Diff
 	}
 	b = append(b, "]}"...)
 	if c.ReportFormat == config.ReportOTLP {
-		b = otlpLogs(b, t.Name, v.Method, v.Path, primary.status, shadow.status, len(diffs), p.requestID, now)
+		b = report.OTLPLogs(b, t.Name, v.Method, v.Path, primary.status, shadow.status, len(diffs), p.requestID, now)
 	}
 	return &Copy{
 		Target:  v.Target,
@@ -175,36 +176,7 @@ func appendValue(b []byte, value string, none bool) []byte {
 	if none {
 		return append(b, "null"...)
 	}
-	return appendJSONString(b, value)
-}
-
-// appendJSONString appends s as a JSON string; bytes that are not UTF-8 become U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c < 0x20:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+n]...)
-		}
-		i += n
-	}
-	return append(b, '"')
+	return report.AppendString(b, value)
 }
 
 // Reported records the answer to a report: status is its :status, "" for none.

@@ -1,4 +1,4 @@
-package mirror
+package report
 
 import "strconv"
 
@@ -14,7 +14,7 @@ const (
 	otlpRequestID    = "http.request.header.x-request-id"
 )
 
-// otlpLogs wraps a finished report document into the body of an OTLP/HTTP JSON
+// OTLPLogs wraps a finished report document into the body of an OTLP/HTTP JSON
 // ExportLogsServiceRequest holding one log record: resource service.name meshmirror,
 // severity WARN, the document as the record's string body, and the attributes SPEC
 // fixes. now is the time of the record, in nanoseconds since the epoch. A status that
@@ -23,7 +23,7 @@ const (
 // The JSON is appended by hand, as the report's is: encoding/json would cost the
 // module more than the whole comparison. The OTLP JSON mapping writes 64-bit integers
 // (intValue, timeUnixNano) as decimal strings, enums as numbers.
-func otlpLogs(report []byte, target, method, path string, primaryStatus, shadowStatus, differences int, requestID string, now int64) []byte {
+func OTLPLogs(report []byte, target, method, path string, primaryStatus, shadowStatus, differences int, requestID string, now int64) []byte {
 	b := make([]byte, 0, 2*len(report)+512) // the document is escaped as a string: quotes double
 	b = append(b, `{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"meshmirror"}}]},`...)
 	b = append(b, `"scopeLogs":[{"scope":{"name":"meshmirror"},"logRecords":[{"timeUnixNano":"`...)
@@ -31,7 +31,7 @@ func otlpLogs(report []byte, target, method, path string, primaryStatus, shadowS
 	b = append(b, `","observedTimeUnixNano":"`...)
 	b = strconv.AppendInt(b, now, 10)
 	b = append(b, `","severityNumber":13,"severityText":"WARN","body":{"stringValue":`...)
-	b = appendJSONString(b, string(report))
+	b = AppendString(b, string(report))
 	b = append(b, `},"attributes":[`...)
 	b = otlpString(b, otlpTarget, target)
 	b = otlpString(append(b, ','), otlpMethod, method)
@@ -50,7 +50,7 @@ func otlpString(b []byte, key, value string) []byte {
 	b = append(b, `{"key":"`...)
 	b = append(b, key...)
 	b = append(b, `","value":{"stringValue":`...)
-	b = appendJSONString(b, value)
+	b = AppendString(b, value)
 	return append(b, "}}"...)
 }
 

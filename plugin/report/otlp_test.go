@@ -1,4 +1,4 @@
-package mirror
+package report
 
 import (
 	"testing"
@@ -39,7 +39,7 @@ func TestOTLPLogs(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			const now = 1764648000123456789
-			rec, res := decodeOTLP(t, otlpLogs(report, "v2", tc.method, tc.path, tc.primary, tc.shadow, 3, tc.requestID, now))
+			rec, res := decodeOTLP(t, OTLPLogs(report, "v2", tc.method, tc.path, tc.primary, tc.shadow, 3, tc.requestID, now))
 			if v, ok := res.Attributes().Get("service.name"); !ok || v.Str() != "meshmirror" {
 				t.Errorf("resource service.name = %v, %v", v.AsString(), ok)
 			}
@@ -95,22 +95,4 @@ func appendJSONStringDecoded(s string) []byte {
 		out = append(out, string(r)...)
 	}
 	return out
-}
-
-// TestPairReportOTLP_requestID: a pair's OTLP record carries its primary request's
-// x-request-id, so that it can be joined with access logs and traces.
-func TestPairReportOTLP_requestID(t *testing.T) {
-	m, _ := newMirror(t, compareConfig(`{"report":{"cluster":"otel","format":"otlp"}}`))
-	p := startPairWith(t, m, 1e9, Headers{{":method", "GET"}, {":path", "/api/items"}, {":authority", "a"},
-		{"x-request-id", "7d1c0e5a"}})
-	p.primary(jsonHeaders, `{"a":1}`)
-	p.shadow(jsonHeaders, `{"a":2}`)
-	v := m.Verdicts()
-	if len(v) != 1 || v[0].Report == nil {
-		t.Fatal("no report")
-	}
-	rec, _ := decodeOTLP(t, v[0].Report.Body)
-	if id, ok := rec.Attributes().Get("http.request.header.x-request-id"); !ok || id.Str() != "7d1c0e5a" {
-		t.Errorf("x-request-id attribute = %v, %v; want 7d1c0e5a", id.AsString(), ok)
-	}
 }
