@@ -51,7 +51,8 @@ test: chromium $(WASM) $(WASM_NAMES)
 	go test -run='^$$' -fuzz=FuzzSprintf -fuzztime=50000x ./plugin/internal/text
 	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=300000x ./plugin/jsoncmp
 	go test -run='^$$' -fuzz=FuzzCompareScanner -fuzztime=200000x ./plugin/jsoncmp
-	go test -run='^$$' -fuzz=FuzzRawHeaders -fuzztime=100000x ./plugin/mirror
+	go test -run='^$$' -fuzz=FuzzRawHeaders -fuzztime=100000x ./plugin/header
+	go test -run='^$$' -fuzz=FuzzScan -fuzztime=50000x ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzOf -fuzztime=50000x ./plugin/endpoint
 	go test -run='^$$' -fuzz=FuzzServer -fuzztime=200x ./internal/reports
 	go test -run='^$$' -fuzz=FuzzParse -fuzztime=20000x ./internal/reports

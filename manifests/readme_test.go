@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/meshmirror/meshmirror/plugin/config"
-
 	"github.com/meshmirror/meshmirror/plugin/mirror"
 )
 

@@ -5,15 +5,15 @@ package main
 import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 
-	"github.com/meshmirror/meshmirror/plugin/mirror"
+	"github.com/meshmirror/meshmirror/plugin/header"
 )
 
 // requestHeaders reads the request's headers through the SDK, whose emulator serves
 // native tests, and serializes them as the host would (see headers_tinygo.go).
-func requestHeaders() (mirror.RawHeaders, error) {
+func requestHeaders() (header.Raw, error) {
 	headers, err := proxywasm.GetHttpRequestHeaders()
 	if err != nil {
-		return mirror.RawHeaders{}, err
+		return header.Raw{}, err
 	}
-	return mirror.RawHeadersOf(headers), nil
+	return header.RawOf(headers), nil
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
-	"github.com/meshmirror/meshmirror/plugin/mirror"
+	"github.com/meshmirror/meshmirror/plugin/header"
 )
 
 // proxyGetHeaderMapPairs is the host call behind the SDK's GetHttpRequestHeaders
@@ -27,14 +27,14 @@ const mapTypeHttpRequestHeaders = 0
 // the host wrote them: the mirror decides from the serialized bytes, and builds
 // strings of them only for a copy (BENCHMARKS.md, "Request path"). The buffer is the
 // module's own heap memory, and the view's strings keep it alive.
-func requestHeaders() (mirror.RawHeaders, error) {
+func requestHeaders() (header.Raw, error) {
 	var data *byte
 	var size int32
 	if st := proxyGetHeaderMapPairs(mapTypeHttpRequestHeaders, unsafe.Pointer(&data), unsafe.Pointer(&size)); st != 0 {
-		return mirror.RawHeaders{}, errors.New("proxy_get_header_map_pairs: status " + strconv.Itoa(int(st)))
+		return header.Raw{}, errors.New("proxy_get_header_map_pairs: status " + strconv.Itoa(int(st)))
 	}
 	if data == nil {
-		return mirror.RawHeaders{}, types.ErrorStatusNotFound
+		return header.Raw{}, types.ErrorStatusNotFound
 	}
-	return mirror.ParseRawHeaders(unsafe.String(data, int(size)))
+	return header.ParseRaw(unsafe.String(data, int(size)))
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meshmirror/meshmirror/plugin/config"
+	"github.com/meshmirror/meshmirror/plugin/header"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
@@ -359,7 +360,7 @@ func (p *pluginContext) sendReport(r *mirror.Copy) {
 
 // responseHeaders are the headers of the answer being handled, or none for a reset
 // or a timeout, which Envoy reports with no headers.
-func responseHeaders(numHeaders int) mirror.Headers {
+func responseHeaders(numHeaders int) header.List {
 	if numHeaders == 0 {
 		return nil
 	}
@@ -385,8 +386,8 @@ func answer(numHeaders, bodySize, numTrailers int, grpc bool) mirror.Answer {
 		a.GRPCMessage, _ = a.Headers.Get("grpc-message")
 	} else if numTrailers > 0 {
 		if trailers, err := proxywasm.GetHttpCallResponseTrailers(); err == nil {
-			a.GRPCStatus, _ = mirror.Headers(trailers).Get("grpc-status")
-			a.GRPCMessage, _ = mirror.Headers(trailers).Get("grpc-message")
+			a.GRPCStatus, _ = header.List(trailers).Get("grpc-status")
+			a.GRPCMessage, _ = header.List(trailers).Get("grpc-message")
 		}
 	}
 	return a

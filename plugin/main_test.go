@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meshmirror/meshmirror/plugin/config"
+	"github.com/meshmirror/meshmirror/plugin/header"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/proxytest"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
@@ -112,7 +113,7 @@ func wantEach[C ~uint8](t *testing.T, host proxytest.HostEmulator, n C, name fun
 }
 
 func get(headers [][2]string, name string) (string, bool) {
-	return mirror.Headers(headers).Get(name)
+	return header.List(headers).Get(name)
 }
 
 var getRequest = [][2]string{

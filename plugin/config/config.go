@@ -1,6 +1,3 @@
-// Package mirror decides which requests are copied to which shadow targets and builds
-// the copies. It is plain Go: it never calls the proxy-wasm SDK, so everything here is
-// table-tested and fuzzed natively and compiled unchanged into the module.
 package config
 
 import (
@@ -9,9 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
-
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
+	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
 )
 
 // Limits and defaults of the configuration, as in SPEC.md.

@@ -6,9 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
-
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
+	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
 )
 
 // The parser's readers of typed values, each reporting a problem with its path, and

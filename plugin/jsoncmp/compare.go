@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/meshmirror/meshmirror/plugin/diff"
-
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
 )
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/meshmirror/meshmirror/plugin/diff"
-
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
 
 	"github.com/tidwall/gjson"

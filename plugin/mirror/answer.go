@@ -3,6 +3,7 @@ package mirror
 import (
 	"strings"
 
+	"github.com/meshmirror/meshmirror/plugin/header"
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
 )
 
@@ -17,7 +18,7 @@ type Answer struct {
 	// "" when it has none. GRPCMessage is its grpc-message, as sent.
 	GRPCStatus, GRPCMessage string
 	// Headers are the answer's headers, nil when there are none.
-	Headers Headers
+	Headers header.List
 	// Body is the answer's body when WantsAnswerBody asked for it, else nil; Size is
 	// its size either way.
 	Body []byte

@@ -3,6 +3,8 @@ package mirror
 import (
 	"reflect"
 	"testing"
+
+	"github.com/meshmirror/meshmirror/plugin/header"
 )
 
 func TestMirrorAnswered(t *testing.T) {
@@ -79,7 +81,7 @@ func TestMirrorCancel(t *testing.T) {
 	m, rec := newMirror(t, `{"targets":[{"name":"a","cluster":"c"},{"name":"b","cluster":"d"}]}`)
 	for range 3 {
 		var r Request
-		m.Start(&r, Headers{{":method", "GET"}, {":path", "/"}, {":authority", "x"}})
+		m.Start(&r, header.List{{":method", "GET"}, {":path", "/"}, {":authority", "x"}})
 		m.Finish(&r, nil, 0, nil)
 	}
 	m.Sent(0)

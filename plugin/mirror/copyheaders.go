@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/meshmirror/meshmirror/plugin/config"
+	"github.com/meshmirror/meshmirror/plugin/header"
 )
 
 // A copy's headers: the request's, less those a copy must not carry, with the
@@ -11,7 +12,7 @@ import (
 
 // isGRPC reports whether a request is a gRPC call: content-type application/grpc,
 // or application/grpc+proto and the like (the gRPC over HTTP/2 specification).
-func isGRPC(h RawHeaders) bool {
+func isGRPC(h header.Raw) bool {
 	ct, _ := h.Get("content-type")
 	const grpc = "application/grpc"
 	return len(ct) >= len(grpc) && ct[:len(grpc)] == grpc && (len(ct) == len(grpc) || ct[len(grpc)] == '+' || ct[len(grpc)] == ';')
@@ -24,7 +25,7 @@ func isGRPC(h RawHeaders) bool {
 // can need rather than appending, and compares names by length first (see
 // Headers.Get): under TinyGo, each append and each string comparison is a call into
 // the runtime. s keeps the last rewritten :authority.
-func copyHeaders(t *config.Target, h RawHeaders, marker string, s *targetState, buf [][2]string) [][2]string {
+func copyHeaders(t *config.Target, h header.Raw, marker string, s *targetState, buf [][2]string) [][2]string {
 	out := buf[:0]
 	if need := h.Len() + len(t.SetHeaders) + 2; cap(out) >= need {
 		out = out[:need]
@@ -32,11 +33,11 @@ func copyHeaders(t *config.Target, h RawHeaders, marker string, s *targetState, 
 		out = make([][2]string, need)
 	}
 	n, hasAuthority := 0, false
-	it := h.iter() // outside the loop: a loop variable whose address is taken is a new allocation per iteration
+	it := h.Iter() // outside the loop: a loop variable whose address is taken is a new allocation per iteration
 	for {
 		var kv [2]string
 		var ok bool
-		if kv[0], kv[1], ok = it.next(); !ok {
+		if kv[0], kv[1], ok = it.Next(); !ok {
 			break
 		}
 		switch name := kv[0]; len(name) {

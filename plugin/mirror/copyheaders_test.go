@@ -5,10 +5,12 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+
+	"github.com/meshmirror/meshmirror/plugin/header"
 )
 
 func TestMirrorCopyHeaders(t *testing.T) {
-	h := Headers{
+	h := header.List{
 		{":method", "POST"}, {":path", "/api/x?y=1"}, {":authority", "reviews.default"}, {":scheme", "http"},
 		{"authorization", "secret"}, {"x-env", "prod"}, {"cookie", "a=1"}, {"cookie", "b=2"},
 		{"content-length", "4"}, {"transfer-encoding", "chunked"}, {"x-keep", "1"}, {"x-keep", "2"},
@@ -88,7 +90,7 @@ func TestMirrorCopyHeaders(t *testing.T) {
 }
 
 func TestMirrorCopyAuthorityWithoutOriginal(t *testing.T) {
-	h := Headers{{":method", "GET"}, {":path", "/"}}
+	h := header.List{{":method", "GET"}, {":path", "/"}}
 	m, _ := newMirror(t, oneTarget(`,"authority":"shadow.local"`))
 	out := run(m, h, 0)
 	if len(out) != 1 || !reflect.DeepEqual(headerValues(out[0].Headers, ":authority"), []string{"shadow.local"}) {
@@ -143,14 +145,14 @@ func TestMirrorHeadersReused(t *testing.T) {
 	var r Request
 	copyOf := func(authority, path string) []Copy {
 		t.Helper()
-		if !m.Start(&r, Headers{{":method", "GET"}, {":path", path}, {":authority", authority}}) {
+		if !m.Start(&r, header.List{{":method", "GET"}, {":path", path}, {":authority", authority}}) {
 			t.Fatalf("%s%s not copied", authority, path)
 		}
 		return m.Finish(&r, nil, 0, nil)
 	}
 	want := func(c Copy, authority, path string) {
 		t.Helper()
-		got := Headers(c.Headers)
+		got := header.List(c.Headers)
 		if a, _ := got.Get(":authority"); a != authority {
 			t.Errorf(":authority = %q, want %q", a, authority)
 		}
@@ -175,7 +177,7 @@ func TestMirrorHeadersReused(t *testing.T) {
 // Envoy's router acts on, and carries trace context only with tracing "keep";
 // x-request-id and other x-envoy- headers stay.
 func TestCopyDropsRouterAndTraceHeaders(t *testing.T) {
-	request := Headers{{":method", "GET"}, {":path", "/"}, {":authority", "a"}, {"user-agent", "u"},
+	request := header.List{{":method", "GET"}, {":path", "/"}, {":authority", "a"}, {"user-agent", "u"},
 		{"x-request-id", "rid"}, {"x-envoy-original-path", "/old"}, {"sec-fetch-mode", "cors"}, {"grpc-timeout", "1S"}}
 	for _, name := range routerHeaders {
 		request = append(request, [2]string{name, "0"})
@@ -195,7 +197,7 @@ func TestCopyDropsRouterAndTraceHeaders(t *testing.T) {
 		cfg := mustParse(t, `{"targets":[{"name":"t","cluster":"c","tracing":"`+tc.tracing+`",
 			"headers":{"set":{"traceparent":"00-set-by-the-target"}}}]}`)
 		got := map[string]bool{}
-		for _, kv := range copyHeaders(&cfg.Targets[0], RawHeadersOf(request), cfg.Marker, &targetState{}, nil) {
+		for _, kv := range copyHeaders(&cfg.Targets[0], header.RawOf(request), cfg.Marker, &targetState{}, nil) {
 			got[kv[0]] = true
 		}
 		want := map[string]bool{"traceparent": true} // set by the target: always there
@@ -211,7 +213,7 @@ func TestCopyDropsRouterAndTraceHeaders(t *testing.T) {
 func TestIsGRPC(t *testing.T) {
 	for ct, want := range map[string]bool{"application/grpc": true, "application/grpc+proto": true,
 		"application/grpc;charset=utf-8": true, "application/grpc-web": false, "application/json": false, "": false} {
-		if got := isGRPC(RawHeadersOf(Headers{{"content-type", ct}})); got != want {
+		if got := isGRPC(header.RawOf(header.List{{"content-type", ct}})); got != want {
 			t.Errorf("isGRPC(%q) = %v, want %v", ct, got, want)
 		}
 	}

@@ -9,13 +9,15 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/meshmirror/meshmirror/plugin/header"
+
 	"github.com/tidwall/gjson"
 )
 
 // Equal answers must look equal, and different ones different: the cases of issue
 // 16, each of which a user met with compare on.
 
-func startPairWith(t *testing.T, m *Mirror, now int64, h Headers) *pairRun {
+func startPairWith(t *testing.T, m *Mirror, now int64, h header.List) *pairRun {
 	t.Helper()
 	p := &pairRun{t: t, m: m, now: now}
 	if !m.Start(&p.r, h) {
@@ -55,7 +57,7 @@ func rawDeflated(t *testing.T, s string) string {
 	return b.String()
 }
 
-func withEncoding(h Headers, coding string) Headers {
+func withEncoding(h header.List, coding string) header.List {
 	return append(h[:len(h):len(h)], [2]string{"content-encoding", coding})
 }
 
@@ -68,7 +70,7 @@ func TestPairContentEncoding(t *testing.T) {
 	tests := []struct {
 		name                   string
 		compare                string
-		primary, shadow        Headers
+		primary, shadow        header.List
 		primaryBody, shadowBod string
 		want                   CompareCounter
 	}{
@@ -87,7 +89,7 @@ func TestPairContentEncoding(t *testing.T) {
 		{"br against identity: not compared", `{"body":"exact"}`, jsonHeaders, withEncoding(jsonHeaders, "br"), doc, "\x0b\x02\x80x", CompareSame},
 		{"br against gzip: not compared", `{"body":"exact"}`, withEncoding(jsonHeaders, "gzip"), withEncoding(jsonHeaders, "br"), gzipped(t, doc), "x", CompareSame},
 		{"br against zstd, status differs", `{"body":"exact"}`, withEncoding(jsonHeaders, "zstd"),
-			withEncoding(Headers{{":status", "500"}, {"content-type", "application/json"}}, "br"), "a", "b", CompareDiffers},
+			withEncoding(header.List{{":status", "500"}, {"content-type", "application/json"}}, "br"), "a", "b", CompareDiffers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,21 +120,21 @@ func TestPairContentTypeByMediaType(t *testing.T) {
 		m, rec := newMirror(t, compareConfig(`{}`))
 		p := startPair(t, m, 1e9)
 		p.primary(jsonHeaders, `{}`)
-		p.shadow(Headers{{":status", "200"}, {"content-type", tc.shadow}}, `{}`)
+		p.shadow(header.List{{":status", "200"}, {"content-type", tc.shadow}}, `{}`)
 		if rec.compare(0, tc.want) != 1 {
 			t.Errorf("application/json against %q: want %s", tc.shadow, compareCounterNames[tc.want])
 		}
 	}
 }
 
-var grpcCall = Headers{{":method", "POST"}, {":path", "/shop.Cart/Get"}, {":authority", "cart"},
+var grpcCall = header.List{{":method", "POST"}, {":path", "/shop.Cart/Get"}, {":authority", "cart"},
 	{"content-type", "application/grpc"}, {"x-request-id", "r-17"}}
 
 // TestPairGRPCStatus: grpc-status, in the headers of a trailers-only answer or in
 // the trailers, is compared at place status.
 func TestPairGRPCStatus(t *testing.T) {
-	grpcAnswer := func(status string) Headers {
-		return Headers{{":status", "200"}, {"content-type", "application/grpc"}, {"grpc-status", status}}
+	grpcAnswer := func(status string) header.List {
+		return header.List{{":status", "200"}, {"content-type", "application/grpc"}, {"grpc-status", status}}
 	}
 	for _, tc := range []struct {
 		name            string
@@ -151,9 +153,9 @@ func TestPairGRPCStatus(t *testing.T) {
 				t.Fatal("a gRPC pair does not ask for the primary's trailers")
 			}
 			if tc.primaryTrailers {
-				m.ResponseHeaders(&p.r, Headers{{":status", "200"}, {"content-type", "application/grpc"}})
+				m.ResponseHeaders(&p.r, header.List{{":status", "200"}, {"content-type", "application/grpc"}})
 				m.ResponseBody(&p.r, 5, nil)
-				m.ResponseTrailers(&p.r, Headers{{"grpc-status", tc.primary}})
+				m.ResponseTrailers(&p.r, header.List{{"grpc-status", tc.primary}})
 				m.ResponseEnd(&p.r, p.now+1e6)
 			} else {
 				p.primary(grpcAnswer(tc.primary))
@@ -180,14 +182,14 @@ func TestPairGRPCStatus(t *testing.T) {
 // TestAnsweredLocalReplies: Envoy's own local replies are failures, and their pairs
 // are skipped; the same statuses from the shadow itself are answers.
 func TestAnsweredLocalReplies(t *testing.T) {
-	text := Headers{{":status", "503"}, {"content-type", "text/plain"}}
-	grpcLocal := func(message string) Headers {
-		return Headers{{":status", "200"}, {"content-type", "application/grpc"}, {"grpc-status", "14"}, {"grpc-message", message}}
+	text := header.List{{":status", "503"}, {"content-type", "text/plain"}}
+	grpcLocal := func(message string) header.List {
+		return header.List{{":status", "200"}, {"content-type", "application/grpc"}, {"grpc-status", "14"}, {"grpc-message", message}}
 	}
 	for _, tc := range []struct {
 		name    string
-		request Headers
-		answer  Headers
+		request header.List
+		answer  header.List
 		body    string
 		outcome Counter
 		pair    CompareCounter
@@ -196,16 +198,16 @@ func TestAnsweredLocalReplies(t *testing.T) {
 		{"gRPC connect failure", grpcCall, grpcLocal("upstream connect error or disconnect/reset before headers. reset reason: remote connection failure"), "", ResponseFailed, CompareSkipped},
 		{"the shadow's own UNAVAILABLE", grpcCall, grpcLocal("draining"), "", ResponseGRPCError, CompareDiffers},
 		{"HTTP connect failure", getItems, text, "upstream connect error or disconnect/reset before headers. reset reason: connection termination", ResponseFailed, CompareSkipped},
-		{"HTTP timeout before the deadline's end", getItems, Headers{{":status", "504"}, {"content-type", "text/plain"}}, "upstream request timeout", ResponseFailed, CompareSkipped},
-		{"HTTP protocol error before the answer", getItems, Headers{{":status", "502"}, {"content-type", "text/plain"}},
+		{"HTTP timeout before the deadline's end", getItems, header.List{{":status", "504"}, {"content-type", "text/plain"}}, "upstream request timeout", ResponseFailed, CompareSkipped},
+		{"HTTP protocol error before the answer", getItems, header.List{{":status", "502"}, {"content-type", "text/plain"}},
 			"upstream connect error or disconnect/reset before headers. reset reason: protocol error", ResponseFailed, CompareSkipped},
-		{"the shadow's own 503", getItems, Headers{{":status", "503"}, {"content-type", "application/json"}}, `{"error":"down"}`, Response5xx, CompareDiffers},
+		{"the shadow's own 503", getItems, header.List{{":status", "503"}, {"content-type", "application/json"}}, `{"error":"down"}`, Response5xx, CompareDiffers},
 		{"a text 503 of the shadow's", getItems, text, "maintenance window", Response5xx, CompareDiffers},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, rec := newMirror(t, compareConfig(`{"body":"none"}`))
 			p := startPairWith(t, m, 1e9, tc.request)
-			p.primary(Headers{{":status", "200"}, {"content-type", "application/grpc"}, {"grpc-status", "0"}})
+			p.primary(header.List{{":status", "200"}, {"content-type", "application/grpc"}, {"grpc-status", "0"}})
 			p.answer(tc.answer, tc.body, 12)
 			if rec.count(0, tc.outcome) != 1 {
 				t.Errorf("want the answer in %s", counterNames[tc.outcome])
@@ -217,7 +219,7 @@ func TestAnsweredLocalReplies(t *testing.T) {
 	}
 }
 
-var getItems = Headers{{":method", "GET"}, {":path", "/api/items"}, {":authority", "a"}}
+var getItems = header.List{{":method", "GET"}, {":path", "/api/items"}, {":authority", "a"}}
 
 // TestPairBytesWithBodyNone: a report counts the bytes of both answers in every body
 // mode, body none too.
@@ -225,7 +227,7 @@ func TestPairBytesWithBodyNone(t *testing.T) {
 	m, _ := newMirror(t, compareConfig(`{"body":"none","report":{"cluster":"r"}}`))
 	p := startPair(t, m, 1e9)
 	p.primary(jsonHeaders, `{"a":`, `1}`)
-	p.shadow(Headers{{":status", "500"}}, `{"error":"x"}`)
+	p.shadow(header.List{{":status", "500"}}, `{"error":"x"}`)
 	v := m.Verdicts()
 	if len(v) != 1 || v[0].Report == nil {
 		t.Fatal("no report")
@@ -242,9 +244,9 @@ func TestPairBytesWithBodyNone(t *testing.T) {
 func TestPairKeepsNoHeaderMap(t *testing.T) {
 	var buf []byte
 	// mapOf builds headers as the SDK's DeserializeMap does: strings into buf.
-	mapOf := func(kvs ...string) Headers {
+	mapOf := func(kvs ...string) header.List {
 		buf = []byte(strings.Join(kvs, "") + strings.Repeat("-", 48<<10))
-		h, off := Headers{}, 0
+		h, off := header.List{}, 0
 		for i := 0; i < len(kvs); i += 2 {
 			k := unsafe.String(&buf[off], len(kvs[i]))
 			off += len(kvs[i])
@@ -307,7 +309,7 @@ func TestBodyBytesOfVanishedStreams(t *testing.T) {
 	gone := map[uint32]bool{}
 	asked := 0
 	m.SetLiveness(func(id uint32) bool { asked++; return !gone[id] })
-	post := Headers{{":method", "POST"}, {":path", "/"}, {":authority", "a"}}
+	post := header.List{{":method", "POST"}, {":path", "/"}, {":authority", "a"}}
 	reset := make([]*Request, 3)
 	for i := range reset {
 		reset[i] = &Request{Stream: uint32(10 + i)}

@@ -4,10 +4,9 @@ import (
 	"math/rand/v2"
 
 	"github.com/meshmirror/meshmirror/plugin/config"
-
-	"github.com/meshmirror/meshmirror/plugin/inflate"
-
 	"github.com/meshmirror/meshmirror/plugin/diff"
+	"github.com/meshmirror/meshmirror/plugin/header"
+	"github.com/meshmirror/meshmirror/plugin/inflate"
 )
 
 // Counter names one of a target's counters.
@@ -210,7 +209,7 @@ type Request struct {
 	// none), and leaseGen its generation then.
 	lease    int
 	leaseGen uint32
-	headers  RawHeaders // kept only while a copy is pending
+	headers  header.Raw // kept only while a copy is pending
 	pending  uint32     // targets selected for a copy, by bit
 	withBody uint32     // the pending targets that copy the body
 	body     []byte
@@ -221,13 +220,13 @@ type Request struct {
 
 // Start is StartRaw for headers held as a slice: it serializes them as the host
 // would. The module reads them serialized and calls StartRaw.
-func (m *Mirror) Start(r *Request, h Headers) bool { return m.StartRaw(r, RawHeadersOf(h)) }
+func (m *Mirror) Start(r *Request, h header.List) bool { return m.StartRaw(r, header.RawOf(h)) }
 
 // StartRaw decides, per target, whether the request with these headers is to be
 // copied: a request that cannot be mirrored, marker, match, then sampling. It
 // reports whether any copy is pending; if not, the request needs nothing more from
 // the mirror. It keeps h until Finish.
-func (m *Mirror) StartRaw(r *Request, h RawHeaders) bool {
+func (m *Mirror) StartRaw(r *Request, h header.Raw) bool {
 	m.unhold(r)
 	*r = Request{Stream: r.Stream}
 	switch unsupported, loop := m.scan(h); {
@@ -265,13 +264,13 @@ func (m *Mirror) StartRaw(r *Request, h RawHeaders) bool {
 // copy could only be sent once the tunnel closed, with its frames as a body, and a
 // CONNECT has no :path, so Envoy would refuse it), and whether it carries the marker.
 // A byte is compared before each string: every request pays for this scan.
-func (m *Mirror) scan(h RawHeaders) (unsupported, loop bool) {
+func (m *Mirror) scan(h header.Raw) (unsupported, loop bool) {
 	marker := m.cfg.Marker
-	// The walk of RawHeaders.iter written out: a call per header was a twentieth of
+	// The walk of header.Raw.Iter written out: a call per header was a twentieth of
 	// a request that matches nothing.
-	data, size, at := h.data, 4, 4+8*h.n
-	for range h.n {
-		ks, vs := int(size32(data, size)), int(size32(data, size+4))
+	data, size, at := h.Data(), 4, 4+8*h.Len()
+	for range h.Len() {
+		ks, vs := int(header.Size32(data, size)), int(header.Size32(data, size+4))
 		size += 8
 		name := data[at : at+ks]
 		switch {
@@ -287,7 +286,7 @@ func (m *Mirror) scan(h RawHeaders) (unsupported, loop bool) {
 	return false, loop
 }
 
-func (m *Mirror) sampled(t *config.Target, h RawHeaders) bool {
+func (m *Mirror) sampled(t *config.Target, h header.Raw) bool {
 	switch t.Percent {
 	case config.PercentScale:
 		return true
@@ -387,7 +386,7 @@ func (m *Mirror) NeedsClock(r *Request) bool { return r.pending&m.clocked != 0 }
 // cap, and is appended to out. An admitted copy counts as in flight until Answered
 // or Refused is called for it. trailers may be nil; now is in nanoseconds, and may be
 // 0 when NeedsClock says it is not needed.
-func (m *Mirror) Finish(r *Request, trailers Headers, now int64, out []Copy) []Copy {
+func (m *Mirror) Finish(r *Request, trailers header.List, now int64, out []Copy) []Copy {
 	if m.lost(r) {
 		for i := range m.cfg.Targets {
 			if r.withBody&(1<<i) != 0 {

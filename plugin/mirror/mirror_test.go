@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/meshmirror/meshmirror/plugin/config"
+	"github.com/meshmirror/meshmirror/plugin/header"
 )
 
 // fakeRecorder records what the mirror reports.
@@ -82,7 +83,7 @@ func newMirror(t *testing.T, doc string) (*Mirror, *fakeRecorder) {
 }
 
 // run starts, feeds and finishes one request and returns its copies.
-func run(m *Mirror, h Headers, now int64, chunks ...string) []Copy {
+func run(m *Mirror, h header.List, now int64, chunks ...string) []Copy {
 	var r Request
 	if !m.Start(&r, h) {
 		return nil
@@ -149,7 +150,7 @@ func TestMirrorStartCounters(t *testing.T) {
 		{"name":"all","cluster":"c4"}
 	]}`)
 	requests := []struct {
-		h          Headers
+		h          header.List
 		want       bool
 		wantCopyTo []string
 	}{
@@ -443,7 +444,7 @@ func TestMirrorHeldBytes(t *testing.T) {
 	m, rec := newMirror(t, `{"targets":[
 		{"name":"small","cluster":"c","body":{"maxBytes":100}},
 		{"name":"big","cluster":"c","body":{"maxBytes":1000},"maxInFlight":1}]}`)
-	h := Headers{{":method", "POST"}, {":path", "/"}, {":authority", "a"}}
+	h := header.List{{":method", "POST"}, {":path", "/"}, {":authority", "a"}}
 	if got, want := BodyBudget(m.Config()), 256*100+1*1000; got != want {
 		t.Fatalf("BodyBudget = %d, want %d", got, want)
 	}
@@ -488,7 +489,7 @@ func TestMirrorHeldBytes(t *testing.T) {
 // TestMirrorBodyBuffersReused checks that a sent body's buffer serves the next request.
 func TestMirrorBodyBuffersReused(t *testing.T) {
 	m, _ := newMirror(t, `{"targets":[{"name":"a","cluster":"c"}]}`)
-	h := Headers{{":method", "POST"}, {":path", "/"}, {":authority", "a"}}
+	h := header.List{{":method", "POST"}, {":path", "/"}, {":authority", "a"}}
 	var r Request
 	m.Start(&r, h)
 	m.Body(&r, make([]byte, 4096))
@@ -513,7 +514,7 @@ func BenchmarkMirrorBody(b *testing.B) {
 		b.Fatal(err)
 	}
 	m := New(cfg, nopRecorder{}, 1)
-	h := Headers{{":method", "POST"}, {":path", "/upload"}, {":authority", "a"}, {"content-length", "65536"}}
+	h := header.List{{":method", "POST"}, {":path", "/upload"}, {":authority", "a"}, {"content-length", "65536"}}
 	chunk := make([]byte, 4096)
 	var r Request
 	var queue []Copy
@@ -543,15 +544,15 @@ func (nopRecorder) UnsupportedSkipped()              {}
 // TestMirrorUnsupported: CONNECT and upgrade requests are never copied, and count once
 // each, whatever the targets.
 func TestMirrorUnsupported(t *testing.T) {
-	get := Headers{{":method", "GET"}, {":path", "/chat"}, {":authority", "a"}}
+	get := header.List{{":method", "GET"}, {":path", "/chat"}, {":authority", "a"}}
 	tests := []struct {
 		name    string
-		headers Headers
+		headers header.List
 		want    bool // unsupported
 	}{
-		{"CONNECT", Headers{{":method", "CONNECT"}, {":authority", "db:5432"}}, true},
+		{"CONNECT", header.List{{":method", "CONNECT"}, {":authority", "db:5432"}}, true},
 		{"WebSocket upgrade", append(get[:3:3], [2]string{"connection", "Upgrade"}, [2]string{"upgrade", "websocket"}), true},
-		{"HTTP/2 extended CONNECT", Headers{{":method", "CONNECT"}, {":protocol", "websocket"}, {":path", "/chat"}, {":authority", "a"}}, true},
+		{"HTTP/2 extended CONNECT", header.List{{":method", "CONNECT"}, {":protocol", "websocket"}, {":path", "/chat"}, {":authority", "a"}}, true},
 		{"plain GET", get, false},
 		{"a header named like the method", append(get[:3:3], [2]string{"x-method", "CONNECT"}), false},
 	}

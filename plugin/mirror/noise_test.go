@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/meshmirror/meshmirror/plugin/diff"
-
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
 
 	"github.com/tidwall/gjson"

@@ -5,14 +5,10 @@ import (
 	"strings"
 
 	"github.com/meshmirror/meshmirror/plugin/config"
-
-	"github.com/meshmirror/meshmirror/plugin/inflate"
-
-	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
-
 	"github.com/meshmirror/meshmirror/plugin/diff"
-
+	"github.com/meshmirror/meshmirror/plugin/inflate"
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
+	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
 )
 
 // A pair is a dispatched copy of a target with compare and its primary request. The

@@ -5,11 +5,12 @@ import (
 	"testing"
 
 	"github.com/meshmirror/meshmirror/plugin/diff"
+	"github.com/meshmirror/meshmirror/plugin/header"
 
 	"github.com/tidwall/gjson"
 )
 
-var jsonHeaders = Headers{{":status", "200"}, {"content-type", "application/json"}}
+var jsonHeaders = header.List{{":status", "200"}, {"content-type", "application/json"}}
 
 // pairRun drives one request with a compared copy through the mirror.
 type pairRun struct {
@@ -23,7 +24,7 @@ type pairRun struct {
 func startPair(t *testing.T, m *Mirror, now int64) *pairRun {
 	t.Helper()
 	p := &pairRun{t: t, m: m, now: now}
-	if !m.Start(&p.r, Headers{{":method", "GET"}, {":path", "/api/items?user=alice"}, {":authority", "a"}}) {
+	if !m.Start(&p.r, header.List{{":method", "GET"}, {":path", "/api/items?user=alice"}, {":authority", "a"}}) {
 		t.Fatal("the request was not selected")
 	}
 	copies := m.Finish(&p.r, nil, now, nil)
@@ -35,7 +36,7 @@ func startPair(t *testing.T, m *Mirror, now int64) *pairRun {
 	return p
 }
 
-func (p *pairRun) primary(h Headers, chunks ...string) {
+func (p *pairRun) primary(h header.List, chunks ...string) {
 	if !p.r.Observing() {
 		p.t.Fatal("the primary's response is not observed")
 	}
@@ -52,11 +53,11 @@ func (p *pairRun) primary(h Headers, chunks ...string) {
 
 // shadow answers the pair's copy as the SDK glue does: the body is read only when the
 // mirror asks for it.
-func (p *pairRun) shadow(h Headers, body string) {
+func (p *pairRun) shadow(h header.List, body string) {
 	p.answer(h, body, 3)
 }
 
-func (p *pairRun) answer(h Headers, body string, latencyMs int64) {
+func (p *pairRun) answer(h header.List, body string, latencyMs int64) {
 	a := Answer{Headers: h, Size: len(body)}
 	a.Status, _ = h.Get(":status")
 	a.GRPCStatus, _ = h.Get("grpc-status")
@@ -114,9 +115,9 @@ func TestPairEitherOrder(t *testing.T) {
 func TestPairDifferences(t *testing.T) {
 	m, rec := newMirror(t, compareConfig(`{"headers":["content-type","x-version"],"includeValues":true}`))
 	p := startPair(t, m, 1e9)
-	p.primary(Headers{{":status", "200"}, {"content-type", "application/json"}, {"x-version", "1"}},
+	p.primary(header.List{{":status", "200"}, {"content-type", "application/json"}, {"x-version", "1"}},
 		`{"items":[{"price":1},{"price":2},{"price":3},{"price":9.99}]}`)
-	p.shadow(Headers{{":status", "201"}, {"content-type", "application/json"}},
+	p.shadow(header.List{{":status", "201"}, {"content-type", "application/json"}},
 		`{"items":[{"price":1},{"price":2},{"price":3},{"price":10.99}]}`)
 	rec.onlyCompare(t, 0, map[CompareCounter]int{CompareDiffers: 1, CompareStatusDiffers: 1, CompareHeadersDiffer: 1, CompareBodyDiffers: 1})
 	v := m.Verdicts()
@@ -142,8 +143,8 @@ func TestPairDifferences(t *testing.T) {
 func TestPairPrivacy(t *testing.T) {
 	m, _ := newMirror(t, compareConfig(`{"headers":["x-user"],"report":{"cluster":"reports"}}`))
 	p := startPair(t, m, 1e9)
-	p.primary(Headers{{":status", "200"}, {"content-type", "application/json"}, {"x-user", "alice@example.com"}}, `{"email":"alice@example.com"}`)
-	p.shadow(Headers{{":status", "200"}, {"content-type", "application/json"}, {"x-user", "bob@example.com"}}, `{"email":"bob@example.com"}`)
+	p.primary(header.List{{":status", "200"}, {"content-type", "application/json"}, {"x-user", "alice@example.com"}}, `{"email":"alice@example.com"}`)
+	p.shadow(header.List{{":status", "200"}, {"content-type", "application/json"}, {"x-user", "bob@example.com"}}, `{"email":"bob@example.com"}`)
 	v := m.Verdicts()
 	if len(v) != 1 || v[0].Report == nil {
 		t.Fatalf("verdicts %+v, want one with a report", v)
@@ -170,7 +171,7 @@ func TestPairReport(t *testing.T) {
 	}
 	for name, want := range map[string]string{":method": "POST", ":path": "/r", ":authority": "reports.default.svc.cluster.local",
 		"content-type": "application/json", "x-meshmirror": "t"} {
-		if got, _ := Headers(r.Headers).Get(name); got != want {
+		if got, _ := header.List(r.Headers).Get(name); got != want {
 			t.Errorf("report header %s = %q, want %q", name, got, want)
 		}
 	}
@@ -235,7 +236,7 @@ func TestPairSkipped(t *testing.T) {
 		}},
 		{"shadow reset", `{}`, func(p *pairRun) { p.shadow(nil, ``); p.primary(jsonHeaders, `1`) }},
 		{"shadow timed out", `{}`, func(p *pairRun) {
-			p.answer(Headers{{":status", "504"}}, "", 5000)
+			p.answer(header.List{{":status", "504"}}, "", 5000)
 			p.primary(jsonHeaders, `1`)
 		}},
 		{"cancelled", `{}`, func(p *pairRun) { p.m.Cancel(); p.primary(jsonHeaders, `1`) }},
@@ -272,12 +273,12 @@ func TestPairSkipped(t *testing.T) {
 }
 
 func TestPairExactAndAuto(t *testing.T) {
-	text := Headers{{":status", "200"}, {"content-type", "text/plain"}}
+	text := header.List{{":status", "200"}, {"content-type", "text/plain"}}
 	tests := []struct {
 		name, compare    string
-		ph               Headers
+		ph               header.List
 		primary          []string
-		sh               Headers
+		sh               header.List
 		shadow           string
 		differs, holding bool // whether the pair differs, and the primary's body is held
 	}{
@@ -339,7 +340,7 @@ func TestPairBound(t *testing.T) {
 func TestPairEarlyResponse(t *testing.T) {
 	m, rec := newMirror(t, compareConfig(`{}`))
 	var r Request
-	m.Start(&r, Headers{{":method", "POST"}, {":path", "/stream"}, {":authority", "a"}})
+	m.Start(&r, header.List{{":method", "POST"}, {":path", "/stream"}, {":authority", "a"}})
 	r.RespondedEarly()
 	copies := m.Finish(&r, nil, 1, nil)
 	if len(copies) != 1 || copies[0].Pair != nil || r.Observing() {
@@ -366,7 +367,7 @@ func TestPairWithoutResponseHeaders(t *testing.T) {
 	m, rec := newMirror(t, compareConfig(`{"headers":["etag"]}`))
 	p := startPair(t, m, 1e9)
 	m.ResponseEnd(&p.r, p.now)
-	p.shadow(Headers{{":status", "200"}, {"etag", "x"}}, ``)
+	p.shadow(header.List{{":status", "200"}, {"etag", "x"}}, ``)
 	rec.onlyCompare(t, 0, map[CompareCounter]int{CompareDiffers: 1, CompareStatusDiffers: 1, CompareHeadersDiffer: 1})
 }
 

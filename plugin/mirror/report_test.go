@@ -3,6 +3,8 @@ package mirror
 import (
 	"testing"
 
+	"github.com/meshmirror/meshmirror/plugin/header"
+
 	"go.opentelemetry.io/collector/pdata/plog"
 )
 
@@ -10,7 +12,7 @@ import (
 // x-request-id, so that it can be joined with access logs and traces.
 func TestPairReportOTLP_requestID(t *testing.T) {
 	m, _ := newMirror(t, compareConfig(`{"report":{"cluster":"otel","format":"otlp"}}`))
-	p := startPairWith(t, m, 1e9, Headers{{":method", "GET"}, {":path", "/api/items"}, {":authority", "a"},
+	p := startPairWith(t, m, 1e9, header.List{{":method", "GET"}, {":path", "/api/items"}, {":authority", "a"},
 		{"x-request-id", "7d1c0e5a"}})
 	p.primary(jsonHeaders, `{"a":1}`)
 	p.shadow(jsonHeaders, `{"a":2}`)

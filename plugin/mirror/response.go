@@ -4,14 +4,11 @@ import (
 	"strings"
 
 	"github.com/meshmirror/meshmirror/plugin/config"
-
-	"github.com/meshmirror/meshmirror/plugin/inflate"
-
-	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
-
 	"github.com/meshmirror/meshmirror/plugin/diff"
-
+	"github.com/meshmirror/meshmirror/plugin/header"
+	"github.com/meshmirror/meshmirror/plugin/inflate"
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
+	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
 )
 
 // Observing the primary's response for its pairs, as it streams back, and what a side
@@ -20,7 +17,7 @@ import (
 // ResponseHeaders takes the primary's response headers: the status, the compared
 // headers, the content type, which says how an auto body is compared, the content
 // encoding, and the grpc-status of a trailers-only gRPC answer.
-func (m *Mirror) ResponseHeaders(r *Request, h Headers) {
+func (m *Mirror) ResponseHeaders(r *Request, h header.List) {
 	for _, p := range r.resp.pairs[:r.resp.n] {
 		if p.slot < 0 {
 			continue
@@ -36,7 +33,7 @@ func (m *Mirror) ResponseHeaders(r *Request, h Headers) {
 
 // ResponseTrailers takes the primary's response trailers: a gRPC answer's status is
 // in them unless it was in the headers.
-func (m *Mirror) ResponseTrailers(r *Request, trailers Headers) {
+func (m *Mirror) ResponseTrailers(r *Request, trailers header.List) {
 	for _, p := range r.resp.pairs[:r.resp.n] {
 		if p.slot >= 0 && p.grpc && p.primary.grpcStatus < 0 {
 			p.primary.grpcStatus = grpcStatus(trailers)
@@ -45,7 +42,7 @@ func (m *Mirror) ResponseTrailers(r *Request, trailers Headers) {
 }
 
 // answerHeaders takes what the comparison needs of an answer's headers.
-func (s *side) answerHeaders(c *config.Compare, h Headers, grpc bool) {
+func (s *side) answerHeaders(c *config.Compare, h header.List, grpc bool) {
 	status, _ := h.Get(":status")
 	s.status = parseStatus(status)
 	contentType, _ := h.Get("content-type")
@@ -68,7 +65,7 @@ func parseStatus(s string) int {
 
 // grpcStatus reads the grpc-status in h: -1 when there is none, or it is not a
 // number.
-func grpcStatus(h Headers) int { return parseGRPCStatus(h.Get("grpc-status")) }
+func grpcStatus(h header.List) int { return parseGRPCStatus(h.Get("grpc-status")) }
 
 // parseGRPCStatus reads a grpc-status value, -1 when there is none (!ok).
 func parseGRPCStatus(v string, ok bool) int {
@@ -94,7 +91,7 @@ func digits(s string) int {
 }
 
 // compared sets out, one for each of c.Headers, to the compared headers of h.
-func compared(c *config.Compare, h Headers, out []headerValue) {
+func compared(c *config.Compare, h header.List, out []headerValue) {
 	for i, name := range c.Headers[:min(len(out), len(c.Headers))] {
 		value, present := h.Get(name)
 		if !present {

@@ -4,11 +4,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/meshmirror/meshmirror/plugin/report"
-
 	"github.com/meshmirror/meshmirror/plugin/config"
-
 	"github.com/meshmirror/meshmirror/plugin/diff"
+	"github.com/meshmirror/meshmirror/plugin/report"
 )
 
 // What the SDK glue is told of a decided pair: the log line and the report.

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/meshmirror/meshmirror/plugin/config"
-
 	"github.com/meshmirror/meshmirror/plugin/mirror"
 	"github.com/meshmirror/meshmirror/runner"
 )
