@@ -109,7 +109,7 @@ func scanMirror(t *testing.T) (globals, nameFuncs []string) {
 				}
 				for _, spec := range n.Specs {
 					if names := spec.(*ast.ValueSpec).Names; len(names) > 0 && strings.HasPrefix(names[0].Name, "otlp") {
-						continue // OpenTelemetry attribute keys of reports (otlp.go), not metrics
+						continue // OpenTelemetry attribute keys of reports (plugin/report/otlp.go), not metrics
 					}
 					for _, v := range spec.(*ast.ValueSpec).Values {
 						lit, ok := v.(*ast.BasicLit)
