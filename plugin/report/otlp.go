@@ -12,6 +12,7 @@ const (
 	otlpShadowStatus = "meshmirror.shadow.status_code"
 	otlpDifferences  = "meshmirror.differences"
 	otlpRequestID    = "http.request.header.x-request-id"
+	otlpEventName    = "event.name"
 )
 
 // OTLPLogs wraps a finished report document into the body of an OTLP/HTTP JSON
@@ -24,15 +25,7 @@ const (
 // module more than the whole comparison. The OTLP JSON mapping writes 64-bit integers
 // (intValue, timeUnixNano) as decimal strings, enums as numbers.
 func OTLPLogs(report []byte, target, method, path string, primaryStatus, shadowStatus, differences int, requestID string, now int64) []byte {
-	b := make([]byte, 0, 2*len(report)+512) // the document is escaped as a string: quotes double
-	b = append(b, `{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"meshmirror"}}]},`...)
-	b = append(b, `"scopeLogs":[{"scope":{"name":"meshmirror"},"logRecords":[{"timeUnixNano":"`...)
-	b = strconv.AppendInt(b, now, 10)
-	b = append(b, `","observedTimeUnixNano":"`...)
-	b = strconv.AppendInt(b, now, 10)
-	b = append(b, `","severityNumber":13,"severityText":"WARN","body":{"stringValue":`...)
-	b = AppendString(b, string(report))
-	b = append(b, `},"attributes":[`...)
+	b := appendRecord(make([]byte, 0, 2*len(report)+512), report, 13, "WARN", now) // the document is escaped as a string: quotes double
 	b = otlpString(b, otlpTarget, target)
 	b = otlpString(append(b, ','), otlpMethod, method)
 	b = otlpString(append(b, ','), otlpPath, path)
@@ -43,6 +36,34 @@ func OTLPLogs(report []byte, target, method, path string, primaryStatus, shadowS
 		b = otlpString(append(b, ','), otlpRequestID, requestID)
 	}
 	return append(b, "]}]}]}]}"...)
+}
+
+// OTLPEvent wraps a document that is not a report, such as a summary, into an OTLP
+// log record as OTLPLogs does, with severity INFO and the attributes
+// meshmirror.target and event.name (OpenTelemetry's name for what kind of event a
+// record is): a Collector's pipeline tells summaries from reports by it.
+func OTLPEvent(doc []byte, target, event string, now int64) []byte {
+	b := appendRecord(make([]byte, 0, 2*len(doc)+384), doc, 9, "INFO", now)
+	b = otlpString(b, otlpTarget, target)
+	b = otlpString(append(b, ','), otlpEventName, event)
+	return append(b, "]}]}]}]}"...)
+}
+
+// appendRecord appends the envelope of one log record up to its attributes: the
+// resource, the scope, the times, the severity and doc as the string body.
+func appendRecord(b, doc []byte, severityNumber int, severityText string, now int64) []byte {
+	b = append(b, `{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"meshmirror"}}]},`...)
+	b = append(b, `"scopeLogs":[{"scope":{"name":"meshmirror"},"logRecords":[{"timeUnixNano":"`...)
+	b = strconv.AppendInt(b, now, 10)
+	b = append(b, `","observedTimeUnixNano":"`...)
+	b = strconv.AppendInt(b, now, 10)
+	b = append(b, `","severityNumber":`...)
+	b = strconv.AppendInt(b, int64(severityNumber), 10)
+	b = append(b, `,"severityText":"`...)
+	b = append(b, severityText...)
+	b = append(b, `","body":{"stringValue":`...)
+	b = AppendString(b, string(doc))
+	return append(b, `},"attributes":[`...)
 }
 
 // otlpString appends a string attribute.

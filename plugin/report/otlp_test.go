@@ -96,3 +96,29 @@ func appendJSONStringDecoded(s string) []byte {
 	}
 	return out
 }
+
+// TestOTLPEvent: a summary's record parses with the Collector's decoder, with
+// severity INFO, event.name and the target, and the document as its body.
+func TestOTLPEvent(t *testing.T) {
+	doc := []byte(`{"kind":"summary","target":"v2","endpoints":[{"endpoint":"/a\"b"}]}`)
+	const now = 1764648000123456789
+	rec, res := decodeOTLP(t, OTLPEvent(doc, "v2", "meshmirror.summary", now))
+	if v, ok := res.Attributes().Get("service.name"); !ok || v.Str() != "meshmirror" {
+		t.Errorf("resource service.name = %v, %v", v.AsString(), ok)
+	}
+	if rec.SeverityText() != "INFO" || rec.SeverityNumber() != plog.SeverityNumberInfo {
+		t.Errorf("severity %q %d, want INFO 9", rec.SeverityText(), rec.SeverityNumber())
+	}
+	if rec.Body().Str() != string(doc) || int64(rec.Timestamp()) != now {
+		t.Errorf("body %q at %d, want the document at %d", rec.Body().Str(), rec.Timestamp(), now)
+	}
+	attrs := rec.Attributes()
+	if attrs.Len() != 2 {
+		t.Errorf("%d attributes, want 2: %v", attrs.Len(), attrs.AsRaw())
+	}
+	for key, want := range map[string]string{"event.name": "meshmirror.summary", "meshmirror.target": "v2"} {
+		if v, ok := attrs.Get(key); !ok || v.Str() != want {
+			t.Errorf("%s = %q (present %v), want %q", key, v.AsString(), ok, want)
+		}
+	}
+}
