@@ -44,6 +44,7 @@ type Server struct {
 	// (5 s). Set it before serving.
 	BodyTimeout time.Duration
 	bodyBytes   *byteBudget
+	hosts       map[string]bool // besides IP addresses and localhost (AllowHosts)
 
 	answered  *prometheus.CounterVec
 	stored    prometheus.Counter
@@ -64,7 +65,8 @@ func NewServer(store *Store, logf func(format string, args ...any)) *Server {
 		BodyTimeout: DefaultBodyTimeout, bodyBytes: newByteBudget(maxBodyBytes)}
 	reg := prometheus.NewRegistry()
 	s.answered = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meshmirror_reports_requests_total",
-		Help: "Report requests answered, by status code: 202 stored, 400 not a report, 408 body too slow, 413 too large, 503 busy, 500 not stored."}, []string{"code"})
+		Help: "Report requests answered, by status code: 202 stored, 400 not a report, 403 from a web page, 408 body too slow, " +
+			"413 too large, 415 not JSON, 421 unknown Host, 503 busy, 500 not stored."}, []string{"code"})
 	s.stored = prometheus.NewCounter(prometheus.CounterOpts{Name: "meshmirror_reports_stored_total",
 		Help: "Reports committed to the database."})
 	s.deleted = prometheus.NewCounter(prometheus.CounterOpts{Name: "meshmirror_reports_deleted_total",
@@ -77,7 +79,7 @@ func NewServer(store *Store, logf func(format string, args ...any)) *Server {
 		Help: "Report bodies still arriving (they hold no slot of meshmirror_reports_pending)."})
 	s.pageFails = prometheus.NewCounter(prometheus.CounterOpts{Name: "meshmirror_reports_page_errors_total",
 		Help: "Pages and API answers that failed to read the database."})
-	for _, code := range []string{"202", "400", "408", "413", "500", "503"} {
+	for _, code := range []string{"202", "400", "403", "408", "413", "415", "421", "500", "503"} {
 		s.answered.WithLabelValues(code) // at zero from the start
 	}
 	reg.MustRegister(s.answered, s.stored, s.deleted, s.commit, s.inFlight, s.receiving, s.pageFails,
@@ -97,7 +99,11 @@ func NewServer(store *Store, logf func(format string, args ...any)) *Server {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.guard(w, r) {
+		s.mux.ServeHTTP(w, r)
+	}
+}
 
 // receive stores one report: 202 once committed, 400 with the reason, 408 for a body
 // that did not arrive within BodyTimeout, 413 over MaxBytes, 503 when maxPending
