@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -181,5 +182,94 @@ func TestServer_contentType(t *testing.T) {
 	_, metrics := get(t, ts.URL+"/metrics")
 	if !strings.Contains(metrics, `meshmirror_reports_requests_total{code="415"} 9`) {
 		t.Errorf("/metrics lacks the 9 answers 415:\n%s", metrics)
+	}
+}
+
+// TestServer_hardeningHeaders: every answer, refusals included, carries nosniff and
+// the Content-Security-Policy with frame-ancestors 'none' and no inline script or
+// style; the page has none to need it, and its stylesheet is served as CSS.
+func TestServer_hardeningHeaders(t *testing.T) {
+	ts, _, _ := receiver(t)
+	for _, r := range sampleReports() {
+		if code, msg := post(t, ts.URL, r); code != http.StatusAccepted {
+			t.Fatalf("POST: %d %s", code, msg)
+		}
+	}
+	report := doc("v2", "GET", "/a", "", "status:changed:")
+	requests := []struct {
+		method, path, host, body string
+		headers                  []string
+		code                     int
+	}{
+		{"GET", "/", "", "", nil, 200},
+		{"GET", "/api/endpoints", "", "", nil, 200},
+		{"GET", "/healthz", "", "", nil, 200},
+		{"GET", "/metrics", "", "", nil, 200},
+		{"GET", "/static/page.css", "", "", nil, 200},
+		{"HEAD", "/", "", "", nil, 200},
+		{"GET", "/nothing", "", "", nil, 404},
+		{"GET", Path, "", "", nil, 405},
+		{"POST", Path, "", report, []string{"Content-Type", "application/json"}, 202},
+		{"POST", Path, "", "{}", []string{"Content-Type", "application/json"}, 400},
+		{"POST", Path, "", strings.Repeat(" ", MaxBytes+1), []string{"Content-Type", "application/json"}, 413},
+		{"POST", Path, "", report, []string{"Content-Type", "text/plain"}, 415},
+		{"POST", Path, "", report, []string{"Content-Type", "application/json", "Origin", "http://evil.example"}, 403},
+		{"GET", "/", "evil.example", "", nil, 421},
+	}
+	for _, r := range requests {
+		req, err := http.NewRequest(r.method, ts.URL+r.path, strings.NewReader(r.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.host != "" {
+			req.Host = r.host
+		}
+		for i := 0; i+1 < len(r.headers); i += 2 {
+			req.Header.Set(r.headers[i], r.headers[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		what := fmt.Sprintf("%s %s (%d)", r.method, r.path, r.code)
+		if resp.StatusCode != r.code {
+			t.Errorf("%s: %d %s", what, resp.StatusCode, body)
+		}
+		if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options %q, want nosniff", what, got)
+		}
+		csp := resp.Header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "default-src 'none'") ||
+			strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") || !strings.Contains(csp, "script-src 'self'") {
+			t.Errorf("%s: Content-Security-Policy %q", what, csp)
+		}
+		if r.path == "/" && r.code == 200 && r.method == "GET" {
+			page := string(body)
+			for _, inline := range []string{"<style", " style=", "<script", "javascript:", " onload=", " onclick=", " onerror="} {
+				if strings.Contains(strings.ToLower(page), inline) {
+					t.Errorf("the page has %q, which its policy refuses", inline)
+				}
+			}
+			if !strings.Contains(page, `<link rel="stylesheet" href="static/page.css">`) {
+				t.Error("the page does not load static/page.css")
+			}
+		}
+		if r.path == "/static/page.css" {
+			if ct := resp.Header.Get("Content-Type"); ct != "text/css; charset=utf-8" || !strings.Contains(string(body), ".card {") {
+				t.Errorf("/static/page.css: Content-Type %q, %d bytes", ct, len(body))
+			}
+			req, _ := http.NewRequest("GET", ts.URL+r.path, nil)
+			req.Header.Set("If-None-Match", resp.Header.Get("ETag"))
+			again, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again.Body.Close()
+			if again.StatusCode != http.StatusNotModified {
+				t.Errorf("/static/page.css with its ETag %q: %d, want 304 (the page reloads every %d s)", resp.Header.Get("ETag"), again.StatusCode, RefreshSeconds)
+			}
+		}
 	}
 }

@@ -92,6 +92,7 @@ func NewServer(store *Store, logf func(format string, args ...any)) *Server {
 
 	s.mux.HandleFunc("POST "+Path, s.receive)
 	s.mux.HandleFunc("GET /{$}", s.page)
+	s.routeStatic()
 	s.mux.HandleFunc("GET /api/endpoints", s.endpoints)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
