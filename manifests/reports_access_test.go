@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/meshmirror/meshmirror/internal/reports"
-	"github.com/meshmirror/meshmirror/plugin/mirror"
 )
 
 // TestReportsAccess checks, in every kustomization that deploys the reports receiver,
@@ -121,7 +120,7 @@ func checkReportsAccess(t *testing.T, m *mesh, objects []object, d *appsv1.Deplo
 		}
 		for _, target := range config.Targets {
 			c := target.Compare
-			if c == nil || c.ReportCluster == "" || c.ReportFormat != mirror.ReportMeshmirror {
+			if c == nil || c.ReportCluster == "" {
 				continue
 			}
 			parts := strings.Split(c.ReportCluster, "|")

@@ -98,7 +98,10 @@ func TestReports(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out, w := io.Pipe()
 	done := make(chan int, 1)
-	go func() { done <- receive(ctx, []string{"-listen", "127.0.0.1:0", "-db", db, "-host", "reports.example", "-host", "reports"}, w, &stderr); w.Close() }()
+	go func() {
+		done <- receive(ctx, []string{"-listen", "127.0.0.1:0", "-db", db, "-host", "reports.example", "-host", "reports"}, w, &stderr)
+		w.Close()
+	}()
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		t.Fatalf("no address printed: %v (%s)", err, stderr.String())
