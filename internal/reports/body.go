@@ -16,8 +16,9 @@ const DefaultBodyTimeout = 5 * time.Second
 
 // maxBodyBytes bounds the bytes of all the report bodies the receiver holds at once,
 // being read or stored: as much as maxPending reports of MaxBytes, the bound memory
-// had when each body held a slot from its first byte.
-const maxBodyBytes = maxPending * MaxBytes
+// had when each body held a slot from its first byte. A full body's buffer is one
+// byte longer, to see its end.
+const maxBodyBytes = maxPending * (MaxBytes + 1)
 
 // minBodyBuffer is the buffer a body is first read into; it doubles as bytes arrive.
 const minBodyBuffer = 512
