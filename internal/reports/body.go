@@ -77,7 +77,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, 
 		if len(buf) == cap(buf) {
 			grow := max(minBodyBuffer, int64(cap(buf)))
 			grow = min(grow, limit+1-int64(cap(buf))) // +1: to see the end, or a longer body
-			if grow <= 0 { // more than limit arrived: a reader would otherwise spin
+			if grow <= 0 {                            // more than limit arrived: a reader would otherwise spin
 				return nil, release, &http.MaxBytesError{Limit: limit}
 			}
 			if !s.bodyBytes.take(grow) {
