@@ -76,8 +76,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, 
 	for {
 		if len(buf) == cap(buf) {
 			grow := max(minBodyBuffer, int64(cap(buf)))
-			grow = min(grow, limit+1-int64(cap(buf))) // +1: to see the end, or a longer body
-			if grow <= 0 {                            // more than limit arrived: a reader would otherwise spin
+			// +1: room to see the end, or a body longer than it said.
+			grow = min(grow, limit+1-int64(cap(buf)))
+			if grow <= 0 { // more than limit+1 arrived: reading into no room would spin
 				return nil, release, &http.MaxBytesError{Limit: limit}
 			}
 			if !s.bodyBytes.take(grow) {
