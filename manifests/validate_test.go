@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	extensionsv1alpha1 "istio.io/api/extensions/v1alpha1"
 	networkingv1 "istio.io/api/networking/v1"
+	securityv1 "istio.io/api/security/v1"
 	telemetryv1 "istio.io/api/telemetry/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -114,13 +115,15 @@ type crdVersion struct {
 // istioTypes are Istio's Go types for the spec of each kind the manifests use: istiod
 // reads specs into them, so a spec must decode strictly.
 var istioTypes = map[schema.GroupKind]func() proto.Message{
-	{Group: "extensions.istio.io", Kind: "WasmPlugin"}:       func() proto.Message { return &extensionsv1alpha1.WasmPlugin{} },
-	{Group: "extensions.istio.io", Kind: "TrafficExtension"}: func() proto.Message { return &extensionsv1alpha1.TrafficExtension{} },
-	{Group: "networking.istio.io", Kind: "DestinationRule"}:  func() proto.Message { return &networkingv1.DestinationRule{} },
-	{Group: "networking.istio.io", Kind: "ServiceEntry"}:     func() proto.Message { return &networkingv1.ServiceEntry{} },
-	{Group: "networking.istio.io", Kind: "VirtualService"}:   func() proto.Message { return &networkingv1.VirtualService{} },
-	{Group: "networking.istio.io", Kind: "Gateway"}:          func() proto.Message { return &networkingv1.Gateway{} },
-	{Group: "telemetry.istio.io", Kind: "Telemetry"}:         func() proto.Message { return &telemetryv1.Telemetry{} },
+	{Group: "extensions.istio.io", Kind: "WasmPlugin"}:        func() proto.Message { return &extensionsv1alpha1.WasmPlugin{} },
+	{Group: "extensions.istio.io", Kind: "TrafficExtension"}:  func() proto.Message { return &extensionsv1alpha1.TrafficExtension{} },
+	{Group: "networking.istio.io", Kind: "DestinationRule"}:   func() proto.Message { return &networkingv1.DestinationRule{} },
+	{Group: "networking.istio.io", Kind: "ServiceEntry"}:      func() proto.Message { return &networkingv1.ServiceEntry{} },
+	{Group: "networking.istio.io", Kind: "VirtualService"}:    func() proto.Message { return &networkingv1.VirtualService{} },
+	{Group: "networking.istio.io", Kind: "Gateway"}:           func() proto.Message { return &networkingv1.Gateway{} },
+	{Group: "telemetry.istio.io", Kind: "Telemetry"}:          func() proto.Message { return &telemetryv1.Telemetry{} },
+	{Group: "security.istio.io", Kind: "PeerAuthentication"}:  func() proto.Message { return &securityv1.PeerAuthentication{} },
+	{Group: "security.istio.io", Kind: "AuthorizationPolicy"}: func() proto.Message { return &securityv1.AuthorizationPolicy{} },
 }
 
 // gatewayAPITypes are the Gateway API's Go types for the spec of each of its kinds the

@@ -1,7 +1,7 @@
 // Command meshmirror is the operator's tool for the meshmirror Wasm plugin.
 //
 //	meshmirror validate FILE...
-//	meshmirror reports [-listen 127.0.0.1:8089] [-db meshmirror-reports.db] [-retain 168h]
+//	meshmirror reports [-listen 127.0.0.1:8089] [-db meshmirror-reports.db] [-retain 168h] [-host NAME]...
 //
 // validate
 // checks every meshmirror configuration in each file before it is applied: a JSON
@@ -14,7 +14,9 @@
 //
 // reports receives the reports the plugin POSTs to compare.report.cluster, stores them
 // in one SQLite file and serves a page of them per target and endpoint at /, the same
-// as JSON at /api/endpoints, /metrics and /healthz (README "Reports").
+// as JSON at /api/endpoints, /metrics and /healthz (README "Reports"). It answers a
+// Host that is an IP address, localhost, or a NAME given with -host, and 421 to any
+// other (DNS rebinding).
 //
 // Install it with
 //
@@ -30,6 +32,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -38,7 +41,7 @@ import (
 )
 
 const usage = `usage: meshmirror validate FILE...
-       meshmirror reports [-listen 127.0.0.1:8089] [-db meshmirror-reports.db] [-retain 168h]
+       meshmirror reports [-listen 127.0.0.1:8089] [-db meshmirror-reports.db] [-retain 168h] [-host NAME]...
 
 validate:
 
@@ -49,7 +52,9 @@ Exits 1 when there is a problem, 0 otherwise, 2 on a usage error.
 
 reports:
 Receives the plugin's reports at POST /meshmirror/reports, stores them in an
-SQLite file, and serves a page of them at /. Stops on SIGINT or SIGTERM.
+SQLite file, and serves a page of them at /. It answers a Host that is an IP
+address, localhost, or a NAME given with -host (repeatable: the names clients
+reach it by, e.g. a Service's), and 421 to any other. Stops on SIGINT or SIGTERM.
 `
 
 func main() {
@@ -104,6 +109,8 @@ func receive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:8089", "address to listen on")
 	db := fs.String("db", "meshmirror-reports.db", "SQLite file the reports are stored in (created if missing)")
 	retain := fs.Duration("retain", 168*time.Hour, "delete reports older than this; 0 keeps them all")
+	var hosts hostNames
+	fs.Var(&hosts, "host", "a `NAME` clients reach the receiver by, answered in Host besides IP addresses and localhost (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -119,10 +126,23 @@ func receive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	logger := log.New(stderr, "", log.LstdFlags)
 	err = reports.Run(ctx, ln, *db, *retain, logger.Printf, func() {
 		fmt.Fprintf(stdout, "meshmirror reports: http://%s/ (reports to POST %s), stored in %s, kept %v\n", ln.Addr(), reports.Path, *db, *retain)
-	})
+	}, hosts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "meshmirror reports: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// hostNames is the repeatable flag -host: each value must be a DNS name.
+type hostNames []string
+
+func (h *hostNames) String() string { return strings.Join(*h, ",") }
+
+func (h *hostNames) Set(name string) error {
+	if err := reports.CheckHostName(name); err != nil {
+		return err
+	}
+	*h = append(*h, name)
+	return nil
 }

@@ -89,11 +89,19 @@ func TestReports(t *testing.T) {
 	if code := receive(context.Background(), []string{"-nothing"}, io.Discard, &stderr); code != 2 {
 		t.Errorf("an unknown flag: exit %d, want 2", code)
 	}
+	stderr.Reset()
+	if code := receive(context.Background(), []string{"-host", "reports:8089"}, io.Discard, &stderr); code != 2 ||
+		!strings.Contains(stderr.String(), `invalid value "reports:8089" for flag -host: host name "reports:8089": a name without a port`) {
+		t.Errorf("-host reports:8089: exit %d, want 2 and the reason: %s", code, stderr.String())
+	}
 	db := filepath.Join(t.TempDir(), "r.db")
 	ctx, cancel := context.WithCancel(context.Background())
 	out, w := io.Pipe()
 	done := make(chan int, 1)
-	go func() { done <- receive(ctx, []string{"-listen", "127.0.0.1:0", "-db", db}, w, &stderr); w.Close() }()
+	go func() {
+		done <- receive(ctx, []string{"-listen", "127.0.0.1:0", "-db", db, "-host", "reports.example", "-host", "reports"}, w, &stderr)
+		w.Close()
+	}()
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		t.Fatalf("no address printed: %v (%s)", err, stderr.String())
@@ -114,6 +122,19 @@ func TestReports(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(body), `"endpoint":"/a/{id}"`) {
 		t.Errorf("/api/endpoints: %s", body)
+	}
+	// Names of -host are answered; others are not (DNS rebinding).
+	for host, want := range map[string]int{"reports.example": 200, "reports:8089": 200, "evil.example": 421} {
+		req, _ := http.NewRequest("GET", url+"healthz", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET /healthz, Host %s: %d, want %d", host, resp.StatusCode, want)
+		}
 	}
 	cancel()
 	if code := <-done; code != 0 {

@@ -102,8 +102,12 @@ type wireDifference struct {
 
 // Parse reads one report document. Its error says what is wrong and where
 // (differences[2].kind: must be one of changed, missing, extra, got "moved"), for the
-// 400 answer. Keys it does not know are left alone: a newer plugin may add some.
+// 400 answer. Keys it does not know are left alone: a newer plugin may add some. A
+// document with a key twice, or with keys that differ only in case, is refused.
 func Parse(data []byte) (*Report, error) {
+	if err := checkKeys(data); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var w wire
 	if err := dec.Decode(&w); err != nil {

@@ -23,14 +23,21 @@ func NewHTTPServer(h http.Handler) *http.Server {
 
 // Run serves the receiver on ln with the store in the SQLite file db until ctx is
 // done, then stops taking reports, lets those being stored commit, and closes the
-// file. ready, when not nil, is called once the store is open and ln served.
-func Run(ctx context.Context, ln net.Listener, db string, retain time.Duration, logf func(string, ...any), ready func()) error {
+// file. ready, when not nil, is called once the store is open and ln served. hosts
+// are the names the receiver answers besides IP addresses and localhost (-host,
+// Server.AllowHosts).
+func Run(ctx context.Context, ln net.Listener, db string, retain time.Duration, logf func(string, ...any), ready func(), hosts ...string) error {
 	store, err := Open(db, retain)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	srv := NewHTTPServer(NewServer(store, logf))
+	s := NewServer(store, logf)
+	if err := s.AllowHosts(hosts...); err != nil {
+		ln.Close()
+		return errors.Join(err, store.Close())
+	}
+	srv := NewHTTPServer(s)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	if ready != nil {

@@ -22,9 +22,10 @@ import (
 // Path is where the plugin POSTs its reports (compare.report.path's default).
 const Path = "/meshmirror/reports"
 
-// maxPending is the most report bodies the receiver holds at once, read or waiting
-// for their commit; beyond it a report is answered 503 at once. With MaxBytes it
-// bounds the memory the reports take to 64 MiB, whatever the rate.
+// maxPending is the most reports the receiver stores at once, read and waiting for
+// their commit; beyond it a report is answered 503 at once. A report takes its slot
+// only once its body is in, so clients still sending cannot hold them all; the bodies
+// being read are bounded apart, by bytes (maxBodyBytes, the same 64 MiB).
 const maxPending = 64
 
 // RefreshSeconds is how often the page reloads itself.
@@ -38,11 +39,19 @@ type Server struct {
 	pending chan struct{}
 	logf    func(format string, args ...any)
 
+	// BodyTimeout is how long a report's body may take to arrive once its headers
+	// have; a body still arriving then is answered 408. Defaults to DefaultBodyTimeout
+	// (5 s). Set it before serving.
+	BodyTimeout time.Duration
+	bodyBytes   *byteBudget
+	hosts       map[string]bool // besides IP addresses and localhost (AllowHosts)
+
 	answered  *prometheus.CounterVec
 	stored    prometheus.Counter
 	deleted   prometheus.Counter
 	commit    prometheus.Histogram
 	inFlight  prometheus.Gauge
+	receiving prometheus.Gauge
 	pageFails prometheus.Counter
 }
 
@@ -52,10 +61,12 @@ func NewServer(store *Store, logf func(format string, args ...any)) *Server {
 	if logf == nil {
 		logf = log.Printf
 	}
-	s := &Server{store: store, mux: http.NewServeMux(), pending: make(chan struct{}, maxPending), logf: logf}
+	s := &Server{store: store, mux: http.NewServeMux(), pending: make(chan struct{}, maxPending), logf: logf,
+		BodyTimeout: DefaultBodyTimeout, bodyBytes: newByteBudget(maxBodyBytes)}
 	reg := prometheus.NewRegistry()
 	s.answered = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meshmirror_reports_requests_total",
-		Help: "Report requests answered, by status code: 202 stored, 400 not a report, 413 too large, 503 busy, 500 not stored."}, []string{"code"})
+		Help: "Report requests answered, by status code: 202 stored, 400 not a report, 403 from a web page, 408 body too slow, " +
+			"413 too large, 415 not JSON, 421 unknown Host, 503 busy, 500 not stored."}, []string{"code"})
 	s.stored = prometheus.NewCounter(prometheus.CounterOpts{Name: "meshmirror_reports_stored_total",
 		Help: "Reports committed to the database."})
 	s.deleted = prometheus.NewCounter(prometheus.CounterOpts{Name: "meshmirror_reports_deleted_total",
@@ -63,13 +74,15 @@ func NewServer(store *Store, logf func(format string, args ...any)) *Server {
 	s.commit = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "meshmirror_reports_commit_seconds",
 		Help: "Time to commit one batch of reports.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)})
 	s.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "meshmirror_reports_pending",
-		Help: "Reports being read or waiting for their commit."})
+		Help: "Reports read and waiting for their commit."})
+	s.receiving = prometheus.NewGauge(prometheus.GaugeOpts{Name: "meshmirror_reports_receiving",
+		Help: "Report bodies still arriving (they hold no slot of meshmirror_reports_pending)."})
 	s.pageFails = prometheus.NewCounter(prometheus.CounterOpts{Name: "meshmirror_reports_page_errors_total",
 		Help: "Pages and API answers that failed to read the database."})
-	for _, code := range []string{"202", "400", "413", "500", "503"} {
+	for _, code := range []string{"202", "400", "403", "408", "413", "415", "421", "500", "503"} {
 		s.answered.WithLabelValues(code) // at zero from the start
 	}
-	reg.MustRegister(s.answered, s.stored, s.deleted, s.commit, s.inFlight, s.pageFails,
+	reg.MustRegister(s.answered, s.stored, s.deleted, s.commit, s.inFlight, s.receiving, s.pageFails,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	store.onCommit = func(n int, d time.Duration) {
 		s.stored.Add(float64(n))
@@ -79,6 +92,7 @@ func NewServer(store *Store, logf func(format string, args ...any)) *Server {
 
 	s.mux.HandleFunc("POST "+Path, s.receive)
 	s.mux.HandleFunc("GET /{$}", s.page)
+	s.routeStatic()
 	s.mux.HandleFunc("GET /api/endpoints", s.endpoints)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -86,11 +100,41 @@ func NewServer(store *Store, logf func(format string, args ...any)) *Server {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.guard(w, r) {
+		s.mux.ServeHTTP(w, r)
+	}
+}
 
-// receive stores one report: 202 once committed, 400 with the reason, 413 over
-// MaxBytes, 503 when maxPending reports are already held.
+// receive stores one report: 202 once committed, 400 with the reason, 408 for a body
+// that did not arrive within BodyTimeout, 413 over MaxBytes, 503 when maxPending
+// reports are already being stored. A slot of maxPending is taken only once the body
+// is in: clients still sending hold none (readBody).
 func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > MaxBytes {
+		s.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a report is at most %d bytes, this one is %d", MaxBytes, r.ContentLength))
+		return
+	}
+	doc, release, err := s.readBody(w, r)
+	defer release()
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		s.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a report is at most %d bytes", MaxBytes))
+		return
+	case errors.Is(err, errBodySlow):
+		w.Header().Set("Connection", "close")
+		s.fail(w, http.StatusRequestTimeout, err.Error())
+		return
+	case errors.Is(err, errBodyBusy):
+		w.Header().Set("Connection", "close") // rather than wait for the rest of the body
+		w.Header().Set("Retry-After", "1")
+		s.fail(w, http.StatusServiceUnavailable, err.Error())
+		return
+	case err != nil:
+		s.fail(w, http.StatusBadRequest, "reading the body: "+err.Error())
+		return
+	}
 	select {
 	case s.pending <- struct{}{}:
 		s.inFlight.Inc()
@@ -100,22 +144,6 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusServiceUnavailable, "busy: "+strconv.Itoa(maxPending)+" reports are being stored; try again")
 		return
 	}
-	if r.ContentLength > MaxBytes {
-		s.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a report is at most %d bytes, this one is %d", MaxBytes, r.ContentLength))
-		return
-	}
-	var buf bytes.Buffer
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBytes))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		s.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a report is at most %d bytes", MaxBytes))
-		return
-	case err != nil:
-		s.fail(w, http.StatusBadRequest, "reading the body: "+err.Error())
-		return
-	}
-	doc := buf.Bytes()
 	rep, err := Parse(doc)
 	if err != nil {
 		s.fail(w, http.StatusBadRequest, "not a meshmirror report: "+err.Error())

@@ -109,6 +109,7 @@ func TestServer_receive(t *testing.T) {
 	// Without a content-length the limit holds as the body is read.
 	req, _ := http.NewRequest("POST", ts.URL+Path, io.MultiReader(strings.NewReader(strings.Repeat(" ", MaxBytes)), strings.NewReader("{}")))
 	req.ContentLength = -1
+	req.Header.Set("Content-Type", "application/json")
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("over 1 MiB, chunked: %v %v", resp, err)
 	}
@@ -350,9 +351,14 @@ func FuzzServer(f *testing.F) {
 	}
 	defer store.Close()
 	s := NewServer(store, f.Logf)
+	if err := s.AllowHosts("example.com"); err != nil { // httptest.NewRequest's Host
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		w := httptest.NewRecorder()
-		s.ServeHTTP(w, httptest.NewRequest("POST", Path, strings.NewReader(string(body))))
+		req := httptest.NewRequest("POST", Path, strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		s.ServeHTTP(w, req)
 		switch w.Code {
 		case http.StatusAccepted:
 			if _, err := Parse(body); err != nil {

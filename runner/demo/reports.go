@@ -26,7 +26,15 @@ func startReceiver() (*demoReceiver, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	return &demoReceiver{dir: dir, store: store, server: reports.NewServer(store, log.Printf)}, nil
+	server := reports.NewServer(store, log.Printf)
+	// The plugin posts to the cluster reports with that name as :authority, which the
+	// runner sends as Host.
+	if err := server.AllowHosts("reports"); err != nil {
+		store.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &demoReceiver{dir: dir, store: store, server: server}, nil
 }
 
 func (d *demoReceiver) close() {
