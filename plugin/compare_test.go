@@ -45,7 +45,18 @@ func respond(t *testing.T, host proxytest.HostEmulator, id uint32, headers [][2]
 
 func compareCounters(t *testing.T, host proxytest.HostEmulator, target string, want map[mirror.CompareCounter]uint64) {
 	t.Helper()
-	wantEach(t, host, mirror.NumCompareCounters, func(c mirror.CompareCounter) string { return mirror.CompareCounterName(target, c) }, want)
+	// compare_summaries, the last, is defined only with a report cluster: summaryCount.
+	wantEach(t, host, mirror.CompareSummaries, func(c mirror.CompareCounter) string { return mirror.CompareCounterName(target, c) }, want)
+}
+
+// summaryCount is a target's compare_summaries.
+func summaryCount(t *testing.T, host proxytest.HostEmulator, target string) uint64 {
+	t.Helper()
+	n, err := host.GetCounterMetric(mirror.CompareCounterName(target, mirror.CompareSummaries))
+	if err != nil {
+		t.Fatalf("compare_summaries of %s: %v", target, err)
+	}
+	return n
 }
 
 // copyOf sends a GET through the plugin and returns the stream and its copy.
@@ -63,8 +74,16 @@ func copyOf(t *testing.T, host proxytest.HostEmulator) (uint32, proxytest.HttpCa
 
 func TestPluginContext_OnPluginStart_compareMetrics(t *testing.T) {
 	vmTest(t, func(t *testing.T, vm types.VMContext) {
-		host := start(t, vm, `{"targets": [{"name": "a", "cluster": "c", "compare": {}}, {"name": "b", "cluster": "c"}]}`)
+		host := start(t, vm, `{"targets": [{"name": "a", "cluster": "c", "compare": {}}, {"name": "b", "cluster": "c"},
+			{"name": "r", "cluster": "c", "compare": {"report": {"cluster": "reports"}}}]}`)
 		compareCounters(t, host, "a", nil) // defined, at zero
+		compareCounters(t, host, "r", nil)
+		if n := summaryCount(t, host, "r"); n != 0 {
+			t.Errorf("compare_summaries of r = %d at start", n)
+		}
+		if _, err := host.GetCounterMetric(mirror.CompareCounterName("a", mirror.CompareSummaries)); err == nil {
+			t.Error("a target without a report cluster has compare_summaries")
+		}
 		if _, err := host.GetHistogramMetric(mirror.PrimaryLatencyName("a")); err != nil {
 			t.Errorf("%s: %v", mirror.PrimaryLatencyName("a"), err)
 		}
@@ -209,8 +228,9 @@ func TestHttpContext_compareReport(t *testing.T) {
 		host.CallOnHttpCallResponse(r.CalloutID, [][2]string{{":status", "503"}}, nil, nil)
 		compareCounters(t, host, "shadow", map[mirror.CompareCounter]uint64{mirror.CompareDiffers: 1, mirror.CompareBodyDiffers: 1,
 			mirror.ReportsSent: 1, mirror.ReportFailed: 1})
-		if p := host.GetTickPeriod(); p != 0 {
-			t.Errorf("tick period = %d after the report was sent, want 0", p)
+		// An idle worker ticks again only when the pair's summary is due, in 10 s.
+		if p := host.GetTickPeriod(); p < 9000 || p > 10001 {
+			t.Errorf("tick period = %d after the report was sent, want the summary's 10 s", p)
 		}
 		if v, err := host.GetHistogramMetric(mirror.PrimaryLatencyName("shadow")); err != nil {
 			t.Errorf("%s: %d, %v", mirror.PrimaryLatencyName("shadow"), v, err)
@@ -307,9 +327,13 @@ func TestPluginContext_OnPluginDone_reportUnanswered(t *testing.T) {
 		if host.FinishVM() {
 			t.Fatal("proxy_on_done = true with a report unanswered")
 		}
+		host.Tick() // sends the pair's summary, which an ending context does not keep
+		if n := len(callouts(host)); n != 3 || summaryCount(t, host, "shadow") != 1 {
+			t.Fatalf("%d callouts, %d summaries: want the summary sent at the end", n, summaryCount(t, host, "shadow"))
+		}
 		host.Tick() // the deadline
 		compareCounters(t, host, "shadow", map[mirror.CompareCounter]uint64{mirror.CompareDiffers: 1, mirror.CompareBodyDiffers: 1,
-			mirror.ReportsSent: 1, mirror.ReportFailed: 1})
+			mirror.ReportsSent: 1, mirror.ReportFailed: 2})
 		if p := host.GetTickPeriod(); p != 0 {
 			t.Errorf("tick period %d after the end", p)
 		}

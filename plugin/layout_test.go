@@ -15,7 +15,7 @@ import (
 // may import of the project. Imports go one way, leaves first; only main calls the SDK.
 var allowedImports = map[string][]string{
 	"mirror":        {"config", "diff", "header", "inflate", "jsoncmp", "report", "endpoint", "summary", "internal/text"},
-	"summary":       {"report", "endpoint", "internal/text"},
+	"summary":       {"diff", "report", "endpoint", "internal/text"},
 	"config":        {"jsoncmp", "internal/text"},
 	"jsoncmp":       {"diff", "internal/text"},
 	"diff":          {"internal/text"},

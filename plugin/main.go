@@ -45,7 +45,7 @@ type pluginContext struct {
 	types.DefaultPluginContext
 	mirror  *mirror.Mirror
 	queue   []mirror.Copy // admitted copies waiting for the next tick
-	reports []mirror.Copy // reports of differing pairs waiting for the next tick
+	reports []mirror.Copy // reports of differing pairs and summaries waiting for the next tick
 	// reporting counts the reports sent and not answered yet, by target.
 	reporting map[int]int
 	tick      uint32          // the tick period set, in milliseconds; 0 for none
@@ -152,12 +152,14 @@ func (p *pluginContext) OnTick() {
 	p.mirror.Recycle(p.queue) // Envoy has its own copy of each body now
 	clear(p.queue)
 	p.queue = p.queue[:0]
+	p.reports = p.mirror.Summaries(p.reports, now.UnixNano(), p.ending)
 	for i := range p.reports {
 		p.sendReport(&p.reports[i])
 	}
 	clear(p.reports)
 	p.reports = p.reports[:0]
 	p.setTick(0)
+	p.armSummaries(now.UnixNano())
 	if p.ending && !p.endIfSettled() {
 		p.awaitAnswers()
 	}
@@ -172,6 +174,10 @@ func (p *pluginContext) OnPluginDone() bool {
 		return true
 	}
 	p.ending = true
+	if p.mirror.NextSummary() != 0 { // what was counted is sent before the context ends
+		p.reports = p.mirror.Summaries(p.reports, time.Now().UnixNano(), true)
+		p.setTick(tickMs)
+	}
 	if p.settled() {
 		p.end()
 		return true
@@ -227,6 +233,18 @@ func (p *pluginContext) enqueue(copies []mirror.Copy) {
 	p.queue = copies
 	if len(copies) > 0 {
 		p.setTick(tickMs)
+	}
+}
+
+// armSummaries sets the tick, when it is off, to come when the next summary is due:
+// an idle worker ticks only for them. An ending context sends its summaries with its
+// reports instead, and its tick is the deadline of its answers.
+func (p *pluginContext) armSummaries(now int64) {
+	if p.tick != 0 || p.ending {
+		return
+	}
+	if due := p.mirror.NextSummary(); due != 0 {
+		p.setTick(uint32(min(max(1, (due-now)/1e6+1), int64(config.MaxSummarySeconds)*1000)))
 	}
 }
 
@@ -331,6 +349,15 @@ func (p *pluginContext) tell() {
 			p.setTick(tickMs)
 		}
 	}
+	if p.tick == 0 && p.mirror.NextSummary() != 0 {
+		now := time.Now().UnixNano()
+		if p.ending {
+			p.reports = p.mirror.Summaries(p.reports, now, true)
+			p.setTick(tickMs)
+		} else {
+			p.armSummaries(now)
+		}
+	}
 }
 
 // sendReport dispatches the report of a differing pair.
@@ -347,7 +374,7 @@ func (p *pluginContext) sendReport(r *mirror.Copy) {
 			p.mirror.Reported(target, status)
 			p.endIfSettled()
 		})
-	p.mirror.ReportSent(target, err == nil)
+	p.mirror.ReportSent(r, err == nil)
 	if err != nil {
 		proxywasm.LogDebug("meshmirror: Envoy refused a report to cluster " + strconv.Quote(r.Cluster) + ": " + err.Error())
 		return
@@ -601,6 +628,9 @@ func defineMetrics(cfg *config.Config) *hostMetrics {
 			continue
 		}
 		for c := range mirror.NumCompareCounters {
+			if c == mirror.CompareSummaries && t.Compare.ReportCluster == "" {
+				continue // SPEC.md: only where summaries are sent
+			}
 			m.compare[i][c] = defineCounter(m.keep(mirror.CompareCounterName(t.Name, c)))
 		}
 		m.primaryLatency[i] = defineHistogram(m.keep(mirror.PrimaryLatencyName(t.Name)))

@@ -118,7 +118,7 @@ func (p *parser) report(path string, v jsoncmp.Value, c *Compare) {
 	if !ok {
 		return
 	}
-	c.ReportPath, c.ReportPerSecond = DefaultReportPath, 1
+	c.ReportPath, c.ReportPerSecond, c.SummarySeconds = DefaultReportPath, 1, DefaultSummarySeconds
 	if v, ok := f["format"]; ok {
 		if s, ok := p.str(path+".format", v); ok {
 			switch s {
@@ -146,6 +146,11 @@ func (p *parser) report(path string, v jsoncmp.Value, c *Compare) {
 				p.addf(path+".path", "must start with /, got %q", s)
 			}
 			c.ReportPath = s
+		}
+	}
+	if v, ok := f["summarySeconds"]; ok {
+		if n, ok := p.integer(path+".summarySeconds", v, 1, MaxSummarySeconds); ok {
+			c.SummarySeconds = int(n)
 		}
 	}
 	if v, ok := f["perSecond"]; ok {

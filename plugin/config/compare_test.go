@@ -18,8 +18,8 @@ func TestParseConfigCompareDefaults(t *testing.T) {
 		t.Errorf("compare {} = %+v, want %+v", got, want)
 	}
 	got = mustParse(t, oneTarget(`,"compare":{"report":{"cluster":"reports"}}`)).Targets[0].Compare
-	if got.ReportCluster != "reports" || got.ReportPath != "/meshmirror/reports" || got.ReportPerSecond != 1 {
-		t.Errorf("report defaults: cluster %q, path %q, perSecond %v", got.ReportCluster, got.ReportPath, got.ReportPerSecond)
+	if got.ReportCluster != "reports" || got.ReportPath != "/meshmirror/reports" || got.ReportPerSecond != 1 || got.SummarySeconds != 10 {
+		t.Errorf("report defaults: cluster %q, path %q, perSecond %v, summarySeconds %d", got.ReportCluster, got.ReportPath, got.ReportPerSecond, got.SummarySeconds)
 	}
 	if got.ReportFormat != ReportMeshmirror {
 		t.Errorf("report format defaults to %v, want meshmirror", got.ReportFormat)
@@ -44,7 +44,7 @@ func TestParseConfigCompareValues(t *testing.T) {
 	got := mustParse(t, oneTarget(`,"compare":{"status":false,"headers":["Content-Type","X-Version"],
 		"body":"json","ignore":["meta.requestId","items.#.updatedAt","*.etag","a\\.b","\\#"],
 		"maxBytes":4194304,"includeValues":true,
-		"report":{"cluster":"outbound|80||reports.default.svc.cluster.local","path":"/diffs","perSecond":0.5}}`)).Targets[0].Compare
+		"report":{"cluster":"outbound|80||reports.default.svc.cluster.local","path":"/diffs","perSecond":0.5,"summarySeconds":3600}}`)).Targets[0].Compare
 	want := &Compare{
 		Status: false, Headers: []string{"content-type", "x-version"}, Body: BodyJSON,
 		Ignore: []jsoncmp.IgnorePath{
@@ -55,7 +55,7 @@ func TestParseConfigCompareValues(t *testing.T) {
 			{Segments: []string{"#"}, Wild: []bool{false}},
 		},
 		MaxBytes: 4 << 20, IncludeValues: true,
-		ReportCluster: "outbound|80||reports.default.svc.cluster.local", ReportPath: "/diffs", ReportPerSecond: 0.5,
+		ReportCluster: "outbound|80||reports.default.svc.cluster.local", ReportPath: "/diffs", ReportPerSecond: 0.5, SummarySeconds: 3600,
 		Baseline: -1,
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -106,6 +106,10 @@ func TestParseConfigCompareErrors(t *testing.T) {
 		{"report format unknown", `{"report":{"cluster":"r","format":"loki"}}`, `targets[0].compare.report.format: must be one of meshmirror, otlp, got "loki"`},
 		{"report format not a string", `{"report":{"cluster":"r","format":1}}`, `targets[0].compare.report.format: must be a string`},
 		{"report path CRLF", `{"report":{"cluster":"r","path":"/r\r\nx: y"}}`, `targets[0].compare.report.path: must not contain CR, LF or NUL`},
+		{"summarySeconds 0", `{"report":{"cluster":"r","summarySeconds":0}}`, `targets[0].compare.report.summarySeconds: must be between 1 and 3600, got 0`},
+		{"summarySeconds too large", `{"report":{"cluster":"r","summarySeconds":3601}}`, `targets[0].compare.report.summarySeconds: must be between 1 and 3600, got 3601`},
+		{"summarySeconds fraction", `{"report":{"cluster":"r","summarySeconds":1.5}}`, `targets[0].compare.report.summarySeconds: must be a whole number, got 1.5`},
+		{"summarySeconds string", `{"report":{"cluster":"r","summarySeconds":"10"}}`, `targets[0].compare.report.summarySeconds: must be a number`},
 		{"report perSecond 0", `{"report":{"cluster":"r","perSecond":0}}`, `targets[0].compare.report.perSecond: must be greater than 0`},
 		{"report perSecond negative", `{"report":{"cluster":"r","perSecond":-1}}`, `targets[0].compare.report.perSecond: must be at least 0, got -1`},
 		{"report unknown key", `{"report":{"cluster":"r","rate":1}}`, `targets[0].compare.report: unknown key "rate"`},

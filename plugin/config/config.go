@@ -34,6 +34,10 @@ const (
 	// DefaultOTLPReportPath is compare.report.path when not given with format "otlp":
 	// the path of an OpenTelemetry Collector's OTLP/HTTP logs receiver.
 	DefaultOTLPReportPath = "/v1/logs"
+	// DefaultSummarySeconds is compare.report.summarySeconds when not given.
+	DefaultSummarySeconds = 10
+	// MaxSummarySeconds is the largest compare.report.summarySeconds accepted.
+	MaxSummarySeconds = 3600
 	// PercentScale is the number of sampling buckets: a percentage has a resolution of
 	// 100/PercentScale = 0.0001.
 	PercentScale = 1_000_000
@@ -112,6 +116,9 @@ type Compare struct {
 	ReportCluster   string
 	ReportPath      string
 	ReportPerSecond float64
+	// SummarySeconds is how often each worker sends ReportCluster a summary of the
+	// target's pairs per endpoint (SPEC.md, "Summaries"). Defaults to 10.
+	SummarySeconds int
 	// BaselineName names the target that copies to a second instance of the
 	// primary's version: where its answer too differs from the primary's, a
 	// difference is noise (SPEC.md, "Noise"). Baseline is its index in
@@ -294,7 +301,7 @@ var (
 	bodyKeys       = []string{"enabled", "maxBytes"}
 	rateLimitKeys  = []string{"perSecond", "burst"}
 	compareKeys    = []string{"status", "headers", "body", "ignore", "maxBytes", "includeValues", "report", "baseline", "allowExtra"}
-	reportKeys     = []string{"cluster", "path", "perSecond", "format"}
+	reportKeys     = []string{"cluster", "path", "perSecond", "format", "summarySeconds"}
 	headerMatchers = []string{"exact", "prefix", "suffix", "contains", "regex", "present"}
 )
 

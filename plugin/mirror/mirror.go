@@ -7,6 +7,7 @@ import (
 	"github.com/meshmirror/meshmirror/plugin/diff"
 	"github.com/meshmirror/meshmirror/plugin/header"
 	"github.com/meshmirror/meshmirror/plugin/inflate"
+	"github.com/meshmirror/meshmirror/plugin/summary"
 )
 
 // Counter names one of a target's counters.
@@ -67,16 +68,19 @@ const (
 	CompareSkipped
 	// ReportsSent counts reports Envoy accepted to send.
 	ReportsSent
-	// ReportFailed counts reports Envoy refused, or that were reset, timed out or
-	// answered with other than 2xx.
+	// ReportFailed counts reports and summaries Envoy refused, or that were reset,
+	// timed out or answered with other than 2xx.
 	ReportFailed
+	// CompareSummaries counts summaries Envoy accepted to send; defined only for a
+	// target with compare.report.cluster.
+	CompareSummaries
 	// NumCompareCounters is the number of counters of a target with compare.
 	NumCompareCounters
 )
 
 var compareCounterNames = [NumCompareCounters]string{
 	"compare_same", "compare_differs", "compare_status_differs", "compare_headers_differ",
-	"compare_body_differs", "compare_noise", "compare_skipped", "compare_reports", "compare_reports_failed",
+	"compare_body_differs", "compare_noise", "compare_skipped", "compare_reports", "compare_reports_failed", "compare_summaries",
 }
 
 // Metric names that are not per-target counters.
@@ -171,6 +175,10 @@ type targetState struct {
 	// became: requests to a service carry the same one, and rewriting it anew is two
 	// allocations a copy.
 	authIn, authOut string
+	// summary counts the pairs since the last summary, for a target with a report
+	// cluster; summaryFrom is when its interval began, in nanoseconds.
+	summary     *summary.Table
+	summaryFrom int64
 }
 
 // New returns a Mirror for cfg; seed feeds the random sampling.
@@ -185,6 +193,9 @@ func New(cfg *config.Config, rec Recorder, seed uint64) *Mirror {
 		if c := t.Compare; c != nil {
 			m.targets[i].logs.Every = 1e9
 			m.targets[i].reports = newTokenBucket(c.ReportPerSecond, 1)
+			if c.ReportCluster != "" {
+				m.targets[i].summary = &summary.Table{}
+			}
 			if c.Baseline >= 0 {
 				m.targets[i].noise = &noiseTable{}
 				m.targets[c.Baseline].dependents = append(m.targets[c.Baseline].dependents, i)
@@ -376,6 +387,9 @@ type Copy struct {
 	// Pair is the comparison of the copy's answer with the primary's response, nil
 	// when the target does not compare.
 	Pair *Pair
+	// Summary marks a summary to the report cluster: it counts in compare_summaries
+	// rather than compare_reports.
+	Summary bool
 }
 
 // NeedsClock reports whether Finish needs the time for r: reading the clock is a call

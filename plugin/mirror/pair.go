@@ -9,6 +9,7 @@ import (
 	"github.com/meshmirror/meshmirror/plugin/inflate"
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
 	"github.com/meshmirror/meshmirror/plugin/jsoncmp"
+	"github.com/meshmirror/meshmirror/plugin/summary"
 )
 
 // A pair is a dispatched copy of a target with compare and its primary request. The
@@ -116,17 +117,18 @@ func (m *Mirror) newPair(target int, r *Request, grpc bool, now int64) *Pair {
 	if s.pairs >= t.MaxInFlight {
 		m.sweep(target, now)
 	}
-	if r.early || s.pairs >= t.MaxInFlight {
-		m.rec.CountCompare(target, CompareSkipped)
-		return nil
-	}
 	method, _ := r.headers.Get(":method")
 	path, _ := r.headers.Get(":path")
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i] // the query may hold personal data: never logged
 	}
-	requestID, _ := r.headers.Get("x-request-id")
 	method, path = text.PrefixTo(method, maxMethodBytes), text.PrefixTo(path, maxPathBytes)
+	if r.early || s.pairs >= t.MaxInFlight {
+		m.rec.CountCompare(target, CompareSkipped)
+		m.summarize(target, method, path, summary.Skipped, nil, 0, 0, now)
+		return nil
+	}
+	requestID, _ := r.headers.Get("x-request-id")
 	requestID = text.PrefixTo(requestID, maxRequestIDBytes)
 	// One copy of the three, out of the host's header map: one allocation, not three.
 	kept := make([]byte, 0, len(method)+len(path)+len(requestID))
@@ -181,6 +183,7 @@ func (m *Mirror) skip(p *Pair) {
 		return
 	}
 	m.rec.CountCompare(p.target, CompareSkipped)
+	m.summarize(p.target, p.method, p.path, summary.Skipped, nil, 0, 0, max(m.now, p.start))
 	m.remove(p)
 }
 
@@ -338,11 +341,19 @@ func (m *Mirror) conclude(p *Pair, diffs []diff.Difference, now int64) {
 			real[diffs[i].Part] = true
 		}
 	}
+	outcome := summary.Differs
 	switch {
 	case len(diffs) == 0:
+		outcome = summary.Same
+	case !real[diff.PartStatus] && !real[diff.PartHeader] && !real[diff.PartBody]:
+		outcome = summary.Noise
+	}
+	m.summarize(target, p.method, p.path, outcome, diffs, p.primary.latencyMs, p.shadow.latencyMs, now)
+	switch outcome {
+	case summary.Same:
 		m.rec.CountCompare(target, CompareSame)
 		return
-	case !real[diff.PartStatus] && !real[diff.PartHeader] && !real[diff.PartBody]:
+	case summary.Noise:
 		m.rec.CountCompare(target, CompareNoise)
 		return
 	}

@@ -146,14 +146,23 @@ func (m *Mirror) report(t *config.Target, v *Verdict, p *Pair, diffs []diff.Diff
 	if c.ReportFormat == config.ReportOTLP {
 		b = report.OTLPLogs(b, t.Name, v.Method, v.Path, primary.status, shadow.status, len(diffs), p.requestID, now)
 	}
-	return &Copy{
-		Target:  v.Target,
+	r := m.toReportCluster(v.Target, b)
+	return &r
+}
+
+// toReportCluster is the POST of a document to target's report cluster, with the
+// marker, so that a sidecar of the receiver running meshmirror does not mirror it.
+func (m *Mirror) toReportCluster(target int, doc []byte) Copy {
+	t := &m.cfg.Targets[target]
+	c := t.Compare
+	return Copy{
+		Target:  target,
 		Cluster: c.ReportCluster,
 		Headers: [][2]string{
 			{":method", "POST"}, {":path", c.ReportPath}, {":authority", reportAuthority(c.ReportCluster)},
 			{"content-type", "application/json"}, {m.cfg.Marker, t.Name},
 		},
-		Body:      b,
+		Body:      doc,
 		TimeoutMs: t.TimeoutMs,
 	}
 }
@@ -184,11 +193,15 @@ func (m *Mirror) Reported(target int, status string) {
 	}
 }
 
-// ReportSent records whether the host accepted a report for target.
-func (m *Mirror) ReportSent(target int, accepted bool) {
-	if accepted {
+// ReportSent records whether the host accepted r, a report or a summary.
+func (m *Mirror) ReportSent(r *Copy, accepted bool) {
+	target := r.Target
+	switch {
+	case accepted && r.Summary:
+		m.rec.CountCompare(target, CompareSummaries)
+	case accepted:
 		m.rec.CountCompare(target, ReportsSent)
-	} else {
+	default:
 		m.rec.CountCompare(target, ReportFailed)
 	}
 }
