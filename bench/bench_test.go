@@ -170,6 +170,12 @@ func TestSoak(t *testing.T) {
 	if len(res.Timers) > 0 {
 		t.Errorf("tick timers still set at the end, by root context: %v", res.Timers)
 	}
+	// The receiver answers 202: a report or summary not answered was cancelled by a
+	// configuration change, and counts as failed.
+	summaries, reports := res.Metrics["meshmirror.audit.compare_summaries"], res.Metrics["meshmirror.audit.compare_reports"]
+	if failed := res.Metrics["meshmirror.audit.compare_reports_failed"]; summaries == 0 || int(summaries+reports) != res.Reported+int(failed) {
+		t.Errorf("%d summaries and %d reports sent, %d answered, %d failed: want summaries, each with one outcome", summaries, reports, res.Reported, failed)
+	}
 	var sent, cancelled uint64
 	for _, target := range []string{"reviews-v2", "audit", "flaky"} {
 		sent += res.Metrics["meshmirror."+target+".dispatched"]

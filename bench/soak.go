@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/meshmirror/meshmirror/plugin/mirror"
@@ -25,7 +26,8 @@ const SoakConfig = `{"targets": [
 	{"name": "audit", "cluster": "shadow-b", "stickyHeader": "x-user-id", "percentage": 25,
 	 "authoritySuffix": "-shadow", "headers": {"set": {"x-env": "shadow"}, "remove": ["cookie"]},
 	 "body": {"enabled": false}, "match": {"paths": [{"regex": "/api/v[0-9]+/.*"}]},
-	 "compare": {"headers": ["content-type"], "ignore": ["at"], "maxBytes": 8192}},
+	 "compare": {"headers": ["content-type"], "ignore": ["at"], "maxBytes": 8192,
+	             "report": {"cluster": "reports", "perSecond": 50, "summarySeconds": 1}}},
 	{"name": "flaky", "cluster": "flaky", "match": {"paths": [{"prefix": "/api/"}]},
 	 "body": {"maxBytes": 16384}, "maxInFlight": 8, "timeoutMs": 200}]}`
 
@@ -43,6 +45,8 @@ type SoakResult struct {
 	Metrics map[string]uint64
 	// Answered is the number of copies answered.
 	Answered int
+	// Reported is the number of reports and summaries answered.
+	Reported int
 	// Reconfigured is the number of configuration changes made.
 	Reconfigured int
 	// Timers are the tick timers still set at the end, by root context id: none,
@@ -89,7 +93,8 @@ func Soak(wasm []byte, opts SoakOptions, progress func(SoakSample)) (SoakResult,
 	}
 	rng := rand.New(rand.NewPCG(seed, seed+1))
 	answers := rand.New(rand.NewPCG(seed+2, seed+3))
-	vm, err := Start(context.Background(), wasm, SoakConfig, soakClusters(answers))
+	var reported atomic.Int64 // reports and summaries answered: calls, not copies
+	vm, err := Start(context.Background(), wasm, SoakConfig, soakClusters(answers, &reported))
 	if err != nil {
 		return SoakResult{}, err
 	}
@@ -159,6 +164,17 @@ func Soak(wasm []byte, opts SoakOptions, progress func(SoakSample)) (SoakResult,
 	if err == nil && vm.Host.TickPeriod() > 0 {
 		err = vm.Host.Tick()
 	}
+	// The audit target's last summary is due at most summarySeconds (1 s) after its
+	// interval began: its tick is one that ends, once the summary is sent.
+	for deadline := time.Now().Add(3 * time.Second); err == nil && vm.Host.TickPeriod() > 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Duration(min(vm.Host.TickPeriod(), 50*time.Millisecond)))
+		if err = vm.Host.Tick(); err == nil {
+			a, err = vm.Host.Answer() // the summary's answer, taken out below
+			res.Answered += a
+		}
+	}
+	res.Reported = int(reported.Load())
+	res.Answered -= res.Reported
 	res.Timers = vm.Host.Timers()
 	res.Elapsed = time.Since(start)
 	res.Metrics = vm.Host.Metrics()
@@ -241,8 +257,9 @@ func soakPage(rng *rand.Rand) [][]byte {
 	return [][]byte{page[:len(page)/2], page[len(page)/2:]}
 }
 
-// soakClusters answer from rng: the shadows mostly 200, the flaky one anything.
-func soakClusters(rng *rand.Rand) map[string]wasmhost.Caller {
+// soakClusters answer from rng: the shadows mostly 200, the flaky one anything, the
+// reports cluster 202, counting its calls in reported.
+func soakClusters(rng *rand.Rand, reported *atomic.Int64) map[string]wasmhost.Caller {
 	ok := &wasmhost.Response{Headers: [][2]string{{":status", "200"}, {"content-length", "2"}}, Body: []byte("ok")}
 	notFound := &wasmhost.Response{Headers: [][2]string{{":status", "404"}}}
 	unavailable := &wasmhost.Response{Headers: [][2]string{{":status", "503"}}}
@@ -284,7 +301,13 @@ func soakClusters(rng *rand.Rand) map[string]wasmhost.Caller {
 		}
 		return &wasmhost.Response{Headers: soakResponse, Body: page}, nil
 	})
-	return map[string]wasmhost.Caller{"shadow": shadow, "shadow-b": audit, "flaky": flaky}
+	// The receiver takes every report and summary.
+	accepted := &wasmhost.Response{Headers: [][2]string{{":status", "202"}}}
+	reports := wasmhost.CallerFunc(func(context.Context, *wasmhost.Callout) (*wasmhost.Response, error) {
+		reported.Add(1)
+		return accepted, nil
+	})
+	return map[string]wasmhost.Caller{"shadow": shadow, "shadow-b": audit, "flaky": flaky, "reports": reports}
 }
 
 // CheckOutcomes reports, for every target in metrics (named as the plugin names

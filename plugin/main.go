@@ -158,8 +158,7 @@ func (p *pluginContext) OnTick() {
 	}
 	clear(p.reports)
 	p.reports = p.reports[:0]
-	p.setTick(0)
-	p.armSummaries(now.UnixNano())
+	p.setTick(p.summaryTick(now.UnixNano()))
 	if p.ending && !p.endIfSettled() {
 		p.awaitAnswers()
 	}
@@ -236,16 +235,15 @@ func (p *pluginContext) enqueue(copies []mirror.Copy) {
 	}
 }
 
-// armSummaries sets the tick, when it is off, to come when the next summary is due:
-// an idle worker ticks only for them. An ending context sends its summaries with its
-// reports instead, and its tick is the deadline of its answers.
-func (p *pluginContext) armSummaries(now int64) {
-	if p.tick != 0 || p.ending {
-		return
+// summaryTick is the tick period of a worker with nothing to send: until the next
+// summary is due, or 0 (no tick) when none waits. An ending context sends its
+// summaries with its reports instead: its tick is the deadline of its answers.
+func (p *pluginContext) summaryTick(now int64) uint32 {
+	due := p.mirror.NextSummary()
+	if due == 0 || p.ending {
+		return 0
 	}
-	if due := p.mirror.NextSummary(); due != 0 {
-		p.setTick(uint32(min(max(1, (due-now)/1e6+1), int64(config.MaxSummarySeconds)*1000)))
-	}
+	return uint32(min(max(1, (due-now)/1e6+1), int64(config.MaxSummarySeconds)*1000))
 }
 
 func (p *pluginContext) setTick(period uint32) {
@@ -355,7 +353,7 @@ func (p *pluginContext) tell() {
 			p.reports = p.mirror.Summaries(p.reports, now, true)
 			p.setTick(tickMs)
 		} else {
-			p.armSummaries(now)
+			p.setTick(p.summaryTick(now))
 		}
 	}
 }
