@@ -281,6 +281,10 @@ var Scenarios = []Scenario{
 	},
 	comparedScenario("compare", "one copy compared: the same 2 KiB JSON written differently",
 		`"ignore": ["meta.requestId"]`, CompareBody(true), 5, mirror.CompareSame),
+	// Summaries (issue 26) are to add at most 5% to a compared pair: this row against
+	// compare's, in the same run.
+	comparedScenario("compare-summary", "compare, with a summary of the pairs per endpoint every second",
+		`"ignore": ["meta.requestId"], "report": {"cluster": "reports", "summarySeconds": 1}`, CompareBody(true), 5, mirror.CompareSame),
 	comparedScenario("compare-same", "one copy compared: the same bytes",
 		`"ignore": ["meta.requestId"]`, CompareBody(false), 2, mirror.CompareSame),
 	comparedScenario("compare-differs", "one copy compared: one field differs",
@@ -320,7 +324,8 @@ func Answers(sc Scenario) map[string]*wasmhost.Response {
 	if answer == nil {
 		answer = &wasmhost.Response{Headers: [][2]string{{":status", "200"}, {"content-length", "0"}}}
 	}
-	return map[string]*wasmhost.Response{"shadow": answer, "shadow-b": answer, "shadow-c": answer}
+	accepted := &wasmhost.Response{Headers: [][2]string{{":status", "202"}, {"content-length", "0"}}}
+	return map[string]*wasmhost.Response{"shadow": answer, "shadow-b": answer, "shadow-c": answer, "reports": accepted}
 }
 
 // Clusters are the shadows of sc on wasmhost; each answers at once (Answers).

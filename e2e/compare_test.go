@@ -153,6 +153,7 @@ func bytes2(s, old, new string) string {
 
 // report is the schema of a report (README "Comparing responses").
 type report struct {
+	Kind      string `json:"kind"`
 	Target    string `json:"target"`
 	Method    string `json:"method"`
 	Path      string `json:"path"`
@@ -192,7 +193,7 @@ func checkReport(t *testing.T, got runner.Received, where string) {
 	if err := dec.Decode(&r); err != nil {
 		t.Fatalf("the report does not match the schema: %v\n%s", err, got.Body)
 	}
-	if r.Target != "shadow" || r.Method != "GET" || r.Path != "/api/items" || r.RequestID == "" || r.Primary.Status == nil ||
+	if r.Kind != "pair" || r.Target != "shadow" || r.Method != "GET" || r.Path != "/api/items" || r.RequestID == "" || r.Primary.Status == nil ||
 		r.Shadow.Status == nil || r.Primary.Bytes == nil || r.Shadow.LatencyMs == nil || len(r.Differences) == 0 {
 		t.Errorf("report %s", got.Body)
 	}

@@ -83,7 +83,7 @@ func (m *Mirror) LogLine(v *Verdict) string {
 func (m *Mirror) report(t *config.Target, v *Verdict, p *Pair, diffs []diff.Difference, primary, shadow *side, now int64) *Copy {
 	c := t.Compare
 	b := make([]byte, 0, 256+len(p.requestID)+len(diffs)*(96+2*diff.MaxValueBytes))
-	b = append(b, `{"target":`...)
+	b = append(b, `{"kind":"pair","target":`...)
 	b = report.AppendString(b, t.Name)
 	b = append(b, `,"method":`...)
 	b = report.AppendString(b, v.Method)
