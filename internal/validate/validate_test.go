@@ -39,6 +39,9 @@ func TestFile(t *testing.T) {
 		{"YAML configuration", "targets:\n- {name: a, cluster: c, timeoutMs: 0}\n", 1, []string{
 			"document 1: targets[0].timeoutMs: must be between 1 and 60000, got 0"}},
 		{"WasmPlugin", wasmPlugin, 1, nil},
+		{"summarySeconds", "targets:\n- {name: a, cluster: c, compare: {report: {cluster: r, summarySeconds: 0}}}\n- {name: b, cluster: c, compare: {report: {cluster: r, summarySeconds: 2.5}}}\n", 1, []string{
+			"document 1: targets[0].compare.report.summarySeconds: must be between 1 and 3600, got 0",
+			"document 1: targets[1].compare.report.summarySeconds: must be a whole number, got 2.5"}},
 		{"WasmPlugin in JSON", `{"apiVersion": "extensions.istio.io/v1alpha1", "kind": "WasmPlugin", "metadata": {"name": "mm"},
 			"spec": {"pluginName": "meshmirror", "pluginConfig": {"targets": [{"name": "a"}]}}}`, 1, []string{
 			"document 1 (WasmPlugin mm): spec.pluginConfig.targets[0]: cluster or service with port: required"}},
