@@ -54,6 +54,7 @@ test: chromium $(WASM) $(WASM_NAMES)
 	go test -run='^$$' -fuzz=FuzzRawHeaders -fuzztime=100000x ./plugin/header
 	go test -run='^$$' -fuzz=FuzzScan -fuzztime=50000x ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzOf -fuzztime=50000x ./plugin/endpoint
+	go test -run='^$$' -fuzz=FuzzTable -fuzztime=20000x ./plugin/summary
 	go test -run='^$$' -fuzz=FuzzServer -fuzztime=200x ./internal/reports
 	go test -run='^$$' -fuzz=FuzzParse -fuzztime=20000x ./internal/reports
 
