@@ -40,6 +40,7 @@ type Server struct {
 
 	answered  *prometheus.CounterVec
 	stored    prometheus.Counter
+	summaries prometheus.Counter
 	deleted   prometheus.Counter
 	commit    prometheus.Histogram
 	inFlight  prometheus.Gauge
@@ -58,6 +59,8 @@ func NewServer(store *Store, logf func(format string, args ...any)) *Server {
 		Help: "Report requests answered, by status code: 202 stored, 400 not a report, 413 too large, 503 busy, 500 not stored."}, []string{"code"})
 	s.stored = prometheus.NewCounter(prometheus.CounterOpts{Name: "meshmirror_reports_stored_total",
 		Help: "Reports committed to the database."})
+	s.summaries = prometheus.NewCounter(prometheus.CounterOpts{Name: "meshmirror_reports_summaries_stored_total",
+		Help: "Summaries committed to the database."})
 	s.deleted = prometheus.NewCounter(prometheus.CounterOpts{Name: "meshmirror_reports_deleted_total",
 		Help: "Reports deleted for being older than -retain."})
 	s.commit = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "meshmirror_reports_commit_seconds",
@@ -69,10 +72,11 @@ func NewServer(store *Store, logf func(format string, args ...any)) *Server {
 	for _, code := range []string{"202", "400", "413", "500", "503"} {
 		s.answered.WithLabelValues(code) // at zero from the start
 	}
-	reg.MustRegister(s.answered, s.stored, s.deleted, s.commit, s.inFlight, s.pageFails,
+	reg.MustRegister(s.answered, s.stored, s.summaries, s.deleted, s.commit, s.inFlight, s.pageFails,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	store.onCommit = func(n int, d time.Duration) {
-		s.stored.Add(float64(n))
+	store.onCommit = func(reports, summaries int, d time.Duration) {
+		s.stored.Add(float64(reports))
+		s.summaries.Add(float64(summaries))
 		s.commit.Observe(d.Seconds())
 	}
 	store.onDelete = func(n int64) { s.deleted.Add(float64(n)) }
@@ -80,6 +84,7 @@ func NewServer(store *Store, logf func(format string, args ...any)) *Server {
 	s.mux.HandleFunc("POST "+Path, s.receive)
 	s.mux.HandleFunc("GET /{$}", s.page)
 	s.mux.HandleFunc("GET /api/endpoints", s.endpoints)
+	s.mux.HandleFunc("GET "+VerdictPath, s.verdict)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return s
@@ -116,12 +121,12 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	doc := buf.Bytes()
-	rep, err := Parse(doc)
+	d, err := parseDocument(doc)
 	if err != nil {
-		s.fail(w, http.StatusBadRequest, "not a meshmirror report: "+err.Error())
+		s.fail(w, http.StatusBadRequest, "not a meshmirror report or summary: "+err.Error())
 		return
 	}
-	if err := s.store.Add(r.Context(), rep, doc, time.Now()); err != nil {
+	if err := s.store.addDocument(r.Context(), d, doc, time.Now()); err != nil {
 		if errors.Is(err, ErrClosed) {
 			w.Header().Set("Retry-After", "5")
 			s.fail(w, http.StatusServiceUnavailable, "shutting down: not stored; send it again")
