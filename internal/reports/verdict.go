@@ -176,24 +176,14 @@ func decide(target string, th Thresholds, endpoints []EndpointCounts) *Verdict {
 	return v
 }
 
-// percent writes a rate for a person: 2.35%, 0.012%.
+// percent writes a rate for a person, to 3 significant digits: 1.1%, 16.7%, 0.0123%.
 func percent(r float64) string {
-	p := r * 100
-	switch {
-	case p == 0 || p >= 10:
-		return strconv.FormatFloat(p, 'f', 1, 64) + "%"
-	case p >= 0.1:
-		return strconv.FormatFloat(p, 'f', 2, 64) + "%"
-	}
-	return strconv.FormatFloat(p, 'g', 2, 64) + "%"
+	return strconv.FormatFloat(r*100, 'g', 3, 64) + "%"
 }
 
-// ms writes a latency in ms for a person.
+// ms writes a latency in ms for a person, to 2 decimals at most: 9.95, 49.7, 10000.
 func ms(v float64) string {
-	if v >= 100 {
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	}
-	return strconv.FormatFloat(v, 'f', 1, 64)
+	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
 }
 
 // ErrUnknownTarget is Verdict's error for a target no stored summary names.
