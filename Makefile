@@ -56,7 +56,7 @@ test: chromium $(WASM) $(WASM_NAMES)
 	go test -run='^$$' -fuzz=FuzzRawHeaders -fuzztime=100000x ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzOf -fuzztime=50000x ./plugin/endpoint
 	go test -run='^$$' -fuzz=FuzzServer -fuzztime=200x ./internal/reports
-	go test -run='^$$' -fuzz=FuzzParse -fuzztime=20000x ./internal/reports
+	go test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=20000x ./internal/reports
 	go test -run='^$$' -fuzz=FuzzParseSummary -fuzztime=20000x ./internal/reports
 
 # The receiver's page is tested in Debian's chromium, headless (internal/reports):
@@ -101,7 +101,7 @@ fuzz:
 	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=5m ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzCompareScanner -fuzztime=5m ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzServer -fuzztime=5m ./internal/reports
-	go test -run='^$$' -fuzz=FuzzParse -fuzztime=5m ./internal/reports
+	go test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=5m ./internal/reports
 
 # An OCI image of the module in the layout Istio's WasmPlugin pulls (RATIONALE.md); no
 # Docker engine needed.
