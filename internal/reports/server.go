@@ -85,6 +85,7 @@ func NewServer(store *Store, logf func(format string, args ...any)) *Server {
 	s.mux.HandleFunc("GET /{$}", s.page)
 	s.mux.HandleFunc("GET /api/endpoints", s.endpoints)
 	s.mux.HandleFunc("GET "+VerdictPath, s.verdict)
+	s.mux.Handle("GET /static/", staticHandler())
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return s
@@ -176,6 +177,7 @@ var pageHTML string
 
 var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"ago":   ago,
+	"num":   formatFloat,
 	"clock": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
 	"pct": func(n, of int) int {
 		if of == 0 {
@@ -198,6 +200,9 @@ type pageData struct {
 	Reports   int
 	Oldest    time.Time
 	Endpoints []EndpointSummary
+	// Summaries are the verdicts and endpoints of the summaries; Endpoints then holds
+	// only the endpoints with reports and no summary in the window.
+	Summaries summaryView
 	Err       string
 }
 
@@ -207,6 +212,9 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	d.Reports, d.Oldest, err = s.store.Totals(r.Context())
 	if err == nil {
 		d.Endpoints, err = s.store.Endpoints(r.Context(), true)
+	}
+	if err == nil {
+		d.Summaries, d.Endpoints, err = s.store.summaries(r.Context(), r, d.Now, d.Endpoints)
 	}
 	if err != nil {
 		s.pageFails.Inc()
