@@ -216,6 +216,9 @@ func run(configPath string, keep bool) error {
 	fmt.Println("(metrics at zero are left out)")
 	if plugin, err := mirror.ParseConfig(cfg.PluginConfig); err == nil {
 		comparison(r, plugin, backends["reports"], &learned)
+		if b := backends["reports"]; b != nil {
+			verdicts(plugin, b.Addr)
+		}
 	}
 	if b := backends["reports"]; b != nil {
 		fmt.Printf("\nREPORTS: %d received; the page of them: http://%s/ (JSON: http://%s/api/endpoints)\n", len(b.Requests()), b.Addr, b.Addr)
