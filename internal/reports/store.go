@@ -205,17 +205,10 @@ func (s *Store) commit(batch []job) error {
 	if err != nil {
 		return err
 	}
-	var summaries *summaryStatements
+	var summaries summaryBatch
 	for _, j := range batch {
 		if j.sum != nil {
-			if summaries == nil {
-				if summaries, err = prepareSummaries(ctx, tx); err != nil {
-					return err
-				}
-			}
-			if err := summaries.insert(ctx, j.sum, j.at); err != nil {
-				return err
-			}
+			summaries.add(j.sum, j.at)
 			continue
 		}
 		r := j.r
@@ -235,6 +228,9 @@ func (s *Store) commit(batch []job) error {
 				return err
 			}
 		}
+	}
+	if err := summaries.write(ctx, tx); err != nil {
+		return err
 	}
 	return tx.Commit()
 }

@@ -112,75 +112,154 @@ func (s *Store) AddSummary(ctx context.Context, sum *Summary, at time.Time) erro
 	return s.enqueue(ctx, job{sum: sum, at: at, errc: make(chan error, 1)})
 }
 
-// summaryStatements are the prepared inserts of a commit that holds summaries.
-type summaryStatements struct {
-	row, place, minute, minutePlace *sql.Stmt
+// summaryBatch is the summaries of one commit, written with few statements: the
+// rows as sent in multi-row inserts, and each minute's sums added up in Go first, so
+// that the summaries of many workers for the same minute update each endpoint's sums
+// once (RATIONALE.md, "Why summaries per interval and per minute?").
+type summaryBatch struct {
+	rows    []summaryRow
+	places  []summaryPlaceRow
+	minutes map[minuteKey]*counts
+	mplaces map[minutePlaceKey]*[2]int64
 }
 
-func prepareSummaries(ctx context.Context, tx *sql.Tx) (*summaryStatements, error) {
-	var st summaryStatements
-	var err error
-	marks := strings.TrimSuffix(strings.Repeat("?, ", len(countNames)), ", ")
-	if st.row, err = tx.PrepareContext(ctx, `INSERT INTO summary_endpoints (received, target, method, endpoint, from_ms, to_ms, `+
-		countColumns("", "")+`) VALUES (?, ?, ?, ?, ?, ?, `+marks+`)`); err != nil {
-		return nil, err
+type summaryRow struct {
+	received                 int64
+	target, method, endpoint string
+	from, to                 int64
+	c                        counts
+}
+
+type summaryPlaceRow struct {
+	row                      int // index in rows
+	place                    string
+	target, method, endpoint string
+	to                       int64
+	differs, noise           int64
+}
+
+type minuteKey struct {
+	target           string
+	minute           int64
+	method, endpoint string
+}
+
+type minutePlaceKey struct {
+	minuteKey
+	place string
+}
+
+// add takes one summary, received at at.
+func (b *summaryBatch) add(sum *Summary, at time.Time) {
+	if b.minutes == nil {
+		b.minutes, b.mplaces = map[minuteKey]*counts{}, map[minutePlaceKey]*[2]int64{}
 	}
-	if st.place, err = tx.PrepareContext(ctx, `INSERT INTO summary_places (row, place, target, method, endpoint, to_ms, differs, noise)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (row, place) DO UPDATE SET differs = differs + excluded.differs, noise = noise + excluded.noise`); err != nil {
-		return nil, err
+	minute := sum.To / slotMs
+	for i := range sum.Endpoints {
+		e := &sum.Endpoints[i]
+		c := countsOf(e)
+		b.rows = append(b.rows, summaryRow{at.UnixNano(), sum.Target, e.Method, e.Endpoint, sum.From, sum.To, c})
+		k := minuteKey{sum.Target, minute, e.Method, e.Endpoint}
+		if m := b.minutes[k]; m != nil {
+			m.add(&c)
+		} else {
+			b.minutes[k] = &c
+		}
+		for _, p := range e.Places {
+			b.places = append(b.places, summaryPlaceRow{len(b.rows) - 1, p.Place, sum.Target, e.Method, e.Endpoint, sum.To, p.Differs, p.Noise})
+			pk := minutePlaceKey{k, p.Place}
+			if m := b.mplaces[pk]; m != nil {
+				m[0], m[1] = m[0]+p.Differs, m[1]+p.Noise
+			} else {
+				b.mplaces[pk] = &[2]int64{p.Differs, p.Noise}
+			}
+		}
+	}
+}
+
+// maxParams bounds the parameters of one statement (SQLite allows 32766).
+const maxParams = 4000
+
+// insertRows runs INSERT head VALUES (...), (...) tail for rows of width values each,
+// as few statements as maxParams allows; row(i, args) appends row i's values.
+func insertRows(ctx context.Context, tx *sql.Tx, head, tail string, width, n int, row func(i int, args []any) []any) error {
+	per := max(maxParams/width, 1)
+	marks := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	args := make([]any, 0, per*width)
+	for start := 0; start < n; start += per {
+		end := min(start+per, n)
+		args = args[:0]
+		for i := start; i < end; i++ {
+			args = row(i, args)
+		}
+		values := strings.TrimSuffix(strings.Repeat(marks+", ", end-start), ", ")
+		if _, err := tx.ExecContext(ctx, head+" VALUES "+values+" "+tail, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write stores the batch in tx.
+func (b *summaryBatch) write(ctx context.Context, tx *sql.Tx) error {
+	if len(b.rows) == 0 {
+		return nil
+	}
+	// The rows' ids are given here, so that their places can name them: this is the
+	// only writer.
+	var last int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM summary_endpoints`).Scan(&last); err != nil {
+		return err
+	}
+	if err := insertRows(ctx, tx, `INSERT INTO summary_endpoints (id, received, target, method, endpoint, from_ms, to_ms, `+countColumns("", "")+`)`, "",
+		7+len(countNames), len(b.rows), func(i int, args []any) []any {
+			r := &b.rows[i]
+			args = append(args, last+1+int64(i), r.received, r.target, r.method, r.endpoint, r.from, r.to)
+			for _, n := range r.c {
+				args = append(args, n)
+			}
+			return args
+		}); err != nil {
+		return err
+	}
+	if err := insertRows(ctx, tx, `INSERT INTO summary_places (row, place, target, method, endpoint, to_ms, differs, noise)`, "",
+		8, len(b.places), func(i int, args []any) []any {
+			p := &b.places[i]
+			return append(args, last+1+int64(p.row), p.place, p.target, p.method, p.endpoint, p.to, p.differs, p.noise)
+		}); err != nil {
+		return err
+	}
+	keys := make([]minuteKey, 0, len(b.minutes))
+	for k := range b.minutes {
+		keys = append(keys, k)
 	}
 	var sums []string
 	for _, n := range countNames {
 		sums = append(sums, n+" = "+n+" + excluded."+n)
 	}
-	if st.minute, err = tx.PrepareContext(ctx, `INSERT INTO summary_minutes (target, minute, method, endpoint, `+countColumns("", "")+`)
-		VALUES (?, ?, ?, ?, `+marks+`) ON CONFLICT (target, minute, method, endpoint) DO UPDATE SET `+strings.Join(sums, ", ")); err != nil {
-		return nil, err
-	}
-	if st.minutePlace, err = tx.PrepareContext(ctx, `INSERT INTO summary_minute_places (target, minute, method, endpoint, place, differs, noise)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (target, minute, method, endpoint, place)
-		DO UPDATE SET differs = differs + excluded.differs, noise = noise + excluded.noise`); err != nil {
-		return nil, err
-	}
-	return &st, nil
-}
-
-// insert adds one summary, received at at, to the rows as sent and to its minute.
-func (st *summaryStatements) insert(ctx context.Context, sum *Summary, at time.Time) error {
-	minute := sum.To / slotMs
-	for i := range sum.Endpoints {
-		e := &sum.Endpoints[i]
-		c := countsOf(e)
-		args := make([]any, 0, 6+len(c))
-		args = append(args, at.UnixNano(), sum.Target, e.Method, e.Endpoint, sum.From, sum.To)
-		for _, n := range c {
-			args = append(args, n)
-		}
-		res, err := st.row.ExecContext(ctx, args...)
-		if err != nil {
-			return err
-		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			return err
-		}
-		args = append(args[:0], sum.Target, minute, e.Method, e.Endpoint)
-		for _, n := range c {
-			args = append(args, n)
-		}
-		if _, err := st.minute.ExecContext(ctx, args...); err != nil {
-			return err
-		}
-		for _, p := range e.Places {
-			if _, err := st.place.ExecContext(ctx, id, p.Place, sum.Target, e.Method, e.Endpoint, sum.To, p.Differs, p.Noise); err != nil {
-				return err
+	if err := insertRows(ctx, tx, `INSERT INTO summary_minutes (target, minute, method, endpoint, `+countColumns("", "")+`)`,
+		`ON CONFLICT (target, minute, method, endpoint) DO UPDATE SET `+strings.Join(sums, ", "),
+		4+len(countNames), len(keys), func(i int, args []any) []any {
+			k := keys[i]
+			args = append(args, k.target, k.minute, k.method, k.endpoint)
+			for _, n := range b.minutes[k] {
+				args = append(args, n)
 			}
-			if _, err := st.minutePlace.ExecContext(ctx, sum.Target, minute, e.Method, e.Endpoint, p.Place, p.Differs, p.Noise); err != nil {
-				return err
-			}
-		}
+			return args
+		}); err != nil {
+		return err
 	}
-	return nil
+	pkeys := make([]minutePlaceKey, 0, len(b.mplaces))
+	for k := range b.mplaces {
+		pkeys = append(pkeys, k)
+	}
+	return insertRows(ctx, tx, `INSERT INTO summary_minute_places (target, minute, method, endpoint, place, differs, noise)`,
+		`ON CONFLICT (target, minute, method, endpoint, place) DO UPDATE SET differs = differs + excluded.differs, noise = noise + excluded.noise`,
+		7, len(pkeys), func(i int, args []any) []any {
+			k := pkeys[i]
+			v := b.mplaces[k]
+			return append(args, k.target, k.minute, k.method, k.endpoint, k.place, v[0], v[1])
+		})
 }
 
 // deleteOldSummaries deletes, in tx, the summaries that ended before beforeMs (Unix

@@ -422,10 +422,7 @@ func fillHour(b testing.TB, store *Store, now time.Time, endpoints, workers int)
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := prepareSummaries(ctx, tx)
-	if err != nil {
-		b.Fatal(err)
-	}
+	var batch summaryBatch
 	for i := range 360 {
 		for w := range workers {
 			to := now.Add(-time.Duration(i)*10*time.Second - time.Duration(w)*time.Second)
@@ -437,9 +434,13 @@ func fillHour(b testing.TB, store *Store, now time.Time, endpoints, workers int)
 				ep.ShadowMs[4], ep.ShadowMs[5] = 30, ep.Same+ep.Differs+ep.Noise-30
 				sum.Endpoints = append(sum.Endpoints, ep)
 			}
-			if err := st.insert(ctx, sum, now); err != nil {
+			batch.add(sum, now)
+		}
+		if i%10 == 9 { // as group commits would: 100 summaries at a time
+			if err := batch.write(ctx, tx); err != nil {
 				b.Fatal(err)
 			}
+			batch = summaryBatch{}
 		}
 	}
 	if err := tx.Commit(); err != nil {
