@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -203,5 +205,37 @@ func checkVerdictsInBrowser(t *testing.T, ctx context.Context, base, windowName 
 		if c.Inked != len(c.T) || len(c.T) == 0 {
 			t.Errorf("window %s: %s %s: ink at %d of the chart's %d points", windowName, c.Target, c.Endpoint, c.Inked, len(c.T))
 		}
+	}
+}
+
+// TestPage_chartsUnderCSP opens the page in Chromium behind the strictest policy it
+// is meant for (scripts, styles' files and everything else from the receiver only, no
+// inline script): the charts still draw.
+func TestPage_chartsUnderCSP(t *testing.T) {
+	exe := chromium(t)
+	_, s, _ := receiver(t)
+	csp := "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", csp)
+		s.ServeHTTP(w, r)
+	}))
+	defer ts.Close()
+	postSummaries(t, ts.URL, time.Now())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out strings.Builder
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1100, 900), chromedp.CombinedOutput(&out))
+	defer cancelAlloc()
+	ctx, cancelTab := chromedp.NewContext(ctx)
+	defer cancelTab()
+	if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS("div.chart canvas"))); err != nil {
+		t.Fatalf("opening the page under %q: %v\nchromium said:\n%s", csp, err, out.String())
+	}
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(window.meshmirrorCharts || []).length`))
+	if err != nil || n != 3 {
+		t.Errorf("under %q: %d charts drawn, %v; want 3", csp, n, err)
 	}
 }
