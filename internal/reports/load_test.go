@@ -17,7 +17,7 @@ import (
 
 // bigSummary is a summary as a worker with 64 busy endpoints sends it, ending at to.
 func bigSummary(target string, to time.Time) string {
-	var eps []EndpointCounts
+	var eps []endpointCounts
 	for e := range 64 {
 		ep := ends("GET", fmt.Sprintf("/api/e%d/{id}", e), 40, int64(e%3), 1, 3, 4)
 		eps = append(eps, ep)

@@ -169,7 +169,7 @@ func (s *Store) summaries(ctx context.Context, r *http.Request, now time.Time, r
 }
 
 // chartJSON writes an endpoint's points for static/page.js.
-func chartJSON(points []Point, since, now time.Time) string {
+func chartJSON(points []point, since, now time.Time) string {
 	d := chartData{From: since.Unix(), To: now.Unix(), T: []int64{}, Differ: []float64{}, Primary: []float64{}, Shadow: []float64{}}
 	for _, p := range points {
 		if p.c.compared() == 0 {

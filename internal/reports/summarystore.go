@@ -282,8 +282,8 @@ func deleteOldSummaries(tx *sql.Tx, beforeMs int64) error {
 	return nil
 }
 
-// EndpointCounts are the summed counts of one endpoint over a window.
-type EndpointCounts struct {
+// endpointCounts are the summed counts of one endpoint over a window.
+type endpointCounts struct {
 	Method, Endpoint string
 	counts           counts
 	Places           []SummaryPlace
@@ -307,7 +307,7 @@ func floorDiv(a, b int64) int64 {
 
 // windowCounts sums target's summaries that ended after sinceMs, per endpoint, with
 // its places when places is set.
-func (s *Store) windowCounts(ctx context.Context, target string, sinceMs int64, places bool) ([]EndpointCounts, error) {
+func (s *Store) windowCounts(ctx context.Context, target string, sinceMs int64, places bool) ([]endpointCounts, error) {
 	first, edgeEnd := windowBounds(sinceMs)
 	cols := countColumns("SUM(", ")")
 	rows, err := s.db.QueryContext(ctx, `SELECT method, endpoint, `+cols+` FROM (
@@ -318,9 +318,9 @@ func (s *Store) windowCounts(ctx context.Context, target string, sinceMs int64, 
 	if err != nil {
 		return nil, err
 	}
-	var out []EndpointCounts
+	var out []endpointCounts
 	for rows.Next() {
-		var e EndpointCounts
+		var e endpointCounts
 		dest := []any{&e.Method, &e.Endpoint}
 		for i := range e.counts {
 			dest = append(dest, &e.counts[i])
@@ -335,7 +335,7 @@ func (s *Store) windowCounts(ctx context.Context, target string, sinceMs int64, 
 	if err := rows.Err(); err != nil || !places || len(out) == 0 {
 		return out, err
 	}
-	byKey := map[[2]string]*EndpointCounts{}
+	byKey := map[[2]string]*endpointCounts{}
 	for i := range out {
 		byKey[[2]string{out[i].Method, out[i].Endpoint}] = &out[i]
 	}
@@ -389,15 +389,15 @@ func (s *Store) summaryTargets(ctx context.Context) ([]string, error) {
 	return out, rows.Err()
 }
 
-// Point is one step of an endpoint's chart: the pairs of the minutes from At on.
-type Point struct {
+// point is one step of an endpoint's chart: the pairs of the minutes from At on.
+type point struct {
 	At time.Time
 	c  counts
 }
 
 // series returns target's summed counts per endpoint in steps of step minutes, from
 // the minute that holds sinceMs on, oldest first.
-func (s *Store) series(ctx context.Context, target string, sinceMs int64, step int64) (map[[2]string][]Point, error) {
+func (s *Store) series(ctx context.Context, target string, sinceMs int64, step int64) (map[[2]string][]point, error) {
 	if step < 1 {
 		return nil, fmt.Errorf("step %d: must be at least one minute", step)
 	}
@@ -408,11 +408,11 @@ func (s *Store) series(ctx context.Context, target string, sinceMs int64, step i
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[[2]string][]Point{}
+	out := map[[2]string][]point{}
 	for rows.Next() {
 		var method, endpoint string
 		var n int64
-		var p Point
+		var p point
 		dest := []any{&method, &endpoint, &n}
 		for i := range p.c {
 			dest = append(dest, &p.c[i])

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -122,7 +123,7 @@ func rate(n, of int64) float64 {
 }
 
 // decide computes the verdict of target over the endpoints' counts, under th.
-func decide(target string, th Thresholds, endpoints []EndpointCounts) *Verdict {
+func decide(target string, th Thresholds, endpoints []endpointCounts) *Verdict {
 	v := &Verdict{Target: target, Window: th.Window.String(), Reasons: []string{}, Endpoints: []EndpointVerdict{}}
 	var all counts
 	for i := range endpoints {
@@ -187,7 +188,7 @@ func ms(v float64) string {
 }
 
 // ErrUnknownTarget is Verdict's error for a target no stored summary names.
-var ErrUnknownTarget = fmt.Errorf("no summary names this target")
+var ErrUnknownTarget = errors.New("no summary names this target")
 
 // Verdict decides target's verdict at now, under th, from the stored summaries; its
 // error is ErrUnknownTarget when no stored summary names target.

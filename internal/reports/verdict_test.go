@@ -93,11 +93,11 @@ func TestQuantile(t *testing.T) {
 
 // ends is an endpoint's counts for decide: same, differs, noise, and every compared
 // pair's latency on each side in one bucket.
-func ends(method, endpoint string, same, differs, noise int64, primaryBucket, shadowBucket int) EndpointCounts {
+func ends(method, endpoint string, same, differs, noise int64, primaryBucket, shadowBucket int) endpointCounts {
 	e := SummaryEndpoint{Method: method, Endpoint: endpoint, Same: same, Differs: differs, Noise: noise}
 	e.PrimaryMs[primaryBucket] = same + differs + noise
 	e.ShadowMs[shadowBucket] = same + differs + noise
-	return EndpointCounts{Method: method, Endpoint: endpoint, counts: countsOf(&e)}
+	return endpointCounts{Method: method, Endpoint: endpoint, counts: countsOf(&e)}
 }
 
 func TestDecide(t *testing.T) {
@@ -105,29 +105,29 @@ func TestDecide(t *testing.T) {
 	tests := []struct {
 		name      string
 		th        Thresholds
-		endpoints []EndpointCounts
+		endpoints []endpointCounts
 		verdict   string
 		reasons   []string // a part of each reason, in order
 		order     []string // endpoints, worst first
 	}{
 		{"no pairs", th, nil, Inconclusive, []string{"Only 0 pairs were compared in the last 1h0m0s, fewer than the 100 a verdict needs (minPairs)."}, nil},
-		{"too few pairs", th, []EndpointCounts{ends("GET", "/a", 50, 49, 0, 2, 2)}, Inconclusive, []string{"Only 99 pairs"}, []string{"GET /a"}},
-		{"all the same", th, []EndpointCounts{ends("GET", "/a", 1000, 0, 0, 2, 2)}, Pass, nil, nil},
-		{"noise is not a difference", th, []EndpointCounts{ends("GET", "/a", 500, 5, 495, 2, 2)}, Pass, nil, nil},
-		{"at the rate passes", th, []EndpointCounts{ends("GET", "/a", 990, 10, 0, 2, 2)}, Pass, nil, nil},
-		{"over the rate", th, []EndpointCounts{ends("GET", "/a", 989, 11, 0, 2, 2)}, Fail, []string{
+		{"too few pairs", th, []endpointCounts{ends("GET", "/a", 50, 49, 0, 2, 2)}, Inconclusive, []string{"Only 99 pairs"}, []string{"GET /a"}},
+		{"all the same", th, []endpointCounts{ends("GET", "/a", 1000, 0, 0, 2, 2)}, Pass, nil, nil},
+		{"noise is not a difference", th, []endpointCounts{ends("GET", "/a", 500, 5, 495, 2, 2)}, Pass, nil, nil},
+		{"at the rate passes", th, []endpointCounts{ends("GET", "/a", 990, 10, 0, 2, 2)}, Pass, nil, nil},
+		{"over the rate", th, []endpointCounts{ends("GET", "/a", 989, 11, 0, 2, 2)}, Fail, []string{
 			"1.1% of the 1000 pairs compared differ, above maxDifferRate 1%.",
 			"1.1% of the 1000 pairs of GET /a differ, above maxDifferRate 1%."}, nil},
-		{"one endpoint over the rate", th, []EndpointCounts{
+		{"one endpoint over the rate", th, []endpointCounts{
 			ends("GET", "/a", 10000, 0, 0, 2, 2), ends("POST", "/api/orders", 180, 20, 0, 2, 2)}, Fail,
 			[]string{"10% of the 200 pairs of POST /api/orders differ"}, []string{"POST /api/orders", "GET /a"}},
-		{"an endpoint over the rate with fewer than minPairs", th, []EndpointCounts{
+		{"an endpoint over the rate with fewer than minPairs", th, []endpointCounts{
 			ends("GET", "/a", 10000, 0, 0, 2, 2), ends("POST", "/b", 40, 50, 0, 2, 2)}, Pass, nil, []string{"POST /b", "GET /a"}},
-		{"slower shadow", th, []EndpointCounts{ends("GET", "/a", 1000, 0, 0, 3, 5)}, Fail, // p99 in (5,10] vs (20,50]
+		{"slower shadow", th, []endpointCounts{ends("GET", "/a", 1000, 0, 0, 3, 5)}, Fail, // p99 in (5,10] vs (20,50]
 			[]string{"The shadow's p99 latency, 49.7 ms, is 4.99 times the primary's, 9.95 ms, above maxLatencyRatio 1.5."}, nil},
 		{"slower within the ratio", Thresholds{Window: time.Hour, MaxDifferRate: 0.01, MaxLatencyRatio: 5, MinPairs: 100},
-			[]EndpointCounts{ends("GET", "/a", 1000, 0, 0, 3, 5)}, Pass, nil, nil},
-		{"every cause", Thresholds{Window: 15 * time.Minute, MaxDifferRate: 0.05, MaxLatencyRatio: 1.5, MinPairs: 10}, []EndpointCounts{
+			[]endpointCounts{ends("GET", "/a", 1000, 0, 0, 3, 5)}, Pass, nil, nil},
+		{"every cause", Thresholds{Window: 15 * time.Minute, MaxDifferRate: 0.05, MaxLatencyRatio: 1.5, MinPairs: 10}, []endpointCounts{
 			ends("GET", "/a", 80, 20, 0, 3, 5), ends("GET", "/b", 90, 10, 0, 3, 5), ends("", OtherEndpoint, 5, 5, 0, 3, 5)}, Fail, []string{
 			"16.7% of the 210 pairs compared differ, above maxDifferRate 5%.", "50% of the 10 pairs of (other) differ",
 			"20% of the 100 pairs of GET /a differ", "10% of the 100 pairs of GET /b differ", "The shadow's p99 latency"},
@@ -161,7 +161,7 @@ func TestDecide(t *testing.T) {
 
 // summaryJSON writes a summary of target ending at to, with one endpoint per entry of
 // endpoints: method endpoint, same, differs, noise, and the pairs' latency buckets.
-func summaryJSON(target string, to time.Time, endpoints ...EndpointCounts) string {
+func summaryJSON(target string, to time.Time, endpoints ...endpointCounts) string {
 	var parts []string
 	for _, e := range endpoints {
 		c := e.counts
