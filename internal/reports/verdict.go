@@ -283,7 +283,7 @@ func (s *Server) verdict(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := s.store.Verdict(r.Context(), target, th, time.Now())
 	switch {
-	case err == ErrUnknownTarget:
+	case errors.Is(err, ErrUnknownTarget):
 		http.Error(w, fmt.Sprintf("target %q: no summary names it (the plugin sends summaries with compare.report.cluster)", target), http.StatusNotFound)
 		return
 	case err != nil:

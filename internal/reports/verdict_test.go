@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -445,5 +446,28 @@ func fillHour(b testing.TB, store *Store, now time.Time, endpoints, workers int)
 	}
 	if err := tx.Commit(); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// BenchmarkPage: the page over the hour of BenchmarkVerdict (64 endpoints, each with
+// its chart), which reloads itself every 10 s.
+func BenchmarkPage(b *testing.B) {
+	store, err := Open(filepath.Join(b.TempDir(), "reports.db"), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	fillHour(b, store, time.Now(), 64, 10)
+	s := NewServer(store, b.Logf)
+	for _, window := range []string{"1h", "24h"} {
+		b.Run(window, func(b *testing.B) {
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				s.ServeHTTP(w, httptest.NewRequest("GET", "/?window="+window, nil))
+				if w.Code != 200 || strings.Count(w.Body.String(), `class="chart"`) != 64 {
+					b.Fatalf("%d, %d charts", w.Code, strings.Count(w.Body.String(), `class="chart"`))
+				}
+			}
+		})
 	}
 }
