@@ -265,8 +265,6 @@ func (r *reader) endpoint(obj map[string]any, at string) (e SummaryEndpoint, ok 
 			var p SummaryPlace
 			if place, ok := r.str(po, pat, "place"); ok {
 				switch {
-				case slices.ContainsFunc(e.Places, func(q SummaryPlace) bool { return q.Place == place }):
-					r.add(pat+".place", fmt.Sprintf("%q is listed twice", cut(place)))
 				case place == "":
 					r.add(pat+".place", "empty")
 				case checkLength(place, 1024) != "":
@@ -283,6 +281,14 @@ func (r *reader) endpoint(obj map[string]any, at string) (e SummaryEndpoint, ok 
 			}
 			if okN && counted[1] && counted[2] && p.Noise > e.Differs+e.Noise {
 				r.add(pat+".noise", fmt.Sprintf("%d, more than the endpoint's differing and noise pairs (%d)", p.Noise, e.Differs+e.Noise))
+			}
+			// Two places the plugin tells apart can have one name (an object key "3"
+			// and an array index are both #): they are one place here, counted at
+			// most once per pair.
+			if i := slices.IndexFunc(e.Places, func(q SummaryPlace) bool { return q.Place == p.Place }); i >= 0 {
+				q := &e.Places[i]
+				q.Differs, q.Noise = min(q.Differs+p.Differs, e.Differs), min(q.Noise+p.Noise, e.Differs+e.Noise)
+				continue
 			}
 			e.Places = append(e.Places, p)
 		}
