@@ -24,6 +24,7 @@ func TestStatic(t *testing.T) {
 		{"/static/page.js", "text/javascript"},
 		{"/static/uplot/uPlot.iife.min.js", "text/javascript"},
 		{"/static/uplot/uPlot.min.css", "text/css"},
+		{"/static/verdict.css", "text/css"},
 		{"/static/uplot/LICENSE", "text/plain"},
 	} {
 		resp, err := http.Get(ts.URL + f.path)
