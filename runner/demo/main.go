@@ -217,7 +217,13 @@ func run(configPath string, keep bool) error {
 	if plugin, err := mirror.ParseConfig(cfg.PluginConfig); err == nil {
 		comparison(r, plugin, backends["reports"], &learned)
 		if b := backends["reports"]; b != nil {
-			verdicts(plugin, b.Addr)
+			var reporting []string // the targets that send the receiver summaries
+			for _, t := range plugin.Targets {
+				if t.Compare != nil && t.Compare.ReportCluster != "" {
+					reporting = append(reporting, t.Name)
+				}
+			}
+			verdicts(reporting, b.Addr)
 		}
 	}
 	if b := backends["reports"]; b != nil {

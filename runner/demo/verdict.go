@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/meshmirror/meshmirror/internal/reports"
-	"github.com/meshmirror/meshmirror/plugin/mirror"
 )
 
 // demoMinPairs is the -min-pairs the demo asks its verdicts with: its burst compares a
@@ -20,16 +19,11 @@ const demoMinPairs = 5
 // one per worker every compare.report.summarySeconds (10 s by default).
 const summaryWait = 12 * time.Second
 
-// verdicts prints the verdict of each target that reports to the demo's receiver (at
-// addr), as `meshmirror verdict` prints it (the same code: reports.VerdictCommand), and
-// the command's exit code, as a pipeline step would see them.
-func verdicts(cfg *mirror.Config, addr string) {
-	var targets []string
-	for _, t := range cfg.Targets {
-		if t.Compare != nil && t.Compare.ReportCluster != "" {
-			targets = append(targets, t.Name)
-		}
-	}
+// verdicts prints the verdict of each of targets (those that report to the demo's
+// receiver, at addr), as `meshmirror verdict` prints it (the same code:
+// reports.VerdictCommand), and the command's exit code, as a pipeline step would see
+// them.
+func verdicts(targets []string, addr string) {
 	if len(targets) == 0 {
 		return
 	}
