@@ -102,6 +102,7 @@ fuzz:
 	go test -run='^$$' -fuzz=FuzzCompareScanner -fuzztime=5m ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzServer -fuzztime=5m ./internal/reports
 	go test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=5m ./internal/reports
+	go test -run='^$$' -fuzz=FuzzParseSummary -fuzztime=5m ./internal/reports
 
 # An OCI image of the module in the layout Istio's WasmPlugin pulls (RATIONALE.md); no
 # Docker engine needed.
