@@ -373,7 +373,11 @@ func (s *Store) hasTarget(ctx context.Context, target string) (bool, error) {
 
 // summaryTargets lists the targets stored summaries name, in order.
 func (s *Store) summaryTargets(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT target FROM summary_minutes ORDER BY target`)
+	// One index lookup per target (a skip scan), not a scan of every minute kept.
+	rows, err := s.db.QueryContext(ctx, `WITH RECURSIVE t(target) AS (
+		SELECT MIN(target) FROM summary_minutes
+		UNION ALL SELECT (SELECT MIN(target) FROM summary_minutes WHERE target > t.target) FROM t WHERE t.target IS NOT NULL
+	) SELECT target FROM t WHERE target IS NOT NULL`)
 	if err != nil {
 		return nil, err
 	}
