@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -263,20 +264,48 @@ func (b *summaryBatch) write(ctx context.Context, tx *sql.Tx) error {
 }
 
 // deleteOldSummaries deletes, in tx, the summaries that ended before beforeMs (Unix
-// ms), and the minutes that ended by then.
+// ms), and the minutes that ended by then: target by target, so that each delete is a
+// range of an index ((target, to_ms), (target, minute)) rather than a scan of everything
+// kept, every minute.
 func deleteOldSummaries(tx *sql.Tx, beforeMs int64) error {
 	minute := beforeMs / slotMs // minutes before this one ended by beforeMs
-	for _, q := range []struct {
-		sql string
-		arg int64
-	}{
-		{`DELETE FROM summary_places WHERE row IN (SELECT id FROM summary_endpoints WHERE to_ms < ?)`, beforeMs},
-		{`DELETE FROM summary_endpoints WHERE to_ms < ?`, beforeMs},
-		{`DELETE FROM summary_minute_places WHERE minute < ?`, minute},
-		{`DELETE FROM summary_minutes WHERE minute < ?`, minute},
-	} {
-		if _, err := tx.Exec(q.sql, q.arg); err != nil {
+	var targets []string
+	for _, table := range []string{"summary_endpoints", "summary_minutes"} {
+		rows, err := tx.Query(`WITH RECURSIVE t(target) AS (
+			SELECT MIN(target) FROM ` + table + `
+			UNION ALL SELECT (SELECT MIN(target) FROM ` + table + ` WHERE target > t.target) FROM t WHERE t.target IS NOT NULL
+		) SELECT target FROM t WHERE target IS NOT NULL`)
+		if err != nil {
 			return err
+		}
+		for rows.Next() {
+			var t string
+			if err := rows.Scan(&t); err != nil {
+				rows.Close()
+				return err
+			}
+			if !slices.Contains(targets, t) {
+				targets = append(targets, t)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	for _, target := range targets {
+		for _, q := range []struct {
+			sql string
+			arg int64
+		}{
+			{`DELETE FROM summary_places WHERE target = ? AND to_ms < ?`, beforeMs},
+			{`DELETE FROM summary_endpoints WHERE target = ? AND to_ms < ?`, beforeMs},
+			{`DELETE FROM summary_minute_places WHERE target = ? AND minute < ?`, minute},
+			{`DELETE FROM summary_minutes WHERE target = ? AND minute < ?`, minute},
+		} {
+			if _, err := tx.Exec(q.sql, target, q.arg); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
