@@ -185,7 +185,7 @@ func TestServer_verdict(t *testing.T) {
 	ts, _, _ := receiver(t)
 	now := time.Now()
 	for i := range 6 {
-		at := now.Add(-time.Duration(i) * 10 * time.Second)
+		at := now.Add(-time.Duration(i) * 5 * time.Minute)
 		doc := summaryJSON("echo-v2", at, ends("POST", "/api/orders", 30, 20, 0, 4, 6), ends("GET", "/api/items/{id}", 95, 0, 5, 2, 2))
 		if code, msg := post(t, ts.URL, doc); code != http.StatusAccepted {
 			t.Fatalf("POST a summary: %d %s", code, msg)
@@ -240,7 +240,7 @@ func TestServer_verdict(t *testing.T) {
 	for _, tc := range []struct{ query, verdict string }{
 		{"&maxDifferRate=0.5&maxLatencyRatio=100", Pass},
 		{"&maxDifferRate=0.5&maxLatencyRatio=100&minPairs=901", Inconclusive},
-		{"&window=15s&maxDifferRate=0.5&maxLatencyRatio=100", Pass},
+		{"&window=7m&maxDifferRate=0.5&maxLatencyRatio=100", Pass},
 		{"&window=3h&maxDifferRate=0.5&maxLatencyRatio=100", Pass},
 	} {
 		_, body := get(t, ts.URL+VerdictPath+"?target=echo-v2"+tc.query)
@@ -248,8 +248,8 @@ func TestServer_verdict(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &v); err != nil || v.Verdict != tc.verdict {
 			t.Errorf("%s: %s, want %s", tc.query, body, tc.verdict)
 		}
-		if strings.Contains(tc.query, "15s") && (v.Pairs == 0 || v.Pairs >= 900) {
-			t.Errorf("%s: %d pairs, want those of the last 15 s only", tc.query, v.Pairs)
+		if strings.Contains(tc.query, "7m") && v.Pairs != 300 {
+			t.Errorf("%s: %d pairs, want those of the two summaries of the last 7 minutes", tc.query, v.Pairs)
 		}
 		if strings.Contains(tc.query, "3h") && v.Pairs != 1900 {
 			t.Errorf("%s: %d pairs, want the old summary's too", tc.query, v.Pairs)
