@@ -42,6 +42,8 @@ SHIPPED_CONFIGS := envoy.yaml $(shell find manifests -name '*.yaml' -not -path '
 test: chromium $(WASM) $(WASM_NAMES)
 	go vet ./... $(addprefix ./bench/testdata/,$(FLOORS))
 	go test -count=1 ./...
+	@# Argo Rollouts' own code on manifests/rollouts: a module of its own, out of go.mod.
+	cd manifests/rollouts/evaluate && go vet ./... && go test -count=1 ./...
 	go run ./cmd/meshmirror validate $(SHIPPED_CONFIGS)
 	@# Budgets in executions, not seconds: Go 1.26's fuzz coordinator can fail a
 	@# duration-bounded run with "context deadline exceeded" when a worker is busy at
@@ -56,7 +58,8 @@ test: chromium $(WASM) $(WASM_NAMES)
 	go test -run='^$$' -fuzz=FuzzOf -fuzztime=50000x ./plugin/endpoint
 	go test -run='^$$' -fuzz=FuzzTable -fuzztime=20000x ./plugin/summary
 	go test -run='^$$' -fuzz=FuzzServer -fuzztime=200x ./internal/reports
-	go test -run='^$$' -fuzz=FuzzParse -fuzztime=20000x ./internal/reports
+	go test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=20000x ./internal/reports
+	go test -run='^$$' -fuzz=FuzzParseSummary -fuzztime=20000x ./internal/reports
 
 # The receiver's page is tested in Debian's chromium, headless (internal/reports):
 # installed here where it is missing, as root.
@@ -100,7 +103,8 @@ fuzz:
 	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=5m ./plugin/jsoncmp
 	go test -run='^$$' -fuzz=FuzzCompareScanner -fuzztime=5m ./plugin/jsoncmp
 	go test -run='^$$' -fuzz=FuzzServer -fuzztime=5m ./internal/reports
-	go test -run='^$$' -fuzz=FuzzParse -fuzztime=5m ./internal/reports
+	go test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=5m ./internal/reports
+	go test -run='^$$' -fuzz=FuzzParseSummary -fuzztime=5m ./internal/reports
 
 # An OCI image of the module in the layout Istio's WasmPlugin pulls (RATIONALE.md); no
 # Docker engine needed.

@@ -9,6 +9,8 @@ import (
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/meshmirror/meshmirror/internal/reports"
+
 	"github.com/meshmirror/meshmirror/plugin/mirror"
 )
 
@@ -107,6 +109,10 @@ func TestPluginContext_summary(t *testing.T) {
 		host.CallOnHttpCallResponse(c.CalloutID, [][2]string{{":status", "202"}}, nil, nil)
 		compareCounters(t, host, "shadow", map[mirror.CompareCounter]uint64{mirror.CompareSame: 1, mirror.CompareDiffers: 1,
 			mirror.CompareBodyDiffers: 1, mirror.CompareSkipped: 1, mirror.ReportsSent: 1})
+		// The receiver takes the summary as the plugin wrote it.
+		if s, err := reports.ParseSummary(c.Body); err != nil || s.Target != "shadow" {
+			t.Errorf("meshmirror reports refuses the summary: %v\n%s", err, c.Body)
+		}
 		// Nothing more to summarize: the worker stops ticking.
 		host.Tick()
 		if p := host.GetTickPeriod(); p != 0 {

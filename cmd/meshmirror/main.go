@@ -2,6 +2,7 @@
 //
 //	meshmirror validate FILE...
 //	meshmirror reports [-listen 127.0.0.1:8089] [-db meshmirror-reports.db] [-retain 168h] [-host NAME]...
+//	meshmirror verdict -receiver URL -target T [-window 1h] [-max-differ-rate 0.01] [-max-latency-ratio 1.5] [-min-pairs 100]
 //
 // validate
 // checks every meshmirror configuration in each file before it is applied: a JSON
@@ -17,6 +18,11 @@
 // as JSON at /api/endpoints, /metrics and /healthz (README "Reports"). It answers a
 // Host that is an IP address, localhost, or a NAME given with -host, and 421 to any
 // other (DNS rebinding).
+//
+// verdict asks a receiver whether a target's version may go on, from the plugin's
+// summaries (GET /api/verdict), prints the verdict, its reasons and the worst
+// endpoints, and exits 0 on pass, 1 on fail, 3 on inconclusive and 2 on a usage or
+// connection error: a pipeline step (README "Gate a rollout on it").
 //
 // Install it with
 //
@@ -42,6 +48,7 @@ import (
 
 const usage = `usage: meshmirror validate FILE...
        meshmirror reports [-listen 127.0.0.1:8089] [-db meshmirror-reports.db] [-retain 168h] [-host NAME]...
+       ` + reports.VerdictUsage + `
 
 validate:
 
@@ -55,6 +62,10 @@ Receives the plugin's reports at POST /meshmirror/reports, stores them in an
 SQLite file, and serves a page of them at /. It answers a Host that is an IP
 address, localhost, or a NAME given with -host (repeatable: the names clients
 reach it by, e.g. a Service's), and 421 to any other. Stops on SIGINT or SIGTERM.
+
+verdict:
+Asks a receiver for a target's verdict (GET /api/verdict) and prints it. Exits 0 on
+pass, 1 on fail, 3 on inconclusive, 2 on a usage or connection error.
 `
 
 func main() {
@@ -63,6 +74,9 @@ func main() {
 
 // run is the command with its arguments and streams, for the tests.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "verdict" {
+		return verdict(args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "reports" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()

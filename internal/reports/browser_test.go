@@ -32,9 +32,11 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// TestPage_inBrowser posts reports and opens the page in a real headless Chromium:
-// it shows each endpoint, the places that differ with their counts and noise, and
-// reloads itself.
+// TestPage_inBrowser posts reports and summaries and opens the page in a real headless
+// Chromium: it shows each target's verdict and each endpoint's figures as the API gives
+// them, charts that draw the summaries' points, a window selector; the endpoints with
+// reports only, the places that differ with their counts and noise; and it reloads
+// itself.
 func TestPage_inBrowser(t *testing.T) {
 	exe := chromium(t)
 	ts, _, _ := receiver(t)
@@ -43,6 +45,8 @@ func TestPage_inBrowser(t *testing.T) {
 			t.Fatalf("POST: %d %s", code, msg)
 		}
 	}
+	now := time.Now()
+	sums := postSummaries(t, ts.URL, now)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -71,15 +75,18 @@ func TestPage_inBrowser(t *testing.T) {
 	if err != nil {
 		fail("reading the endpoints", err)
 	}
-	want := []string{"GET /api/items/{id} | reviews-v2", "POST /api/orders | reviews-v2", "GET /api/users/{id}/cart | reviews-v2", "GET /api/items/{id} | reviews-v3"}
+	// Those with summaries by target, worst first; then those with reports only.
+	want := []string{"POST /api/orders | reviews-v2", "GET /api/items/{id} | reviews-v2", "GET /api/items/{id} | reviews-v3", "GET /api/users/{id}/cart | reviews-v2"}
 	if strings.Join(cards, "\n") != strings.Join(want, "\n") {
-		t.Errorf("the page shows the endpoints\n%s\nwant, most reported first,\n%s", strings.Join(cards, "\n"), strings.Join(want, "\n"))
+		t.Errorf("the page shows the endpoints\n%s\nwant\n%s", strings.Join(cards, "\n"), strings.Join(want, "\n"))
 	}
-	first, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("section.card")))
+	checkVerdictsInBrowser(t, ctx, ts.URL, "1h", sums, now, fail)
+	first, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`section.card[data-endpoint="GET /api/items/{id}"]`)))
 	if err != nil {
 		fail("reading the first endpoint", err)
 	}
-	for _, s := range []string{"body items.#.price", "header etag", "noise", "differs", "7 reported pairs", "request 7f1c-2", "9.99", "10.99", "200 → 503"} {
+	for _, s := range []string{"body items.#.price", "header etag", "noise", "differs", "7 reported pairs", "request 7f1c-2", "9.99", "10.99", "200 → 503",
+		"2% differ", "5% noise", "pairs compared in 1h"} {
 		if !strings.Contains(first, s) {
 			t.Errorf("the first endpoint's card lacks %q:\n%s", s, first)
 		}
@@ -88,15 +95,29 @@ func TestPage_inBrowser(t *testing.T) {
 	if err != nil || refresh != "10" {
 		t.Errorf("meta refresh %q, %v; want the page to reload every 10 s", refresh, err)
 	}
+	// The report-only endpoint keeps its counts by reports.
+	last, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`section.card[data-endpoint="GET /api/users/{id}/cart"]`)))
+	if err != nil || !strings.Contains(last, "2 reported pairs") || !strings.Contains(last, "body total") {
+		t.Errorf("the endpoint with reports only shows %q, %v", last, err)
+	}
+	var screenshotPNG []byte
 	if *screenshot != "" {
-		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()) // the first 900 px: a small PNG
+		screenshotPNG, err = chromedp.Run(ctx, chromedp.CaptureScreenshot()) // the first 900 px: a small PNG
 		if err != nil {
 			fail("taking the screenshot", err)
 		}
-		if err := os.WriteFile(*screenshot, png, 0o644); err != nil {
+	}
+	// The window selector: 15m shows the last 15 minutes, still as the API says.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`header nav a[href="?window=15m"]`)), chromedp.WaitVisible(chromedp.CSS(`header nav a.selected[href="?window=15m"]`)),
+		chromedp.WaitVisible(chromedp.CSS("div.chart canvas"))); err != nil {
+		fail("choosing the window 15m", err)
+	}
+	checkVerdictsInBrowser(t, ctx, ts.URL, "15m", sums, now, fail)
+	if *screenshot != "" {
+		if err := os.WriteFile(*screenshot, screenshotPNG, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("wrote %s (%d bytes)", *screenshot, len(png))
+		t.Logf("wrote %s (%d bytes)", *screenshot, len(screenshotPNG))
 	}
 }
 

@@ -48,6 +48,7 @@ type Server struct {
 
 	answered  *prometheus.CounterVec
 	stored    prometheus.Counter
+	summaries prometheus.Counter
 	deleted   prometheus.Counter
 	commit    prometheus.Histogram
 	inFlight  prometheus.Gauge
@@ -69,6 +70,8 @@ func NewServer(store *Store, logf func(format string, args ...any)) *Server {
 			"413 too large, 415 not JSON, 421 unknown Host, 503 busy, 500 not stored."}, []string{"code"})
 	s.stored = prometheus.NewCounter(prometheus.CounterOpts{Name: "meshmirror_reports_stored_total",
 		Help: "Reports committed to the database."})
+	s.summaries = prometheus.NewCounter(prometheus.CounterOpts{Name: "meshmirror_reports_summaries_stored_total",
+		Help: "Summaries committed to the database."})
 	s.deleted = prometheus.NewCounter(prometheus.CounterOpts{Name: "meshmirror_reports_deleted_total",
 		Help: "Reports deleted for being older than -retain."})
 	s.commit = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "meshmirror_reports_commit_seconds",
@@ -82,10 +85,11 @@ func NewServer(store *Store, logf func(format string, args ...any)) *Server {
 	for _, code := range []string{"202", "400", "403", "408", "413", "415", "421", "500", "503"} {
 		s.answered.WithLabelValues(code) // at zero from the start
 	}
-	reg.MustRegister(s.answered, s.stored, s.deleted, s.commit, s.inFlight, s.receiving, s.pageFails,
+	reg.MustRegister(s.answered, s.stored, s.summaries, s.deleted, s.commit, s.inFlight, s.receiving, s.pageFails,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	store.onCommit = func(n int, d time.Duration) {
-		s.stored.Add(float64(n))
+	store.onCommit = func(reports, summaries int, d time.Duration) {
+		s.stored.Add(float64(reports))
+		s.summaries.Add(float64(summaries))
 		s.commit.Observe(d.Seconds())
 	}
 	store.onDelete = func(n int64) { s.deleted.Add(float64(n)) }
@@ -94,6 +98,8 @@ func NewServer(store *Store, logf func(format string, args ...any)) *Server {
 	s.mux.HandleFunc("GET /{$}", s.page)
 	s.routeStatic()
 	s.mux.HandleFunc("GET /api/endpoints", s.endpoints)
+	s.mux.HandleFunc("GET "+VerdictPath, s.verdict)
+	s.mux.Handle("GET /static/", staticHandler())
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return s
@@ -144,12 +150,12 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusServiceUnavailable, "busy: "+strconv.Itoa(maxPending)+" reports are being stored; try again")
 		return
 	}
-	rep, err := Parse(doc)
+	d, err := parseDocument(doc)
 	if err != nil {
-		s.fail(w, http.StatusBadRequest, "not a meshmirror report: "+err.Error())
+		s.fail(w, http.StatusBadRequest, "not a meshmirror report or summary: "+err.Error())
 		return
 	}
-	if err := s.store.Add(r.Context(), rep, doc, time.Now()); err != nil {
+	if err := s.store.addDocument(r.Context(), d, doc, time.Now()); err != nil {
 		if errors.Is(err, ErrClosed) {
 			w.Header().Set("Retry-After", "5")
 			s.fail(w, http.StatusServiceUnavailable, "shutting down: not stored; send it again")
@@ -199,6 +205,7 @@ var pageHTML string
 
 var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"ago":   ago,
+	"num":   formatFloat,
 	"clock": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
 	"pct": func(n, of int) int {
 		if of == 0 {
@@ -221,6 +228,9 @@ type pageData struct {
 	Reports   int
 	Oldest    time.Time
 	Endpoints []EndpointSummary
+	// Summaries are the verdicts and endpoints of the summaries; Endpoints then holds
+	// only the endpoints with reports and no summary in the window.
+	Summaries summaryView
 	Err       string
 }
 
@@ -230,6 +240,9 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	d.Reports, d.Oldest, err = s.store.Totals(r.Context())
 	if err == nil {
 		d.Endpoints, err = s.store.Endpoints(r.Context(), true)
+	}
+	if err == nil {
+		d.Summaries, d.Endpoints, err = s.store.summaries(r.Context(), r, d.Now, d.Endpoints)
 	}
 	if err != nil {
 		s.pageFails.Inc()

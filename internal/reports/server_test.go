@@ -338,13 +338,15 @@ func TestRun_killed(t *testing.T) {
 }
 
 // FuzzServer: no body makes the receiver crash or answer other than 202, 400 or 413,
-// and whatever it takes, the page and the JSON still render.
+// and whatever it takes (reports and summaries), the page and the JSON still render.
 func FuzzServer(f *testing.F) {
 	f.Add([]byte(doc("v2", "GET", "/api/items/1", "r-1", "body:changed:items.0.price", "header:missing:etag:noise")))
 	f.Add([]byte(plugin))
 	f.Add([]byte(`{"target":"a","method":"GET","path":"/","primary":{"status":null},"shadow":{},"differences":[{"part":"body","kind":"extra","where":"a.0"}]}`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`{"target":"a","differences":[{"noise":1}]}`))
+	f.Add([]byte(summaryDoc))
+	f.Add([]byte(`{"kind":"summary","target":"a","from":1,"to":2,"endpoints":[{"method":"","endpoint":"(other)","same":1,"differs":0,"noise":0,"skipped":0,"primaryMs":[1,0,0,0,0,0,0,0,0,0,0,0,0,0],"shadowMs":[0,0,0,0,0,0,0,0,0,0,0,0,0,1]}]}`))
 	store, err := Open(filepath.Join(f.TempDir(), "reports.db"), 0)
 	if err != nil {
 		f.Fatal(err)
@@ -361,8 +363,8 @@ func FuzzServer(f *testing.F) {
 		s.ServeHTTP(w, req)
 		switch w.Code {
 		case http.StatusAccepted:
-			if _, err := Parse(body); err != nil {
-				t.Fatalf("202 for a body Parse refuses: %v", err)
+			if _, err := parseDocument(body); err != nil {
+				t.Fatalf("202 for a body parseDocument refuses: %v", err)
 			}
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
 			if w.Body.Len() == 0 {

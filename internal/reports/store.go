@@ -25,14 +25,17 @@ type Store struct {
 	jobs   chan job
 	done   chan struct{}
 	retain time.Duration
-	// onCommit, when set, is called after each commit with the batch's size and how
-	// long the commit took; onDelete with the number of reports retention deleted.
-	onCommit func(n int, d time.Duration)
+	// onCommit, when set, is called after each commit with the number of reports and
+	// of summaries in it and how long the commit took; onDelete with the number of
+	// reports retention deleted.
+	onCommit func(reports, summaries int, d time.Duration)
 	onDelete func(n int64)
 }
 
+// job is one document to commit: a report r (with its document doc) or a summary sum.
 type job struct {
 	r    *Report
+	sum  *Summary
 	doc  []byte
 	at   time.Time
 	errc chan error
@@ -78,7 +81,7 @@ func Open(path string, retain time.Duration) (*Store, error) {
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4) // the writer and a few readers: each connection has its own cache
-	if _, err := db.Exec(schema); err != nil {
+	if _, err := db.Exec(schema + summarySchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
@@ -95,7 +98,11 @@ func Open(path string, retain time.Duration) (*Store, error) {
 // committed, or the error that kept it from being committed (ErrClosed once Close
 // has begun).
 func (s *Store) Add(ctx context.Context, r *Report, doc []byte, at time.Time) error {
-	j := job{r: r, doc: doc, at: at, errc: make(chan error, 1)}
+	return s.enqueue(ctx, job{r: r, doc: doc, at: at, errc: make(chan error, 1)})
+}
+
+// enqueue hands j to the writer and waits for its commit.
+func (s *Store) enqueue(ctx context.Context, j job) error {
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -162,7 +169,13 @@ func (s *Store) write() {
 			start := time.Now()
 			err := s.commit(batch)
 			if err == nil && s.onCommit != nil {
-				s.onCommit(len(batch), time.Since(start))
+				summaries := 0
+				for _, j := range batch {
+					if j.sum != nil {
+						summaries++
+					}
+				}
+				s.onCommit(len(batch)-summaries, summaries, time.Since(start))
 			}
 			for _, j := range batch {
 				j.errc <- err
@@ -192,7 +205,12 @@ func (s *Store) commit(batch []job) error {
 	if err != nil {
 		return err
 	}
+	var summaries summaryBatch
 	for _, j := range batch {
+		if j.sum != nil {
+			summaries.add(j.sum, j.at)
+			continue
+		}
 		r := j.r
 		endpoint := endpoint.Of(r.Path)
 		res, err := insReport.ExecContext(ctx, j.at.UnixNano(), r.Target, r.Method, endpoint, r.Path, r.RequestID,
@@ -211,10 +229,14 @@ func (s *Store) commit(batch []job) error {
 			}
 		}
 	}
+	if err := summaries.write(ctx, tx); err != nil {
+		return err
+	}
 	return tx.Commit()
 }
 
-// deleteOld deletes the reports received before now - retain.
+// deleteOld deletes the reports received before now - retain, and the summaries that
+// ended before then.
 func (s *Store) deleteOld(now time.Time) error {
 	if s.retain <= 0 {
 		return nil
@@ -230,6 +252,9 @@ func (s *Store) deleteOld(now time.Time) error {
 	}
 	res, err := tx.Exec(`DELETE FROM reports WHERE received < ?`, before)
 	if err != nil {
+		return err
+	}
+	if err := deleteOldSummaries(tx, now.Add(-s.retain).UnixMilli()); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -217,6 +217,15 @@ func run(configPath string, keep bool) error {
 	fmt.Println("(metrics at zero are left out)")
 	if plugin, err := config.Parse(cfg.PluginConfig); err == nil {
 		comparison(r, plugin, backends["reports"], &learned)
+		if b := backends["reports"]; b != nil {
+			var reporting []string // the targets that send the receiver summaries
+			for _, t := range plugin.Targets {
+				if t.Compare != nil && t.Compare.ReportCluster != "" {
+					reporting = append(reporting, t.Name)
+				}
+			}
+			verdicts(reporting, b.Addr)
+		}
 	}
 	if b := backends["reports"]; b != nil {
 		fmt.Printf("\nREPORTS: %d received; the page of them: http://%s/ (JSON: http://%s/api/endpoints)\n", len(b.Requests()), b.Addr, b.Addr)
