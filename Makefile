@@ -76,16 +76,19 @@ screenshot: chromium
 	go test -count=1 -run='^TestPage_inBrowser$$' ./internal/reports -screenshot=$(CURDIR)/docs/reports.png
 
 # Benchmarks (BENCHMARKS.md): meshmirror against the floors of bench/testdata, in
-# interleaved rounds, in two engines: wazero on the project's own host, and V8 on a
-# proxy-wasm host under Node run as Envoy runs V8 (bench/v8/host.mjs, node --no-liftoff).
-# Prints both engines' ratio tables and writes bench/results/: table.md, cost.svg,
-# cost-v8.svg, bench.txt and bench-v8.txt, which benchstat (from the Go module proxy)
-# summarizes. Progress goes to stderr, a line per scenario and round.
+# interleaved rounds, in three engines: wazero's compiler on the project's own host, V8
+# on a proxy-wasm host under Node run as Envoy runs V8 (bench/v8/host.mjs, node
+# --no-liftoff), and wazero's interpreter, a stand-in for WAMR's fast-interp. Prints the
+# engines' ratio tables and writes bench/results/: table.md, cost.svg, cost-v8.svg,
+# cost-wazero-interpreter.svg, bench.txt, bench-v8.txt and bench-interp.txt, which
+# benchstat (from the Go module proxy) summarizes. Progress goes to stderr, a line per
+# scenario and round.
 BENCHFLAGS ?= -count 6 -benchtime 1s
 bench: $(WASM) $(WASM_NAMES)
 	go run ./bench/report $(BENCHFLAGS) -out bench/results
 	-go run golang.org/x/perf/cmd/benchstat@latest -col /module bench/results/bench.txt
 	-go run golang.org/x/perf/cmd/benchstat@latest -col /module bench/results/bench-v8.txt
+	-go run golang.org/x/perf/cmd/benchstat@latest -col /module bench/results/bench-interp.txt
 
 # A million mixed requests through one VM; fails if the memory grows after warm-up.
 # Writes bench/results/soak-after.csv and soak.svg (with soak-before.csv if present).

@@ -349,8 +349,24 @@ type VM struct {
 // Start starts wasm on a Manual host with the plugin configuration and clusters.
 // ctx may carry a wazero function listener (CountAllocs does).
 func Start(ctx context.Context, wasm []byte, config string, clusters map[string]wasmhost.Caller) (*VM, error) {
+	return StartIn(ctx, Compiler, wasm, config, clusters)
+}
+
+// Engine is the wazero engine a VM runs in.
+type Engine uint8
+
+// The engines of wazero.
+const (
+	// Compiler compiles the module to machine code, as V8 does in Envoy.
+	Compiler Engine = iota
+	// Interpreter interprets it, as WAMR's fast-interp does (wasmhost.Options.Interpreter).
+	Interpreter
+)
+
+// StartIn is Start in engine e.
+func StartIn(ctx context.Context, e Engine, wasm []byte, config string, clusters map[string]wasmhost.Caller) (*VM, error) {
 	h, err := wasmhost.New(ctx, wasmhost.Options{Module: wasm, PluginConfig: []byte(config),
-		Clusters: clusters, Manual: true})
+		Clusters: clusters, Manual: true, Interpreter: e == Interpreter})
 	if err != nil {
 		return nil, err
 	}
@@ -465,7 +481,12 @@ func (m Measurement) CPUNsPerRequest() float64 {
 // testing.Benchmark, which starts a new VM (and compiles the module) for every try
 // of b.N and reports wall-clock time only.
 func Measure(m Module, sc Scenario, d time.Duration) (Measurement, error) {
-	vm, err := Start(context.Background(), m.Wasm, sc.Config, Clusters(sc))
+	return MeasureIn(Compiler, m, sc, d)
+}
+
+// MeasureIn is Measure in engine e.
+func MeasureIn(e Engine, m Module, sc Scenario, d time.Duration) (Measurement, error) {
+	vm, err := StartIn(context.Background(), e, m.Wasm, sc.Config, Clusters(sc))
 	if err != nil {
 		return Measurement{}, err
 	}

@@ -65,6 +65,12 @@ type Options struct {
 	// Go scheduler, and to be repeatable. Defaults to false: ticks run on real timers
 	// and each callout on its own goroutine, as in Envoy.
 	Manual bool
+	// Interpreter runs the module in wazero's interpreter rather than its compiler: a
+	// stand-in, in go test, for the interpreting engines Envoy can be built with
+	// (proxy-wasm-cpp-host builds WAMR in fast-interp mode by default), where every
+	// instruction the module runs costs more than a host call's native work.
+	// Defaults to false.
+	Interpreter bool
 }
 
 // ErrClosed is returned for a stream asked of a closed Host.
@@ -164,7 +170,11 @@ func newVM(ctx context.Context, opts Options, cache wazero.CompilationCache) (*H
 		metrics: map[uint32]*metric{}, stats: map[string]*metric{}, timers: map[uint32]*timer{},
 		pending: map[uint32]*pendingCall{}, sharedData: map[string]shared{}, canaried: map[string]error{},
 	}
-	h.runtime = wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
+	config := wazero.NewRuntimeConfig()
+	if opts.Interpreter {
+		config = wazero.NewRuntimeConfigInterpreter()
+	}
+	h.runtime = wazero.NewRuntimeWithConfig(ctx, config.WithCompilationCache(cache))
 	if err := h.instantiate(ctx); err != nil {
 		h.runtime.Close(ctx)
 		return nil, err

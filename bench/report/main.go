@@ -38,7 +38,7 @@ func main() {
 	allocRequests := flag.Int("allocs", 5000, "requests over which allocations are counted")
 	plugin := flag.String("module", "build/meshmirror.wasm", "the meshmirror build to measure")
 	only := flag.String("scenarios", "", "comma-separated scenarios to run; all when empty")
-	engines := flag.String("engines", "wazero,v8", "comma-separated engines to run: wazero (wasmhost), v8 (node)")
+	engines := flag.String("engines", "wazero,v8,interp", "comma-separated engines to run: wazero (wasmhost, compiled), v8 (node), interp (wasmhost in wazero's interpreter)")
 	flag.Parse()
 	if *only != "" {
 		var keep []bench.Scenario
@@ -53,8 +53,8 @@ func main() {
 	}
 	run := map[string]bool{}
 	for _, e := range strings.Split(*engines, ",") {
-		if e != "wazero" && e != "v8" {
-			log.Fatalf("-engines: no engine %q (wazero, v8)", e)
+		if e != "wazero" && e != "v8" && e != "interp" {
+			log.Fatalf("-engines: no engine %q (wazero, v8, interp)", e)
 		}
 		run[e] = true
 	}
@@ -82,6 +82,11 @@ func main() {
 		v := &results{engine: "V8", ns: map[key][]float64{}}
 		rep.engines = append(rep.engines, v)
 		runV8(mods, v, *out, *count, *benchtime)
+	}
+	if run["interp"] {
+		v := &results{engine: "wazero interpreter", ns: map[key][]float64{}}
+		rep.engines = append(rep.engines, v)
+		runInterpreter(mods, v, *out, *count, *benchtime)
 	}
 	table := rep.tables()
 	write(filepath.Join(*out, "table.md"), table)
@@ -143,6 +148,30 @@ func runWazero(mods []bench.Module, r *results, allocs map[key]bench.Allocs, out
 	}
 	write(filepath.Join(out, "bench.txt"), raw.String())
 	return starts, compiles
+}
+
+// runInterpreter measures every scenario through every module on wasmhost in wazero's
+// interpreter, in rounds, and writes the raw results to bench-interp.txt.
+func runInterpreter(mods []bench.Module, r *results, out string, count int, benchtime time.Duration) {
+	raw := &strings.Builder{}
+	fmt.Fprintf(raw, "goos: %s\ngoarch: %s\npkg: github.com/meshmirror/meshmirror/bench/interp\ncpu: %s\n",
+		runtime.GOOS, runtime.GOARCH, cpuModel())
+	for round := 1; round <= count; round++ {
+		for _, sc := range bench.Scenarios {
+			for _, m := range mods {
+				res, err := bench.MeasureIn(bench.Interpreter, m, sc, benchtime)
+				if err != nil {
+					log.Fatalf("interpreter: %s/%s: %v", sc.Name, m.Name, err)
+				}
+				k := key{sc.Name, m.Name}
+				r.ns[k] = append(r.ns[k], res.CPUNsPerRequest())
+				fmt.Fprintf(raw, "BenchmarkRequestInterp/scenario=%s/module=%s-%d\t%d\t%.1f ns/op\t%.1f cpu-ns/op\n",
+					sc.Name, m.Name, runtime.GOMAXPROCS(0), res.Requests, res.NsPerRequest(), res.CPUNsPerRequest())
+			}
+			log.Printf("interpreter: round %d/%d: %s done", round, count, sc.Name)
+		}
+	}
+	write(filepath.Join(out, "bench-interp.txt"), raw.String())
 }
 
 // runV8 measures every scenario through every module in the V8 host, in rounds, and
@@ -303,7 +332,7 @@ func (r *results) chartFile() string {
 	if r.engine == "wazero" {
 		return "cost.svg"
 	}
-	return "cost-" + strings.ToLower(r.engine) + ".svg"
+	return "cost-" + strings.ReplaceAll(strings.ToLower(r.engine), " ", "-") + ".svg"
 }
 
 func (r *results) chart(mods []bench.Module) ([]byte, error) {
