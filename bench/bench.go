@@ -644,3 +644,45 @@ func Median(xs []float64) float64 {
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
+
+// CountHostCalls runs n requests of sc through m after Warmup and counts, by name,
+// the calls the module makes into the host (the env and WASI imports), per request:
+// what a host call costs in every engine is what a request pays that the module's own
+// instructions do not show.
+func CountHostCalls(m Module, sc Scenario, n int) (map[string]float64, error) {
+	counter := &hostCallCounter{calls: map[string]uint64{}}
+	ctx := experimental.WithFunctionListenerFactory(context.Background(), counter)
+	vm, err := Start(ctx, m.Wasm, sc.Config, Clusters(sc))
+	if err != nil {
+		return nil, err
+	}
+	defer vm.Close()
+	for range Warmup {
+		if err := vm.Do(&sc.Request); err != nil {
+			return nil, err
+		}
+	}
+	clear(counter.calls)
+	for range n {
+		if err := vm.Do(&sc.Request); err != nil {
+			return nil, err
+		}
+	}
+	out := map[string]float64{}
+	for name, c := range counter.calls {
+		out[name] = float64(c) / float64(n)
+	}
+	return out, nil
+}
+
+// hostCallCounter is a wazero FunctionListenerFactory that counts calls to the
+// functions of the host's modules, by name.
+type hostCallCounter struct{ calls map[string]uint64 }
+
+func (c *hostCallCounter) NewFunctionListener(def api.FunctionDefinition) experimental.FunctionListener {
+	if def.GoFunction() == nil {
+		return nil // the module's own code
+	}
+	name := def.ModuleName() + "." + def.Name()
+	return listenerFunc(func([]uint64) { c.calls[name]++ })
+}
