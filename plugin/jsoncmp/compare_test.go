@@ -217,3 +217,50 @@ func TestCompareSurrogates(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { comparePaths(t, tc.a, tc.b, tc.want) })
 	}
 }
+
+// TestNumbersEqualHugeExponents: numbers are exact decimals whatever the size of their
+// exponents, which once saturated at 2^40 (issue 25, item 5).
+func TestNumbersEqualHugeExponents(t *testing.T) {
+	nines := strings.Repeat("9", 18) // the longest exponent read as an int64
+	equal := [][2]string{
+		{"10e1099511627776", "1e1099511627777"},
+		{"1e1000000000000000000", "10e" + nines},    // one huge, one not
+		{"1e-1000000000000000000", "0.1e-" + nines}, // the same below one
+		{"1e+0001099511627777", "1e1099511627777"},  // leading zeros
+		{"123e99999999999999999999999999", "1.23e100000000000000000000000001"},
+		{"-5e-99999999999999999999999999", "-0.0005e-99999999999999999999999995"},
+		{"100e-100000000000000000000000002", "1e-100000000000000000000000000"},
+		{"0e99999999999999999999999999", "-0e-99999999999999999999999999"},
+		{"0e99999999999999999999999999", "0"},
+		{"1e00000000000000000000000000000", "1"},
+	}
+	for _, p := range equal {
+		if !numbersEqual(p[0], p[1]) || !numbersEqual(p[1], p[0]) {
+			t.Errorf("numbersEqual(%s, %s) = false, want true", p[0], p[1])
+		}
+	}
+	differ := [][2]string{
+		{"1e1099511627776", "1e1099511627777"},
+		{"1e1099511627776", "1e1099511627776000"},
+		{"1e1000000000000000000", "1e" + nines},
+		{"1e1000000000000000000", "100e" + nines},
+		{"1e99999999999999999999", "1e-99999999999999999999"},
+		{"1e99999999999999999999", "1e99999999999999999998"},
+		{"2e99999999999999999999", "1e99999999999999999999"},
+		{"1e99999999999999999999", "-1e99999999999999999999"},
+		{"1e99999999999999999999", "1e999999999999999999990"},
+		{"1e-1000000000000000000", "1e1000000000000000000"},
+		{"1e-1000000000000000000", "1e-" + nines},
+		{"1e99999999999999999999", "1"},
+		{"1e99999999999999999999", "0"},
+		{"1e400", "1e401"},
+	}
+	for _, p := range differ {
+		if numbersEqual(p[0], p[1]) || numbersEqual(p[1], p[0]) {
+			t.Errorf("numbersEqual(%s, %s) = true, want false", p[0], p[1])
+		}
+	}
+	// Through Compare too, in the walk and in the one-pass check.
+	comparePaths(t, `[1e1099511627776]`, `[1e1099511627777]`, false)
+	comparePaths(t, `[10e1099511627776]`, `[1e1099511627777]`, true)
+}
