@@ -2,10 +2,14 @@
 // deflate (zlib, RFC 1950, or raw deflate as some servers send it), so that a
 // comparison sees what they encode, into buffers it reuses.
 //
-// It is a library: it knows nothing of mirroring. It never panics on any input,
-// checks what the encoding carries to check (CRCs, sizes), and never inflates past
-// the limit it is given: a body that decodes larger is ErrTooLarge, however small it
-// came.
+// It reads a body exactly as Go's compress/gzip and compress/zlib do, without them:
+// every member of a gzip body, each checked by its CRC-32 and size, the header CRC
+// when FHCRC is set; and it refuses what they refuse (bytes after the last member, a
+// zlib preset dictionary) as ErrCorrupt.
+//
+// It is a library: it knows nothing of mirroring. It never panics on any input, and
+// never inflates past the limit it is given: a body that decodes larger is
+// ErrTooLarge, however small it came.
 package inflate
 
 import (
