@@ -392,7 +392,14 @@ func numbersEqual(a, b string) bool {
 	if x.zero() || y.zero() {
 		return x.zero() && y.zero()
 	}
-	if x.neg != y.neg || !exponentsEqual(&x, &y) {
+	if x.neg != y.neg {
+		return false
+	}
+	if x.hugeExp == "" && y.hugeExp == "" {
+		if x.exp != y.exp { // every exponent a service writes: no call
+			return false
+		}
+	} else if !exponentsEqual(&x, &y) {
 		return false
 	}
 	// The significant digits, the decimal point skipped.
@@ -417,6 +424,8 @@ func numbersEqual(a, b string) bool {
 // decimal is a JSON number as sign, significant digits and exponent.
 type decimal struct {
 	neg bool
+	// hugeNeg is the sign of hugeExp.
+	hugeNeg bool
 	// mant is the literal's digits and point; first and last index its first and last
 	// non-zero digits (first is -1 for zero).
 	mant        string
@@ -425,9 +434,8 @@ type decimal struct {
 	// only the mantissa's part of it, the rest in hugeExp.
 	exp int64
 	// hugeExp is the digits of an exponent of more than maxExpDigits digits, past its
-	// leading zeros, and hugeNeg its sign: the exponent is exp + (-)hugeExp.
+	// leading zeros: the exponent is exp + hugeExp, or exp - hugeExp with hugeNeg.
 	hugeExp string
-	hugeNeg bool
 }
 
 func (d *decimal) zero() bool { return d.first < 0 }
@@ -497,14 +505,11 @@ func parseDecimal(s string) decimal {
 	return d
 }
 
-// exponentsEqual reports whether x and y, both non-zero, have the same exponent,
-// exactly. A huge exponent is at least 10^18, more than any int64 part can make up
+// exponentsEqual reports whether x and y, both non-zero and one at least with a huge
+// exponent, have the same exponent, exactly. A huge exponent is at least 10^18, more than any int64 part can make up
 // but another int64 exponent: each case is worked out in digits, without a copy.
 func exponentsEqual(x, y *decimal) bool {
-	switch {
-	case x.hugeExp == "" && y.hugeExp == "":
-		return x.exp == y.exp
-	case x.hugeExp == "":
+	if x.hugeExp == "" {
 		x, y = y, x // x is huge, y may be
 	}
 	if y.hugeExp == "" {
