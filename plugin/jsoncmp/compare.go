@@ -399,7 +399,7 @@ func numbersEqual(a, b string) bool {
 		if x.exp != y.exp { // every exponent a service writes: no call
 			return false
 		}
-	} else if !exponentsEqual(&x, &y) {
+	} else if !exponentsEqual(x, y) {
 		return false
 	}
 	// The significant digits, the decimal point skipped.
@@ -508,7 +508,10 @@ func parseDecimal(s string) decimal {
 // exponentsEqual reports whether x and y, both non-zero and one at least with a huge
 // exponent, have the same exponent, exactly. A huge exponent is at least 10^18, more than any int64 part can make up
 // but another int64 exponent: each case is worked out in digits, without a copy.
-func exponentsEqual(x, y *decimal) bool {
+//
+// x and y come by value: the address of a local makes TinyGo allocate it on the heap,
+// for every number compared, huge or not.
+func exponentsEqual(x, y decimal) bool {
 	if x.hugeExp == "" {
 		x, y = y, x // x is huge, y may be
 	}
