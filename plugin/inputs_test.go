@@ -3,14 +3,18 @@ package main
 import (
 	"bytes"
 	"compress/flate"
+	"context"
 	"encoding/binary"
 	"hash/crc32"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
+	"github.com/meshmirror/meshmirror/bench"
 	"github.com/meshmirror/meshmirror/plugin/mirror"
+	"github.com/meshmirror/meshmirror/wasmhost"
 )
 
 // Inputs nobody here wrote (issue 25): the comparer's reading of strings, numbers and
@@ -109,4 +113,67 @@ func TestHttpContext_compareInputs(t *testing.T) {
 			t.Errorf("critical logs: %s", logs)
 		}
 	})
+}
+
+// TestModule_compareAllocations: in the module, a pair written otherwise (huge
+// exponents, lone surrogates, escapes) or sent as a multi-member gzip body costs no
+// allocation more than the same bytes: TinyGo puts on the heap what Go keeps on the
+// stack (a local whose address is taken, for one), and the comparer must allocate
+// only for the differences it finds.
+func TestModule_compareAllocations(t *testing.T) {
+	mods, err := bench.LoadModules("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mods[slices.IndexFunc(mods, func(m bench.Module) bool { return m.Name == "meshmirror" })]
+	pad := strings.Repeat("x", 200)
+	primary := `{"n":[21.50,1e1099511627777,-0.005,10],"s":["\uD800\u0041","caf\u00e9"],"pad":"` + pad + `"}`
+	written := `{"s": ["\ud800A", "café"], "n": [21.5, 10e1099511627776, -5e-3, 1e1], "pad": "` + pad + `"}`
+	gzipped := [][2]string{{":status", "200"}, {"content-type", "application/json"}, {"content-encoding", "gzip"}}
+	scenario := func(shadowHeaders [][2]string, shadow []byte) bench.Scenario {
+		return bench.Scenario{
+			Name:   "inputs",
+			Config: `{"targets": [{"name": "shadow", "cluster": "shadow", "compare": {}}]}`,
+			Request: bench.Request{
+				Headers:         [][2]string{{":method", "GET"}, {":path", "/api/items"}, {":authority", "shop"}},
+				ResponseHeaders: jsonResponse,
+				ResponseBody:    [][]byte{[]byte(primary[:40]), []byte(primary[40:])},
+			},
+			Shadow: &wasmhost.Response{Headers: shadowHeaders, Body: shadow},
+		}
+	}
+	allocs := func(sc bench.Scenario) float64 {
+		t.Helper()
+		// The pair is compared and judged the same, or the count says nothing.
+		vm, err := bench.Start(context.Background(), m.Wasm, sc.Config, bench.Clusters(sc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer vm.Close()
+		if err := vm.Do(&sc.Request); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := vm.Host.Metric(mirror.CompareCounterName("shadow", mirror.CompareSame)); n != 1 {
+			t.Fatalf("%s = %d, want 1: %q", mirror.CompareCounterName("shadow", mirror.CompareSame), n, sc.Shadow.Body)
+		}
+		a, err := bench.CountAllocs(m, sc, 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Count
+	}
+	same := allocs(scenario(jsonResponse, []byte(primary)))
+	for _, tc := range []struct {
+		name    string
+		headers [][2]string
+		body    []byte
+	}{
+		{"written otherwise", jsonResponse, []byte(written)},
+		{"gzip, three members", gzipped, bytes.Join([][]byte{gzipMember(t, written[:10], "", false, false),
+			gzipMember(t, written[10:30], "a.json", true, false), gzipMember(t, written[30:], "", false, false)}, nil)},
+	} {
+		if got := allocs(scenario(tc.headers, tc.body)); got > same {
+			t.Errorf("%s: %.2f allocations a request, %.2f for the same bytes", tc.name, got, same)
+		}
+	}
 }
