@@ -212,6 +212,10 @@ func TestCompareSurrogates(t *testing.T) {
 		{"escaped backslash after a high one", `["\uD800\\u0041"]`, `["\uFFFD\\u0041"]`, true},
 		{"escaped backslash is not an escape", `["\uD800\\u0041"]`, `["\uFFFDA"]`, false},
 		{"lone high at the end of a key", `{"a\uD800":1}`, `{"a\ufffd":1}`, true},
+		// Where the comparer departs from encoding/json, on purpose (RATIONALE.md):
+		// bytes that are not UTF-8 are kept, not made U+FFFD.
+		{"two bytes that are not UTF-8", "[\"\xff\"]", "[\"\xfe\"]", false},
+		{"a byte that is not UTF-8 against U+FFFD", "[\"\xff\"]", `["\ufffd"]`, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { comparePaths(t, tc.a, tc.b, tc.want) })
