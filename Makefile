@@ -53,6 +53,11 @@ test: chromium $(WASM) $(WASM_NAMES)
 	go test -run='^$$' -fuzz=FuzzSprintf -fuzztime=50000x ./plugin/internal/text
 	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=300000x ./plugin/jsoncmp
 	go test -run='^$$' -fuzz=FuzzCompareScanner -fuzztime=200000x ./plugin/jsoncmp
+	@# Differential: strings against encoding/json, numbers against math/big, the
+	@# decoder against compress/gzip and compress/zlib (issue 25).
+	go test -run='^$$' -fuzz=FuzzCompareStrings -fuzztime=100000x ./plugin/jsoncmp
+	go test -run='^$$' -fuzz=FuzzNumbersEqual -fuzztime=100000x ./plugin/jsoncmp
+	go test -run='^$$' -fuzz=FuzzDecode -fuzztime=200000x ./plugin/inflate
 	go test -run='^$$' -fuzz=FuzzRawHeaders -fuzztime=100000x ./plugin/header
 	go test -run='^$$' -fuzz=FuzzScan -fuzztime=50000x ./plugin/mirror
 	go test -run='^$$' -fuzz=FuzzOf -fuzztime=50000x ./plugin/endpoint
@@ -105,6 +110,9 @@ fuzz:
 	go test -run='^$$' -fuzz=FuzzParseConfig -fuzztime=5m ./plugin/config
 	go test -run='^$$' -fuzz=FuzzCompareJSON -fuzztime=5m ./plugin/jsoncmp
 	go test -run='^$$' -fuzz=FuzzCompareScanner -fuzztime=5m ./plugin/jsoncmp
+	go test -run='^$$' -fuzz=FuzzCompareStrings -fuzztime=5m ./plugin/jsoncmp
+	go test -run='^$$' -fuzz=FuzzNumbersEqual -fuzztime=5m ./plugin/jsoncmp
+	go test -run='^$$' -fuzz=FuzzDecode -fuzztime=5m ./plugin/inflate
 	go test -run='^$$' -fuzz=FuzzServer -fuzztime=5m ./internal/reports
 	go test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=5m ./internal/reports
 	go test -run='^$$' -fuzz=FuzzParseSummary -fuzztime=5m ./internal/reports

@@ -2,10 +2,14 @@
 // deflate (zlib, RFC 1950, or raw deflate as some servers send it), so that a
 // comparison sees what they encode, into buffers it reuses.
 //
-// It is a library: it knows nothing of mirroring. It never panics on any input,
-// checks what the encoding carries to check (CRCs, sizes), and never inflates past
-// the limit it is given: a body that decodes larger is ErrTooLarge, however small it
-// came.
+// It reads a body exactly as Go's compress/gzip and compress/zlib do, without them:
+// every member of a gzip body, each checked by its CRC-32 and size, the header CRC
+// when FHCRC is set; and it refuses what they refuse (bytes after the last member, a
+// zlib preset dictionary) as ErrCorrupt.
+//
+// It is a library: it knows nothing of mirroring. It never panics on any input, and
+// never inflates past the limit it is given: a body that decodes larger is
+// ErrTooLarge, however small it came.
 package inflate
 
 import (
@@ -65,66 +69,105 @@ type Inflater struct {
 
 // Decode returns the body of a side decoded from e into the side's buffer (0 for the
 // primary, 1 for the shadow), valid until the next Decode of that side. A body that
-// decodes to more than limit bytes is not inflated further: ErrTooLarge.
+// decodes to more than limit bytes is not inflated further: ErrTooLarge. A body that
+// Go's compress/gzip or compress/zlib would not read whole is ErrCorrupt: bytes after
+// the last gzip member, a bad checksum or header CRC, a body cut short, a zlib preset
+// dictionary (HTTP has none to give).
 func (f *Inflater) Decode(e Encoding, body []byte, limit, side int) ([]byte, error) {
-	var stream []byte
-	var check func(decoded, trailer []byte) bool
+	out := f.out[side][:0]
+	var err error
 	switch e {
 	case Gzip:
-		n, ok := gzipHeader(body)
-		if !ok || len(body) < n+8 {
-			return nil, ErrCorrupt
-		}
-		stream = body[n:]
-		check = func(decoded, trailer []byte) bool {
-			return len(trailer) >= 8 && binary.LittleEndian.Uint32(trailer) == crc32.ChecksumIEEE(decoded) &&
-				binary.LittleEndian.Uint32(trailer[4:]) == uint32(len(decoded))
-		}
+		out, err = f.gunzip(out, body, limit)
 	case Deflate:
-		stream = body
-		if zlibHeader(body) {
-			stream = body[2:]
-			check = func(decoded, trailer []byte) bool {
-				return len(trailer) >= 4 && binary.BigEndian.Uint32(trailer) == adler32(decoded)
-			}
-		} // else raw deflate, as some servers send it: no trailer to check
+		out, err = f.inflateDeflate(out, body, limit)
 	default:
 		return body, nil
 	}
-	f.src.Reset(stream)
+	f.keep(side, out)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// gunzip appends to out every member of the gzip body (RFC 1952, 2.2: a body is a
+// series of members), each checked by its trailer, as compress/gzip reads them in its
+// default multistream mode: once a member ends, what follows must be another member,
+// whole, or nothing. An empty body is no gzip: compress/gzip wants one member.
+func (f *Inflater) gunzip(out, body []byte, limit int) ([]byte, error) {
+	for first := true; first || len(body) > 0; first = false {
+		n, ok := gzipHeader(body)
+		if !ok {
+			return out, ErrCorrupt
+		}
+		start := len(out)
+		var err error
+		if out, body, err = f.inflate(out, body[n:], limit); err != nil {
+			return out, err
+		}
+		member := out[start:]
+		if len(body) < 8 || binary.LittleEndian.Uint32(body) != crc32.ChecksumIEEE(member) ||
+			binary.LittleEndian.Uint32(body[4:]) != uint32(len(member)) {
+			return out, ErrCorrupt
+		}
+		body = body[8:]
+	}
+	return out, nil
+}
+
+// inflateDeflate appends to out what an HTTP deflate body holds: a zlib stream (RFC
+// 1950) as compress/zlib reads it, checksum checked and what follows it ignored; or,
+// without a zlib header, raw deflate, as some servers send it.
+func (f *Inflater) inflateDeflate(out, body []byte, limit int) ([]byte, error) {
+	stream, zlib := body, zlibHeader(body)
+	if zlib {
+		stream = body[2:]
+		if body[1]&0x20 != 0 { // FDICT: a preset dictionary, named by its Adler-32
+			// The empty one is no dictionary, and compress/zlib reads it so.
+			if len(stream) < 4 || binary.BigEndian.Uint32(stream) != 1 {
+				return out, ErrCorrupt
+			}
+			stream = stream[4:]
+		}
+	}
+	out, rest, err := f.inflate(out, stream, limit)
+	if err == nil && zlib && (len(rest) < 4 || binary.BigEndian.Uint32(rest) != adler32(out)) {
+		err = ErrCorrupt
+	}
+	return out, err
+}
+
+// inflate appends to out the deflate stream (RFC 1951) at the start of src, and
+// returns what follows it in src.
+func (f *Inflater) inflate(out, src []byte, limit int) ([]byte, []byte, error) {
+	f.src.Reset(src)
+	// The flate reader reads a byte at a time from an io.ByteReader: it stops at the
+	// stream's last byte, and what it leaves is the trailer.
 	if f.r == nil {
 		f.r = flate.NewReader(&f.src)
 	} else if err := f.r.(flate.Resetter).Reset(&f.src, nil); err != nil {
-		return nil, ErrCorrupt
+		return out, nil, ErrCorrupt
 	}
-	out := f.out[side][:0]
 	for {
 		if len(out) == cap(out) {
 			if len(out) > limit {
-				return nil, ErrTooLarge
+				return out, nil, ErrTooLarge
 			}
 			out = append(out, 0)[:len(out)] // grow
 		}
 		n, err := f.r.Read(out[len(out):min(cap(out), limit+1)])
 		out = out[:len(out)+n]
 		if len(out) > limit {
-			f.keep(side, out)
-			return nil, ErrTooLarge
+			return out, nil, ErrTooLarge
 		}
 		if err == io.EOF {
-			break
+			return out, src[len(src)-f.src.Len():], nil
 		}
 		if err != nil {
-			f.keep(side, out)
-			return nil, ErrCorrupt
+			return out, nil, ErrCorrupt
 		}
 	}
-	f.keep(side, out)
-	// What the flate reader left unread is the trailer.
-	if check != nil && !check(out, stream[len(stream)-f.src.Len():]) {
-		return nil, ErrCorrupt
-	}
-	return out, nil
 }
 
 // Held is the capacity of the buffers f keeps between bodies: the memory it holds.
@@ -140,13 +183,18 @@ func (f *Inflater) keep(side int, out []byte) {
 	f.out[side] = out[:0]
 }
 
-// gzipHeader returns the length of the gzip member header at the start of b.
+// gzipHeader returns the length of the gzip member header at the start of b, false
+// when compress/gzip would refuse it: its name and comment, each at most
+// maxHeaderString bytes, and its CRC-16 when FHCRC is set. The reserved flags are
+// ignored, as there.
 func gzipHeader(b []byte) (int, bool) {
 	const (
 		fhcrc    = 1 << 1
 		fextra   = 1 << 2
 		fname    = 1 << 3
 		fcomment = 1 << 4
+		// compress/gzip reads a name or comment, with its NUL, into 512 bytes.
+		maxHeaderString = 511
 	)
 	if len(b) < 10 || b[0] != 0x1f || b[1] != 0x8b || b[2] != 8 {
 		return 0, false
@@ -162,22 +210,28 @@ func gzipHeader(b []byte) (int, bool) {
 		if flags&f == 0 {
 			continue
 		}
-		i := bytes.IndexByte(b[min(n, len(b)):], 0)
+		s := b[min(n, len(b)):]
+		i := bytes.IndexByte(s[:min(len(s), maxHeaderString+1)], 0)
 		if i < 0 {
 			return 0, false
 		}
 		n += i + 1
 	}
 	if flags&fhcrc != 0 {
+		// The low 16 bits of the CRC-32 of the header's bytes before it (RFC 1952, 2.3.1).
+		if len(b) < n+2 || binary.LittleEndian.Uint16(b[n:]) != uint16(crc32.ChecksumIEEE(b[:n])) {
+			return 0, false
+		}
 		n += 2
 	}
 	return n, n <= len(b)
 }
 
-// zlibHeader reports whether b starts with a zlib header: deflate, no preset
-// dictionary, and the check bits right.
+// zlibHeader reports whether b starts with a zlib header as compress/zlib takes one:
+// deflate, a window of at most 32 KiB, and the check bits right. A preset dictionary
+// (FDICT) is the caller's to refuse.
 func zlibHeader(b []byte) bool {
-	return len(b) >= 2 && b[0]&0x0f == 8 && b[0]>>4 <= 7 && b[1]&0x20 == 0 && (uint16(b[0])<<8|uint16(b[1]))%31 == 0
+	return len(b) >= 2 && b[0]&0x0f == 8 && b[0]>>4 <= 7 && (uint16(b[0])<<8|uint16(b[1]))%31 == 0
 }
 
 // adler32 is zlib's checksum of b (RFC 1950); hash/adler32 would be one more package

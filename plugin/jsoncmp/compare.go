@@ -382,7 +382,8 @@ func appendKey(path, key []byte) []byte {
 }
 
 // numbersEqual reports whether two JSON number literals have the same value, exactly,
-// in decimal: 1, 1.0, 1e0 and 10e-1 are equal, and so are 0 and -0.
+// in decimal, whatever the size of their exponents: 1, 1.0, 1e0 and 10e-1 are equal,
+// and so are 0 and -0; 1e400 and 1e401 are not.
 func numbersEqual(a, b string) bool {
 	if a == b {
 		return true
@@ -391,7 +392,14 @@ func numbersEqual(a, b string) bool {
 	if x.zero() || y.zero() {
 		return x.zero() && y.zero()
 	}
-	if x.neg != y.neg || x.exp != y.exp {
+	if x.neg != y.neg {
+		return false
+	}
+	if x.hugeExp == "" && y.hugeExp == "" {
+		if x.exp != y.exp { // every exponent a service writes: no call
+			return false
+		}
+	} else if !exponentsEqual(x, y) {
 		return false
 	}
 	// The significant digits, the decimal point skipped.
@@ -416,18 +424,26 @@ func numbersEqual(a, b string) bool {
 // decimal is a JSON number as sign, significant digits and exponent.
 type decimal struct {
 	neg bool
+	// hugeNeg is the sign of hugeExp.
+	hugeNeg bool
 	// mant is the literal's digits and point; first and last index its first and last
 	// non-zero digits (first is -1 for zero).
 	mant        string
 	first, last int
-	// exp is the power of ten of the first significant digit.
+	// exp is the power of ten of the first significant digit; for a huge exponent
+	// only the mantissa's part of it, the rest in hugeExp.
 	exp int64
+	// hugeExp is the digits of an exponent of more than maxExpDigits digits, past its
+	// leading zeros: the exponent is exp + hugeExp, or exp - hugeExp with hugeNeg.
+	hugeExp string
 }
 
 func (d *decimal) zero() bool { return d.first < 0 }
 
-// maxExponent saturates exponents: numbers beyond 10^±(1<<40) are not told apart.
-const maxExponent = 1 << 40
+// maxExpDigits is the most digits of an exponent read into an int64 (with the
+// mantissa's part, under 2^31, it cannot overflow); longer ones, which only a
+// body written to test it has, are compared as digits by exponentsEqual.
+const maxExpDigits = 18
 
 // parseDecimal reads a JSON number literal, which the scanner has validated.
 func parseDecimal(s string) decimal {
@@ -464,19 +480,80 @@ func parseDecimal(s string) decimal {
 	} else {
 		d.exp = int64(point - d.first)
 	}
+	if expText == "" {
+		return d
+	}
+	neg := expText[0] == '-'
+	if expText[0] == '-' || expText[0] == '+' {
+		expText = expText[1:]
+	}
+	for len(expText) > 1 && expText[0] == '0' {
+		expText = expText[1:]
+	}
+	if len(expText) > maxExpDigits {
+		d.hugeExp, d.hugeNeg = expText, neg
+		return d
+	}
 	var e int64
-	neg := false
 	for i := 0; i < len(expText); i++ {
-		switch ch := expText[i]; {
-		case ch == '-':
-			neg = true
-		case ch >= '0' && ch <= '9':
-			e = min(e*10+int64(ch-'0'), maxExponent)
-		}
+		e = e*10 + int64(expText[i]-'0')
 	}
 	if neg {
 		e = -e
 	}
 	d.exp += e
 	return d
+}
+
+// exponentsEqual reports whether x and y, both non-zero and one at least with a huge
+// exponent, have the same exponent, exactly. A huge exponent is at least 10^18, more than any int64 part can make up
+// but another int64 exponent: each case is worked out in digits, without a copy.
+//
+// x and y come by value: the address of a local makes TinyGo allocate it on the heap,
+// for every number compared, huge or not.
+func exponentsEqual(x, y decimal) bool {
+	if x.hugeExp == "" {
+		x, y = y, x // x is huge, y may be
+	}
+	if y.hugeExp == "" {
+		// x.exp +- x.hugeExp = y.exp: x.hugeExp must be the difference, with its sign.
+		k := y.exp - x.exp
+		if k == 0 || (k < 0) != x.hugeNeg {
+			return false
+		}
+		if k < 0 {
+			k = -k
+		}
+		return digitsSum(x.hugeExp, "", uint64(k))
+	}
+	if x.hugeNeg != y.hugeNeg {
+		return false // they are at least 2*10^18 apart, the mantissas' parts under 2^32
+	}
+	// x.exp + s*X = y.exp + s*Y, so X - Y = s*(y.exp - x.exp).
+	m := y.exp - x.exp
+	if x.hugeNeg {
+		m = -m
+	}
+	if m >= 0 {
+		return digitsSum(x.hugeExp, y.hugeExp, uint64(m))
+	}
+	return digitsSum(y.hugeExp, x.hugeExp, uint64(-m))
+}
+
+// digitsSum reports whether the decimal digits a spell b + m, both without leading
+// zeros ("" is 0), adding from the last digit.
+func digitsSum(a, b string, m uint64) bool {
+	i, j, carry := len(a)-1, len(b)-1, m
+	for i >= 0 || j >= 0 || carry > 0 {
+		if j >= 0 {
+			carry += uint64(b[j] - '0')
+			j--
+		}
+		if i < 0 || uint64(a[i]-'0') != carry%10 {
+			return false
+		}
+		carry /= 10
+		i--
+	}
+	return true
 }

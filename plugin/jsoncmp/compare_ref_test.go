@@ -2,6 +2,8 @@ package jsoncmp
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,7 +105,7 @@ func (c *refComparer) value(a, b gjson.Result, mask uint64, depth int) {
 			c.differ(diff.Changed, a, b)
 		}
 	case a.Type == gjson.String:
-		if a.Raw != b.Raw && a.Str != b.Str {
+		if a.Raw != b.Raw && refString(a.Raw) != refString(b.Raw) {
 			c.differ(diff.Changed, a, b)
 		}
 	case ka == '{':
@@ -116,7 +118,7 @@ func (c *refComparer) value(a, b gjson.Result, mask uint64, depth int) {
 func (c *refComparer) object(a, b gjson.Result, mask uint64, depth int) {
 	start := len(c.members)
 	collect := func(k, v gjson.Result) bool {
-		c.members = append(c.members, refMember{key: k.Str, value: v})
+		c.members = append(c.members, refMember{key: refString(k.Raw), value: v})
 		return true
 	}
 	a.ForEach(collect)
@@ -198,4 +200,35 @@ func (c *refComparer) member(key string, index int, a, b gjson.Result, kind diff
 		c.differ(kind, a, b)
 	}
 	c.path, c.pattern = c.path[:n], c.pattern[:np]
+}
+
+// refString is the string a JSON string literal (quotes included) denotes: its
+// escapes decoded by encoding/json, a run at a time (gjson's Str decodes a lone
+// surrogate otherwise), and bytes that are not UTF-8 kept as they are, as the
+// comparer keeps them (encoding/json would make each U+FFFD).
+func refString(raw string) string {
+	var b strings.Builder
+	s := raw[1 : len(raw)-1]
+	for i := 0; i < len(s); {
+		if s[i] != '\\' {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && s[j] == '\\' {
+			if s[j+1] == 'u' {
+				j += 6
+			} else {
+				j += 2
+			}
+		}
+		var v string
+		if err := json.Unmarshal([]byte(`"`+s[i:j]+`"`), &v); err != nil {
+			panic(fmt.Sprintf("refString(%q): %v", raw, err)) // gjson.Valid took it
+		}
+		b.WriteString(v)
+		i = j
+	}
+	return b.String()
 }

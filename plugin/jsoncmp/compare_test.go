@@ -177,3 +177,94 @@ func TestCompareKeepsNoBody(t *testing.T) {
 		t.Errorf("a whole-body difference keeps %d bytes", len(whole[0].Primary))
 	}
 }
+
+// comparePaths runs Compare on a pair both ways, and with a space before each side so
+// that the texts part at their first byte: the walk over both sides' nodes, and the
+// one-pass check of sameText, must say alike whether they are equal.
+func comparePaths(t *testing.T, a, b string, want bool) {
+	t.Helper()
+	for _, p := range [][2]string{{a, b}, {b, a}, {a, " " + b}, {" " + a, b}} {
+		if got := len(compareJSON([]byte(p[0]), []byte(p[1]), nil, false, nil)) == 0; got != want {
+			t.Errorf("compareJSON(%s, %s): equal %v, want %v", p[0], p[1], got, want)
+		}
+	}
+}
+
+// TestCompareSurrogates: each \u escape is decoded on its own, as Go's encoding/json
+// reads it; a lone surrogate is U+FFFD and the escape after it is still decoded, in
+// values and in keys (issue 25).
+func TestCompareSurrogates(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b string
+		want bool
+	}{
+		{"lone high, then A or B", `["\uD800\u0041"]`, `["\uD800\u0042"]`, false},
+		{"lone low in a key, then Z", `{"\uDFAA":0}`, `{"\uDFAA\u005a":0}`, false},
+		{"lone high, then a newline either way", `["\uD800\n"]`, `["\uD800\u000A"]`, true},
+		{"lone high, then letters either way", `["\ud800abc"]`, `["\ud800\u0061\u0062\u0063"]`, true},
+		{"lone high is U+FFFD", `["\ud800"]`, `["\ufffd"]`, true},
+		{"lone high, then A, is U+FFFD A", `["\uD800\u0041"]`, `["` + "\uFFFD" + `A"]`, true},
+		{"two high ones are two U+FFFD", `["\uD800\uD800"]`, `["\uFFFD\uFFFD"]`, true},
+		{"low then high are two U+FFFD", `["\uDC00\uD800"]`, `["\uFFFD\uFFFD"]`, true},
+		{"a pair is one code point", `["\uD83D\uDE00"]`, `["` + "\U0001F600" + `"]`, true},
+		{"high, pair", `["\uD800\uD83D\uDE00"]`, `["\uFFFD` + "\U0001F600" + `"]`, true},
+		{"escaped backslash after a high one", `["\uD800\\u0041"]`, `["\uFFFD\\u0041"]`, true},
+		{"escaped backslash is not an escape", `["\uD800\\u0041"]`, `["\uFFFDA"]`, false},
+		{"lone high at the end of a key", `{"a\uD800":1}`, `{"a\ufffd":1}`, true},
+		// Where the comparer departs from encoding/json, on purpose (RATIONALE.md):
+		// bytes that are not UTF-8 are kept, not made U+FFFD.
+		{"two bytes that are not UTF-8", "[\"\xff\"]", "[\"\xfe\"]", false},
+		{"a byte that is not UTF-8 against U+FFFD", "[\"\xff\"]", `["\ufffd"]`, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { comparePaths(t, tc.a, tc.b, tc.want) })
+	}
+}
+
+// TestNumbersEqualHugeExponents: numbers are exact decimals whatever the size of their
+// exponents, which once saturated at 2^40 (issue 25, item 5).
+func TestNumbersEqualHugeExponents(t *testing.T) {
+	nines := strings.Repeat("9", 18) // the longest exponent read as an int64
+	equal := [][2]string{
+		{"10e1099511627776", "1e1099511627777"},
+		{"1e1000000000000000000", "10e" + nines},    // one huge, one not
+		{"1e-1000000000000000000", "0.1e-" + nines}, // the same below one
+		{"1e+0001099511627777", "1e1099511627777"},  // leading zeros
+		{"123e99999999999999999999999999", "1.23e100000000000000000000000001"},
+		{"-5e-99999999999999999999999999", "-0.0005e-99999999999999999999999995"},
+		{"100e-100000000000000000000000002", "1e-100000000000000000000000000"},
+		{"0e99999999999999999999999999", "-0e-99999999999999999999999999"},
+		{"0e99999999999999999999999999", "0"},
+		{"1e00000000000000000000000000000", "1"},
+	}
+	for _, p := range equal {
+		if !numbersEqual(p[0], p[1]) || !numbersEqual(p[1], p[0]) {
+			t.Errorf("numbersEqual(%s, %s) = false, want true", p[0], p[1])
+		}
+	}
+	differ := [][2]string{
+		{"1e1099511627776", "1e1099511627777"},
+		{"1e1099511627776", "1e1099511627776000"},
+		{"1e1000000000000000000", "1e" + nines},
+		{"1e1000000000000000000", "100e" + nines},
+		{"1e99999999999999999999", "1e-99999999999999999999"},
+		{"1e99999999999999999999", "1e99999999999999999998"},
+		{"2e99999999999999999999", "1e99999999999999999999"},
+		{"1e99999999999999999999", "-1e99999999999999999999"},
+		{"1e99999999999999999999", "1e999999999999999999990"},
+		{"1e-1000000000000000000", "1e1000000000000000000"},
+		{"1e-1000000000000000000", "1e-" + nines},
+		{"1e99999999999999999999", "1"},
+		{"1e99999999999999999999", "0"},
+		{"1e400", "1e401"},
+	}
+	for _, p := range differ {
+		if numbersEqual(p[0], p[1]) || numbersEqual(p[1], p[0]) {
+			t.Errorf("numbersEqual(%s, %s) = true, want false", p[0], p[1])
+		}
+	}
+	// Through Compare too, in the walk and in the one-pass check.
+	comparePaths(t, `[1e1099511627776]`, `[1e1099511627777]`, false)
+	comparePaths(t, `[10e1099511627776]`, `[1e1099511627777]`, true)
+}

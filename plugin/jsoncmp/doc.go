@@ -1,8 +1,9 @@
 // Package jsoncmp compares two JSON texts as RFC 8259 values, exactly: object keys in
-// any order, strings by the code points they denote, numbers as exact decimals. It
-// locates where they differ as diff.Differences with JSON paths (items.3.price),
-// leaving out the paths it is told to ignore, and reads small JSON documents (Parse,
-// Value) for the configuration.
+// any order, strings by the code points they denote (each \u escape decoded on its own,
+// as encoding/json does: a lone surrogate is U+FFFD), numbers as exact decimals
+// whatever the size of their exponents. It locates where they differ as
+// diff.Differences with JSON paths (items.3.price), leaving out the paths it is told
+// to ignore, and reads small JSON documents (Parse, Value) for the configuration.
 //
 // It is a library: it knows nothing of mirroring, requests or Envoy. It never panics
 // on any input, recurses at most MaxDepth levels (text nested deeper is compared byte

@@ -463,9 +463,11 @@ func literal(data []byte, i int, word string) (int, bool) {
 }
 
 // unescapeJSON appends to dst the string text s (between its quotes, validated)
-// unescaped, exactly as gjson does: a lone or mismatched surrogate becomes U+FFFD
-// (a high one swallows the escape after it), and bytes that are not UTF-8 stay as
-// they are.
+// unescaped. Escapes are decoded as Go's encoding/json decodes them: a high surrogate
+// followed by a low one is one code point, and any other surrogate is U+FFFD on its
+// own, the escape after it still decoded (gjson, which this once copied, let a high
+// one swallow the next escape: "\uD800\u0041" and "\uD800\u0042" were one string).
+// Bytes that are not UTF-8 stay as they are, so that two different ones differ.
 func unescapeJSON(dst, s []byte) []byte {
 	for i := 0; i < len(s); i++ {
 		if s[i] != '\\' {
@@ -487,9 +489,15 @@ func unescapeJSON(dst, s []byte) []byte {
 		case 'u':
 			r := hexRune(s[i+1 : i+5])
 			i += 4
-			if utf16.IsSurrogate(r) && len(s)-i-1 >= 6 && s[i+1] == '\\' && s[i+2] == 'u' {
-				r = utf16.DecodeRune(r, hexRune(s[i+3:i+7]))
-				i += 6
+			if utf16.IsSurrogate(r) {
+				// Only a valid pair takes the next escape; DecodeRune says U+FFFD otherwise.
+				low := rune(-1)
+				if len(s)-i-1 >= 6 && s[i+1] == '\\' && s[i+2] == 'u' {
+					low = hexRune(s[i+3 : i+7])
+				}
+				if r = utf16.DecodeRune(r, low); r != utf8.RuneError {
+					i += 6
+				}
 			}
 			dst = utf8.AppendRune(dst, r)
 		default: // '"', '\\', '/'
