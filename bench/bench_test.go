@@ -23,7 +23,13 @@ func loadModules(tb testing.TB) []Module {
 // VM is closed when the test ends.
 func runScenario(t *testing.T, m Module, sc Scenario, n int) *VM {
 	t.Helper()
-	vm, err := Start(context.Background(), m.Wasm, sc.Config, Clusters(sc))
+	return runScenarioIn(t, Compiler, m, sc, n)
+}
+
+// runScenarioIn is runScenario in engine e.
+func runScenarioIn(t *testing.T, e Engine, m Module, sc Scenario, n int) *VM {
+	t.Helper()
+	vm, err := StartIn(context.Background(), e, m.Wasm, sc.Config, Clusters(sc))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"maps"
 	"strings"
 	"testing"
@@ -16,16 +15,7 @@ func TestInterpreterMatchesCompiler(t *testing.T) {
 	for _, sc := range Scenarios {
 		t.Run(sc.Name, func(t *testing.T) {
 			compiled := runScenario(t, mods[0], sc, n)
-			vm, err := StartIn(context.Background(), Interpreter, mods[0].Wasm, sc.Config, Clusters(sc))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer vm.Close()
-			for range n {
-				if err := vm.Do(&sc.Request); err != nil {
-					t.Fatal(err)
-				}
-			}
+			vm := runScenarioIn(t, Interpreter, mods[0], sc, n)
 			// Histograms record times, which the interpreter takes longer over: left out.
 			want, got := compiled.Host.Metrics(), vm.Host.Metrics()
 			for _, m := range []map[string]uint64{want, got} {
