@@ -11,18 +11,27 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/meshmirror/meshmirror/plugin/summary"
 )
 
-// LatencyBounds are the upper bounds, in ms and inclusive, of a summary's latency
-// buckets; the last bucket, above 10000, is +Inf (SPEC "Summaries").
-var LatencyBounds = [Buckets - 1]float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000}
+// Buckets is the number of latency buckets in a summary: LatencyBounds and +Inf, as
+// the plugin counts them (plugin/summary).
+const Buckets = summary.NumBuckets
 
-// Buckets is the number of latency buckets in a summary: LatencyBounds and +Inf.
-const Buckets = 14
+// LatencyBounds are the upper bounds, in ms and inclusive, of a summary's latency
+// buckets but the last, +Inf (SPEC "Summaries"): the plugin's, as numbers to
+// interpolate between.
+var LatencyBounds = func() (bounds [Buckets - 1]float64) {
+	for i, b := range summary.LatencyBounds {
+		bounds[i] = float64(b)
+	}
+	return bounds
+}()
 
 // OtherEndpoint is the endpoint under which the plugin counts the pairs of the
 // endpoints beyond the 64 it tracks per target and worker, with method "".
-const OtherEndpoint = "(other)"
+const OtherEndpoint = summary.Other
 
 // Limits of a summary document. The plugin sends at most 64 endpoints (and
 // OtherEndpoint) and 16 places per endpoint; the margins let a later plugin send more
