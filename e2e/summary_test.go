@@ -1,13 +1,13 @@
 package e2e
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/meshmirror/meshmirror/internal/reports"
 	"github.com/meshmirror/meshmirror/plugin/mirror"
 )
 
@@ -15,7 +15,7 @@ import (
 // counts per endpoint add up to the compare counters, with an endpoint per {id} rule,
 // the places that differ, and both sides' latencies for the compared pairs.
 func TestSummaries(t *testing.T) {
-	reports := backend(t, "reports", nil)
+	received := backend(t, "reports", nil)
 	// Every third item's price differs; item 7's copy times out (a skipped pair).
 	shadow := backend(t, "shadow", func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/api/items/"))
@@ -31,7 +31,7 @@ func TestSummaries(t *testing.T) {
 	})
 	m := start(t, `{"targets": [{"name": "shadow", "cluster": "shadow", "timeoutMs": 300, "compare":
 		{"report": {"cluster": "reports", "summarySeconds": 1, "perSecond": 1000}}}]}`,
-		backend(t, "primary", jsonAnswer(200, "", catalog, 0)), map[string]string{"shadow": shadow.Addr, "reports": reports.Addr})
+		backend(t, "primary", jsonAnswer(200, "", catalog, 0)), map[string]string{"shadow": shadow.Addr, "reports": received.Addr})
 	const requests = 12
 	for i := 1; i <= requests; i++ {
 		if resp, _, _ := send(t, m.addr, "GET", "/api/items/"+strconv.Itoa(i)+"?page=1", nil, nil); resp.StatusCode != 200 {
@@ -39,39 +39,30 @@ func TestSummaries(t *testing.T) {
 		}
 	}
 	send(t, m.addr, "POST", "/api/orders", nil, []byte(`{}`))
-	counter := func(c mirror.CompareCounter) uint64 { return m.metric(t, mirror.CompareCounterName("shadow", c)) }
-	type endpoint struct {
-		Method, Endpoint              string
-		Same, Differs, Noise, Skipped uint64
-		Places                        []struct {
-			Place          string
-			Differs, Noise uint64
-		}
-		PrimaryMs, ShadowMs []uint64
-	}
-	got := map[string]*endpoint{}
+	counter := func(c mirror.CompareCounter) int64 { return int64(m.metric(t, mirror.CompareCounterName("shadow", c))) }
+	got := map[string]*reports.SummaryEndpoint{}
 	summaries := 0
 	waitFor(t, "summaries of every pair", func() bool {
 		clear(got)
 		summaries = 0
-		for _, r := range reports.Requests() {
-			var doc struct {
-				Kind      string
-				Endpoints []endpoint
-			}
-			if json.Unmarshal(r.Body, &doc) != nil || doc.Kind != "summary" {
-				continue
+		for _, r := range received.Requests() {
+			doc, err := reports.ParseSummary(r.Body)
+			if err != nil {
+				continue // a report of a differing pair
 			}
 			summaries++
 			for _, e := range doc.Endpoints {
 				key := e.Method + " " + e.Endpoint
 				if got[key] == nil {
-					got[key] = &endpoint{}
+					got[key] = &reports.SummaryEndpoint{}
 				}
 				g := got[key]
 				g.Same, g.Differs, g.Noise, g.Skipped = g.Same+e.Same, g.Differs+e.Differs, g.Noise+e.Noise, g.Skipped+e.Skipped
 				g.Places = append(g.Places, e.Places...)
-				g.PrimaryMs, g.ShadowMs = append(g.PrimaryMs, e.PrimaryMs...), append(g.ShadowMs, e.ShadowMs...)
+				for b := range e.ShadowMs {
+					g.PrimaryMs[b] += e.PrimaryMs[b]
+					g.ShadowMs[b] += e.ShadowMs[b]
+				}
 			}
 		}
 		items, orders := got["GET /api/items/{id}"], got["POST /api/orders"]
@@ -83,7 +74,7 @@ func TestSummaries(t *testing.T) {
 		t.Errorf("summaries say %+v; counters same %d, differs %d, skipped %d", items,
 			counter(mirror.CompareSame), counter(mirror.CompareDiffers), counter(mirror.CompareSkipped))
 	}
-	places := uint64(0)
+	places := int64(0)
 	for _, p := range items.Places {
 		if p.Place != "body items.#.price" {
 			t.Errorf("place %q, want body items.#.price", p.Place)
@@ -93,14 +84,14 @@ func TestSummaries(t *testing.T) {
 	if places != 4 {
 		t.Errorf("%d pairs differ at body items.#.price, want 4", places)
 	}
-	compared := uint64(0)
+	compared := int64(0)
 	for _, n := range items.ShadowMs {
 		compared += n
 	}
 	if compared != items.Same+items.Differs {
 		t.Errorf("shadow latencies count %d pairs, want the %d compared", compared, items.Same+items.Differs)
 	}
-	if n := counter(mirror.CompareSummaries); n != uint64(summaries) {
+	if n := counter(mirror.CompareSummaries); n != int64(summaries) {
 		t.Errorf("compare_summaries = %d, the reports cluster received %d", n, summaries)
 	}
 }
