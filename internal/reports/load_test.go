@@ -1,13 +1,9 @@
 package reports
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,22 +25,7 @@ func bigSummary(target string, to time.Time) string {
 // the file after the receiver is killed (SIGKILL) while both keep coming, a summary of
 // 64 endpoints for every three reports.
 func TestRun_killedWithSummaries(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "reports.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestRun_killed$") // its child serves db
-	cmd.Env = append(os.Environ(), "MESHMIRROR_REPORTS_CHILD_DB="+db)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
-	if err != nil || !ok {
-		t.Fatalf("the receiver said %q, %v", line, err)
-	}
+	addr, db, cmd := startChild(t)
 	var (
 		mu                  sync.Mutex
 		reportsOK           []string
@@ -110,17 +91,7 @@ func TestRun_killedWithSummaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	stored := map[string]bool{}
-	rows, err := store.db.Query(`SELECT request_id FROM reports`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id string
-		rows.Scan(&id)
-		stored[id] = true
-	}
-	rows.Close()
+	stored := storedRequestIDs(t, store)
 	lost := 0
 	for _, id := range reportsOK {
 		if !stored[id] {
@@ -129,7 +100,7 @@ func TestRun_killedWithSummaries(t *testing.T) {
 	}
 	// A summary is stored whole or not at all: its 64 rows, and its minute's sums.
 	rowsOf := map[int64]int{}
-	rows, err = store.db.Query(`SELECT to_ms, COUNT(*) FROM summary_endpoints GROUP BY to_ms`)
+	rows, err := store.db.Query(`SELECT to_ms, COUNT(*) FROM summary_endpoints GROUP BY to_ms`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -250,22 +250,7 @@ func TestRun_killed(t *testing.T) {
 		Run(context.Background(), ln, db, 0, t.Logf, func() { fmt.Println("listening", ln.Addr()) })
 		return
 	}
-	db := filepath.Join(t.TempDir(), "reports.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestRun_killed$")
-	cmd.Env = append(os.Environ(), "MESHMIRROR_REPORTS_CHILD_DB="+db)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
-	if err != nil || !ok {
-		t.Fatalf("the receiver said %q, %v", line, err)
-	}
+	addr, db, cmd := startChild(t)
 	var (
 		mu       sync.Mutex
 		accepted []string
@@ -314,17 +299,7 @@ func TestRun_killed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	stored := map[string]bool{}
-	rows, err := store.db.Query(`SELECT request_id FROM reports`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id string
-		rows.Scan(&id)
-		stored[id] = true
-	}
-	rows.Close()
+	stored := storedRequestIDs(t, store)
 	lost := 0
 	for _, id := range accepted {
 		if !stored[id] {
@@ -335,6 +310,49 @@ func TestRun_killed(t *testing.T) {
 		t.Errorf("%d of %d accepted reports lost by the kill", lost, len(accepted))
 	}
 	t.Logf("%d reports accepted, %d stored (some stored ones may not have been answered yet)", len(accepted), len(stored))
+}
+
+// startChild starts a receiver on a new file in a child process (TestRun_killed's
+// child mode, so that it can be killed as a process is) and returns its address, the
+// file and the process, which is killed at the end of the test at the latest.
+func startChild(t *testing.T) (addr, db string, cmd *exec.Cmd) {
+	t.Helper()
+	db = filepath.Join(t.TempDir(), "reports.db")
+	cmd = exec.Command(os.Args[0], "-test.run=^TestRun_killed$")
+	cmd.Env = append(os.Environ(), "MESHMIRROR_REPORTS_CHILD_DB="+db)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
+	if err != nil || !ok {
+		t.Fatalf("the receiver said %q, %v", line, err)
+	}
+	return addr, db, cmd
+}
+
+// storedRequestIDs are the request ids of the reports in store.
+func storedRequestIDs(t *testing.T, store *Store) map[string]bool {
+	t.Helper()
+	stored := map[string]bool{}
+	rows, err := store.db.Query(`SELECT request_id FROM reports`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		stored[id] = true
+	}
+	return stored
 }
 
 // FuzzServer: no body makes the receiver crash or answer other than 202, 400 or 413,
