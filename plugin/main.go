@@ -9,12 +9,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/meshmirror/meshmirror/plugin/config"
-	"github.com/meshmirror/meshmirror/plugin/header"
-
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm"
 	"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm/types"
 
+	"github.com/meshmirror/meshmirror/plugin/config"
+	"github.com/meshmirror/meshmirror/plugin/header"
 	"github.com/meshmirror/meshmirror/plugin/mirror"
 )
 
@@ -173,9 +172,8 @@ func (p *pluginContext) OnPluginDone() bool {
 		return true
 	}
 	p.ending = true
-	if p.mirror.NextSummary() != 0 { // what was counted is sent before the context ends
-		p.reports = p.mirror.Summaries(p.reports, time.Now().UnixNano(), true)
-		p.setTick(tickMs)
+	if p.mirror.NextSummary() != 0 {
+		p.sendSummariesNow(time.Now().UnixNano())
 	}
 	if p.settled() {
 		p.end()
@@ -233,6 +231,13 @@ func (p *pluginContext) enqueue(copies []mirror.Copy) {
 	if len(copies) > 0 {
 		p.setTick(tickMs)
 	}
+}
+
+// sendSummariesNow queues every summary of an ending context for the next tick, so
+// that what it counted is sent before it ends, whenever its pairs were decided.
+func (p *pluginContext) sendSummariesNow(now int64) {
+	p.reports = p.mirror.Summaries(p.reports, now, true)
+	p.setTick(tickMs)
 }
 
 // summaryTick is the tick period of a worker with nothing to send: until the next
@@ -347,13 +352,12 @@ func (p *pluginContext) tell() {
 			p.setTick(tickMs)
 		}
 	}
-	if p.tick == 0 && p.mirror.NextSummary() != 0 {
-		now := time.Now().UnixNano()
-		if p.ending {
-			p.reports = p.mirror.Summaries(p.reports, now, true)
-			p.setTick(tickMs)
-		} else {
-			p.setTick(p.summaryTick(now))
+	if p.mirror.NextSummary() != 0 {
+		switch {
+		case p.ending: // its tick is the deadline of its answers: the summary goes now
+			p.sendSummariesNow(time.Now().UnixNano())
+		case p.tick == 0:
+			p.setTick(p.summaryTick(time.Now().UnixNano()))
 		}
 	}
 }

@@ -142,3 +142,27 @@ func kindOf(doc []byte) string {
 	json.Unmarshal(doc, &head)
 	return head.Kind
 }
+
+// TestPluginContext_OnPluginDone_summaryOfLateAnswer: a pair decided while its
+// context ends, its copy answered after proxy_on_done, is summarized before the
+// context ends, though the tick is then the deadline of the answers.
+func TestPluginContext_OnPluginDone_summaryOfLateAnswer(t *testing.T) {
+	vmTest(t, func(t *testing.T, vm types.VMContext) {
+		host := start(t, vm, compareConfig(`{"report": {"cluster": "reports"}}`))
+		id, c := copyOf(t, host)
+		respond(t, host, id, jsonResponse, []byte(`{"a": 1}`), 100)
+		host.CompleteHttpContext(id)
+		if host.FinishVM() {
+			t.Fatal("proxy_on_done = true with a copy unanswered")
+		}
+		host.CallOnHttpCallResponse(c.CalloutID, jsonResponse, nil, []byte(`{"a": 1}`))
+		host.Tick()
+		sent := callouts(host)
+		if len(sent) != 2 || sent[1].Upstream != "reports" || summaryCount(t, host, "shadow") != 1 {
+			t.Fatalf("%d callouts, %d summaries: want the late pair's summary sent", len(sent), summaryCount(t, host, "shadow"))
+		}
+		if doc, err := reports.ParseSummary(sent[1].Body); err != nil || doc.Endpoints[0].Same != 1 {
+			t.Errorf("summary %s: %v", sent[1].Body, err)
+		}
+	})
+}
