@@ -39,7 +39,7 @@ func (m *Mirror) Summaries(out []Copy, now int64, all bool) []Copy {
 			continue
 		}
 		t := &m.cfg.Targets[i]
-		doc := s.summary.Append(make([]byte, 0, 512+s.summary.Pairs()/4), t.Name, s.summaryFrom/1e6, now/1e6)
+		doc := s.summary.Append(nil, t.Name, s.summaryFrom/1e6, now/1e6)
 		if t.Compare.ReportFormat == config.ReportOTLP {
 			doc = report.OTLPEvent(doc, t.Name, summaryEvent, now)
 		}

@@ -119,12 +119,12 @@ func (t *Table) find(method, path string) *counts {
 			return c
 		}
 	}
-	if len(t.endpoints) >= MaxEndpoints {
+	switch {
+	case len(t.endpoints) > MaxEndpoints:
+		return &t.endpoints[MaxEndpoints] // Other's
+	case len(t.endpoints) == MaxEndpoints:
 		method, name, h = "", Other, 0
-		if last := &t.endpoints[len(t.endpoints)-1]; len(t.endpoints) > MaxEndpoints {
-			return last
-		}
-	} else {
+	default:
 		method, name = strings.Clone(method), string(t.scratch) // copies: the table outlives the request
 	}
 	t.endpoints = append(t.endpoints, counts{hash: h, method: method, endpoint: name})
