@@ -204,7 +204,14 @@ func (s *Server) endpoints(w http.ResponseWriter, r *http.Request) {
 var pageHTML string
 
 var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
-	"ago":   ago,
+	"ago": ago,
+	// examples is the data of the template "examples": reports, and the time now.
+	"examples": func(now time.Time, ex []Example) any {
+		return struct {
+			Now      time.Time
+			Examples []Example
+		}{now, ex}
+	},
 	"num":   formatFloat,
 	"clock": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
 	"pct": func(n, of int) int {
