@@ -7,8 +7,8 @@ FLOORS       := f0 f1 f2 f3
 IMAGE_LAYOUT := build/image
 TINYGO       := tools/tinygo.sh
 # custommalloc drops TinyGo's exported malloc, which pins every block until a free the
-# SDK never calls; Envoy then hands buffers in through proxy_on_memory_allocate, whose
-# blocks the collector reclaims (RATIONALE.md).
+# SDK never calls; Envoy then hands buffers in through the plugin's own malloc
+# (plugin/buffers_tinygo.go), whose blocks the collector reclaims (RATIONALE.md).
 TINYGOFLAGS  := -scheduler=none -buildmode=wasi-legacy -no-debug -panic=trap -tags=custommalloc
 SOURCES      := $(shell find plugin -name '*.go' -not -name '*_test.go') go.mod go.sum
 

@@ -69,8 +69,14 @@ func TestABI(t *testing.T) {
 	}
 	anyOf("ABI version", "proxy_abi_version_0_2_0", "proxy_abi_version_0_2_1", "proxy_abi_version_0_1_0")
 	anyOf("allocator", "proxy_on_memory_allocate", "malloc")
-	if exports["malloc"] {
-		t.Error("the module exports malloc, which Envoy would use for every buffer and TinyGo never frees (build with -tags=custommalloc)")
+	// Envoy allocates through malloc when the module exports one: it must be the
+	// plugin's (buffers_tinygo.go), not TinyGo's, which comes with free, calloc and
+	// realloc and pins every block until a free the SDK never calls.
+	anyOf("malloc of its own", "malloc")
+	for _, name := range []string{"free", "calloc", "realloc"} {
+		if exports[name] {
+			t.Errorf("the module exports %s: TinyGo's allocator is built in, whose malloc pins every block (build with -tags=custommalloc)", name)
+		}
 	}
 	anyOf("entry point", "_start", "_initialize")
 	for _, name := range []string{"memory", "proxy_on_context_create", "proxy_on_configure",
@@ -100,8 +106,8 @@ func TestModuleSize(t *testing.T) {
 // the module through the allocator WasmBase::getFunctions picks (proxy-wasm-cpp-host
 // src/wasm.cc): the module's malloc if it exports one, else proxy_on_memory_allocate.
 // TinyGo's malloc pins each block until a free the SDK never calls, so the build
-// drops it (-tags=custommalloc) and Envoy uses proxy_on_memory_allocate, whose blocks
-// the collector reclaims. Requests with 1 KiB of headers through that allocator must
+// drops it (-tags=custommalloc) and exports one of its own, whose blocks the
+// collector reclaims. Requests with 1 KiB of headers through that allocator must
 // then leave the memory as warm-up left it.
 func TestEnvoyAllocator(t *testing.T) {
 	mod, data := decodeModule(t, wasmPath)
@@ -109,8 +115,8 @@ func TestEnvoyAllocator(t *testing.T) {
 	for _, exp := range mod.ExportSection {
 		exports[exp.Name] = true
 	}
-	if got := wasmhost.Allocator(exports); got != "proxy_on_memory_allocate" {
-		t.Errorf("Envoy will allocate through %q; want proxy_on_memory_allocate (is the module built with -tags=custommalloc?)", got)
+	if got := wasmhost.Allocator(exports); got != "malloc" || exports["free"] {
+		t.Errorf("Envoy will allocate through %q (free exported: %v); want the plugin's own malloc", got, exports["free"])
 	}
 
 	h, err := wasmhost.New(context.Background(), wasmhost.Options{Module: data, Manual: true,
@@ -146,19 +152,26 @@ func TestEnvoyAllocator(t *testing.T) {
 	}
 }
 
-// TestNoLibcAllocator: without TinyGo's malloc, a C function that needs one would link
-// wasi-libc's dlmalloc, which grows the memory behind TinyGo's heap; the build with
-// names must have no such function.
+// TestNoLibcAllocator: without TinyGo's allocator, a C function that needs one would
+// link wasi-libc's dlmalloc (its free at least: the plugin's malloc has none), which
+// grows the memory behind TinyGo's heap; the build with names must have no such
+// function, and one malloc, the plugin's.
 func TestNoLibcAllocator(t *testing.T) {
 	mod, _ := decodeModule(t, wasmNamesPath)
 	if mod.NameSection == nil || len(mod.NameSection.FunctionNames) == 0 {
 		t.Fatalf("%s has no function names", wasmNamesPath)
 	}
+	mallocs := 0
 	for _, f := range mod.NameSection.FunctionNames {
 		switch f.Name {
-		case "malloc", "free", "calloc", "realloc", "sbrk", "dlmalloc", "dlfree":
+		case "free", "calloc", "realloc", "sbrk", "dlmalloc", "dlfree":
 			t.Errorf("the module has a C allocator function %q", f.Name)
+		case "malloc":
+			mallocs++
 		}
+	}
+	if mallocs != 1 {
+		t.Errorf("the module has %d functions named malloc; want 1, the plugin's", mallocs)
 	}
 }
 

@@ -455,13 +455,11 @@ func (h *httpContext) OnHttpRequestBody(bodySize int, endOfStream bool) types.Ac
 	}
 	h.plugin.calling = h.req.Stream
 	if h.req.WantsBody() && bodySize > 0 {
-		chunk, err := proxywasm.GetHttpRequestBody(0, bodySize)
-		if err != nil {
+		if err := readBuffer(requestBody, h.plugin.mirror.BodyRoom(&h.req, bodySize)); err != nil {
 			proxywasm.LogDebug("meshmirror: reading the request body: " + err.Error() + "; no copy of this request")
 			h.abandon()
 			return types.ActionContinue
 		}
-		h.plugin.mirror.Body(&h.req, chunk)
 	}
 	if endOfStream {
 		h.finish(nil)
@@ -513,15 +511,13 @@ func (h *httpContext) OnHttpResponseBody(bodySize int, endOfStream bool) types.A
 		h.abandon()
 	}
 	if h.req.Observing() {
-		var chunk []byte
-		if h.req.WantsResponseBody() && bodySize > 0 {
-			var err error
-			if chunk, err = proxywasm.GetHttpResponseBody(0, bodySize); err != nil {
+		if room := h.plugin.mirror.ResponseBodyRoom(&h.req, bodySize); room != nil {
+			if err := readBuffer(responseBody, room); err != nil {
 				h.unreadable("body", err)
 				return types.ActionContinue
 			}
+			h.plugin.mirror.ResponseBodyRead(&h.req, room)
 		}
-		h.plugin.mirror.ResponseBody(&h.req, bodySize, chunk)
 		if endOfStream {
 			h.responseEnd()
 		}

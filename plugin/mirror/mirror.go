@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"math/rand/v2"
+	"slices"
 
 	"github.com/meshmirror/meshmirror/plugin/config"
 	"github.com/meshmirror/meshmirror/plugin/diff"
@@ -140,6 +141,7 @@ type Mirror struct {
 	rnd     *rand.Rand
 	targets []targetState
 	bodies  bodyStore
+	scratch []byte // room for a response chunk that is only hashed
 	// live are the undecided pairs, over every target.
 	// clocked are the targets whose copies need the time at the end of the request:
 	// those with a rate limit or a comparison, by bit.
@@ -315,22 +317,30 @@ func (m *Mirror) sampled(t *config.Target, h header.Raw) bool {
 // WantsBody reports whether a pending copy still needs the request's body.
 func (r *Request) WantsBody() bool { return r.withBody != 0 }
 
-// Body takes the next chunk of the request's body. A copy whose body passes its
-// target's maxBytes is dropped at once; so are all of the request's body copies when
-// holding the chunk would pass the VM's body budget (BodyBudget). The body is held
-// only while a copy needs it.
+// Body takes the next chunk of the request's body (see BodyRoom).
 func (m *Mirror) Body(r *Request, chunk []byte) {
+	copy(m.BodyRoom(r, len(chunk)), chunk)
+}
+
+// BodyRoom makes room for the next n bytes of the request's body and returns it, for
+// the caller to fill: the host can then write a chunk straight into the body the
+// copies send (RATIONALE.md). It returns nil when no copy needs the bytes. A copy
+// whose body passes its target's maxBytes is dropped at once; so are all of the
+// request's body copies when holding the chunk would pass the VM's body budget
+// (BodyBudget). The body is held only while a copy needs it; a caller that cannot
+// fill the room must abandon the request.
+func (m *Mirror) BodyRoom(r *Request, n int) []byte {
 	if r.withBody == 0 {
-		return
+		return nil
 	}
-	r.bodySize += len(chunk)
+	r.bodySize += n
 	for i := range m.cfg.Targets {
 		if r.withBody&(1<<i) != 0 && r.bodySize > m.cfg.Targets[i].MaxBodyBytes {
 			m.dropBody(r, i, DroppedBodyTooLarge)
 		}
 	}
 	lost := m.lost(r) // reclaimed, as if its stream had vanished
-	if r.withBody != 0 && (lost || !m.bodies.reserve(len(chunk)) && !(m.reclaim(r) && m.bodies.reserve(len(chunk)))) {
+	if r.withBody != 0 && (lost || !m.bodies.reserve(n) && !(m.reclaim(r) && m.bodies.reserve(n))) {
 		for i := range m.cfg.Targets {
 			if r.withBody&(1<<i) != 0 {
 				m.dropBody(r, i, DroppedInFlight)
@@ -342,13 +352,15 @@ func (m *Mirror) Body(r *Request, chunk []byte) {
 	}
 	if r.withBody == 0 {
 		m.letGo(r)
-		return
+		return nil
 	}
 	if r.body == nil {
 		r.body = m.bodies.take()
 	}
-	m.hold(r, len(chunk))
-	r.body = append(r.body, chunk...)
+	m.hold(r, n)
+	at := len(r.body)
+	r.body = slices.Grow(r.body, n)[:at+n]
+	return r.body[at:]
 }
 
 // letGo gives back the body a request holds.

@@ -158,12 +158,23 @@ func (m *Mirror) wants(r *Request) {
 }
 
 // ResponseBody takes the next size bytes of the primary's response body, and the
-// chunk itself when WantsResponseBody: hashed, held, or both, as the request's pairs
-// need. A pair whose primary body passes its maxBytes is skipped at once.
+// chunk itself when WantsResponseBody (see ResponseBodyRoom).
 func (m *Mirror) ResponseBody(r *Request, size int, chunk []byte) {
+	if room := m.ResponseBodyRoom(r, size); room != nil {
+		copy(room, chunk)
+		m.ResponseBodyRead(r, room)
+	}
+}
+
+// ResponseBodyRoom accounts for the next size bytes of the primary's response body
+// and returns where the caller is to read them, then to hand them to
+// ResponseBodyRead: the end of the held body when a pair needs the bytes themselves,
+// else a scratch buffer for the hash; nil when no pair needs them. A pair whose
+// primary body passes its maxBytes is skipped at once.
+func (m *Mirror) ResponseBodyRoom(r *Request, size int) []byte {
 	o := &r.resp
 	if o.n == 0 {
-		return
+		return nil
 	}
 	if o.size == 0 {
 		o.sum = text.FNVOffset
@@ -182,22 +193,35 @@ func (m *Mirror) ResponseBody(r *Request, size int, chunk []byte) {
 	if changed {
 		m.wants(r)
 	}
-	if len(chunk) == 0 {
-		return
-	}
-	if o.hash {
-		o.sum = text.FNV1a(o.sum, chunk)
-	}
-	if o.hold {
-		if need := len(o.body) + len(chunk); need > cap(o.body) {
-			// Grow no further than the pairs that hold it can take: append would
-			// double it past maxBytes. A body of the length its headers gave, within
-			// that, takes one allocation.
-			grown := make([]byte, len(o.body), min(max(2*cap(o.body), need, o.length), max(o.limit, need)))
-			copy(grown, o.body)
-			o.body = grown
+	switch {
+	case size <= 0 || !o.hold && !o.hash:
+		return nil
+	case !o.hold:
+		if cap(m.scratch) < size {
+			m.scratch = make([]byte, size)
 		}
-		o.body = append(o.body, chunk...)
+		return m.scratch[:size]
+	}
+	if need := len(o.body) + size; need > cap(o.body) {
+		// Grow no further than the pairs that hold it can take: append would double
+		// it past maxBytes. A body of the length its headers gave, within that, takes
+		// one allocation.
+		grown := make([]byte, len(o.body), min(max(2*cap(o.body), need, o.length), max(o.limit, need)))
+		copy(grown, o.body)
+		o.body = grown
+	}
+	at := len(o.body)
+	o.body = o.body[:at+size]
+	return o.body[at:]
+}
+
+// ResponseBodyRead takes the chunk ResponseBodyRoom gave room for, once read.
+func (m *Mirror) ResponseBodyRead(r *Request, chunk []byte) {
+	if r.resp.hash {
+		r.resp.sum = text.FNV1a(r.resp.sum, chunk)
+	}
+	if cap(m.scratch) > poolBufferCap {
+		m.scratch = nil // one huge chunk keeps no huge buffer
 	}
 }
 
