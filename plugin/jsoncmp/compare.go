@@ -46,15 +46,15 @@ func Compare(a, b []byte, ignore []IgnorePath, values, allowExtra bool, out []di
 	c := comparers.Get().(*jsonComparer)
 	defer c.release()
 	c.ignore, c.values, c.allowExtra = ignore, values, allowExtra
+	// Bodies that part early are most often the same value written differently: one
+	// pass over both texts tells. Those that share most of their text are most often
+	// a value or two apart: scanAfter takes the nodes of what they share.
+	c.common = commonPrefix(a, b)
+	if c.common < len(b)/2 && c.sameTexts(a, b) {
+		return out
+	}
 	if !c.a.scan(a) {
 		return append(out, diff.Whole(a, b, values)) // not JSON, and the bytes differ
-	}
-	// Bodies that part early are most often the same value written differently:
-	// one pass over the shadow's text tells. Those that share most of their text are
-	// most often a value or two apart: scanAfter takes the nodes of what they share.
-	c.common = commonPrefix(a, b)
-	if c.common < len(b)/2 && c.sameText(b) {
-		return out
 	}
 	if !c.b.scanAfter(b, &c.a, c.common) {
 		return append(out, diff.Whole(a, b, values)) // not JSON within maxCompareDepth
@@ -88,8 +88,11 @@ type jsonComparer struct {
 	scratch []int32
 	// common is the length of the bodies' common prefix.
 	common int
-	// frames are sameText's open containers.
-	frames [MaxDepth]sameFrame
+	// frames are sameTexts's open containers, skipped skipValue's (true for an array).
+	frames  [MaxDepth]sameFrame
+	skipped [MaxDepth]bool
+	// keyEscaped says that sameStrings left a's key unescaped in strA.
+	keyEscaped bool
 }
 
 // release lets go of the bodies and the differences and puts c back in comparers.

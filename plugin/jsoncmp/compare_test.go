@@ -180,7 +180,7 @@ func TestCompareKeepsNoBody(t *testing.T) {
 
 // comparePaths runs Compare on a pair both ways, and with a space before each side so
 // that the texts part at their first byte: the walk over both sides' nodes, and the
-// one-pass check of sameText, must say alike whether they are equal.
+// one-pass check of sameTexts, must say alike whether they are equal.
 func comparePaths(t *testing.T, a, b string, want bool) {
 	t.Helper()
 	for _, p := range [][2]string{{a, b}, {b, a}, {a, " " + b}, {" " + a, b}} {

@@ -1,51 +1,51 @@
 package jsoncmp
 
-import "github.com/meshmirror/meshmirror/plugin/internal/text"
+import (
+	"encoding/binary"
 
-// A lock-step pass: the shadow's text checked against the primary's scanned nodes,
-// so that the usual pair, the same value written differently, costs one scan and one
-// pass instead of two scans and a walk.
+	"github.com/meshmirror/meshmirror/plugin/internal/text"
+)
 
-// sameFrame is a container of the shadow's text open in sameText.
+// A lock-step pass: both texts read once, side by side, token by token, and no nodes
+// built, so that the usual pair, the same value written differently, costs one pass
+// over each body instead of two scans and a walk. Where the two texts agree, a
+// string's bytes are read once for both (word at a time): in an interpreter every
+// byte inspected costs instructions.
+
+// sameFrame is a container open in sameTexts.
 type sameFrame struct {
-	node    int32  // the primary's container it is compared with
 	mask    uint64 // the ignore paths that match the container's path
 	members int    // the members seen so far
 	array   bool
 }
 
-// sameText reports whether data, the shadow's body, is JSON within c.a's depth limit
-// and equal to c.a's document as same finds it: keys alike and in the same order,
-// each value the same or ignored. It validates data as scan does and builds no
-// nodes. False says only that the documents must be scanned and walked, which then
-// finds whether and where they differ.
-func (c *jsonComparer) sameText(data []byte) bool {
-	a := &c.a
+// sameTexts reports whether a and b, the primary's and the shadow's bodies, are both
+// JSON within the depth limit and equal as same finds them: keys alike and in the
+// same order, each value the same or ignored. It validates both as scan does. False
+// says only that the documents must be scanned and walked, which then finds whether
+// and where they differ.
+func (c *jsonComparer) sameTexts(a, b []byte) bool {
+	if int64(len(a)) > 1<<31-1 || int64(len(b)) > 1<<31-1 {
+		return false
+	}
 	frames := &c.frames
-	limit := min(c.b.depthLimit(), len(frames))
-	n := int32(0)  // the primary's node the next value is compared with
-	depth := 0     // the containers open in data
-	skip := -1     // the depth of the ignored value being skipped; -1 for none
-	skipNode := n  // the primary's node that value stands for
-	var key []byte // the key of the member whose value comes next
-	i, state := 0, wantValue
+	limit := min(c.a.depthLimit(), c.b.depthLimit(), len(frames))
+	depth := 0     // the containers open in both
+	var key []byte // the key of the member whose value comes next, unescaped
+	i, j, state := 0, 0, wantValue
 	for {
-		for i < len(data) && data[i] <= ' ' && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
-			i++
+		i, j = skipSpace(a, i), skipSpace(b, j)
+		if i >= len(a) || j >= len(b) {
+			return i >= len(a) && j >= len(b) && state == afterValue && depth == 0
 		}
-		if i >= len(data) {
-			return state == afterValue && depth == 0
-		}
-		ch := data[i]
-		if (ch == ']' && state == wantValue || ch == '}' && state == wantKey) && depth > 0 && frames[depth-1].members == 0 {
+		ca, cb := a[i], b[j]
+		if (ca == ']' && state == wantValue || ca == '}' && state == wantKey) && depth > 0 && frames[depth-1].members == 0 {
 			// The closer of a container with no members.
-			if ch == ']' && !frames[depth-1].array {
+			if cb != ca || (ca == ']') != frames[depth-1].array {
 				return false
 			}
-			if !c.closeSame(&depth, &skip, &n, skipNode) {
-				return false
-			}
-			i, state = i+1, afterValue
+			depth--
+			i, j, state = i+1, j+1, afterValue
 			continue
 		}
 		switch state {
@@ -53,148 +53,240 @@ func (c *jsonComparer) sameText(data []byte) bool {
 			mask := uint64(1)<<len(c.ignore) - 1
 			if depth > 0 {
 				f := &frames[depth-1]
-				if skip < 0 {
-					if n >= a.nodes[f.node].next {
-						return false // the primary's container has no more members
+				if mask = f.mask; mask != 0 {
+					index := f.members
+					if !f.array {
+						index = -1
 					}
-					if mask = f.mask; mask != 0 {
-						index := f.members
-						if !f.array {
-							index = -1
+					var ignored bool
+					if mask, ignored = descend(c.ignore, mask, depth-1, text.InPlace(key), index); ignored {
+						f.members++
+						var ok bool
+						if i, ok = c.skipValue(a, i, limit-depth); !ok {
+							return false
 						}
-						var ignored bool
-						if mask, ignored = descend(c.ignore, mask, depth-1, text.InPlace(key), index); ignored {
-							skip, skipNode = depth, n
+						if j, ok = c.skipValue(b, j, limit-depth); !ok {
+							return false
 						}
+						state = afterValue
+						continue
 					}
 				}
 				f.members++
 			}
+			var ok bool
 			switch {
-			case ch == '{' || ch == '[':
-				kind := kindObject
-				if ch == '[' {
-					kind = kindArray
-				}
-				if depth == limit || skip < 0 && a.nodes[n].kind != kind {
+			case ca == '{' || ca == '[':
+				if cb != ca || depth == limit {
 					return false
 				}
-				frames[depth] = sameFrame{node: n, mask: mask, array: ch == '['}
+				frames[depth] = sameFrame{mask: mask, array: ca == '['}
 				depth++
-				if skip < 0 {
-					n++
-				}
-				state = wantKey
-				if ch == '[' {
+				i, j, state = i+1, j+1, wantKey
+				if ca == '[' {
 					state = wantValue
 				}
-				i++
 				continue
-			case ch == '"':
-				end, esc, ok := scanString(data, i+1)
-				if !ok || skip < 0 && !c.sameStringText(n, data[i:end], esc) {
+			case ca == '"':
+				if cb != '"' {
 					return false
 				}
-				i = end
-			case ch == '-' || ch >= '0' && ch <= '9':
-				end, ok := scanNumber(data, i)
-				if !ok || skip < 0 && (a.nodes[n].kind != kindNumber || !numbersEqual(text.InPlace(a.raw(n)), text.InPlace(data[i:end]))) {
+				if i, j, ok = c.sameStrings(a, i, b, j, false); !ok {
 					return false
 				}
-				i = end
+			case ca == '-' || ca >= '0' && ca <= '9':
+				ei, okA := scanNumber(a, i)
+				if cb != '-' && (cb < '0' || cb > '9') {
+					return false
+				}
+				ej, okB := scanNumber(b, j)
+				if !okA || !okB || !Equal(a[i:ei], b[j:ej]) && !numbersEqual(text.InPlace(a[i:ei]), text.InPlace(b[j:ej])) {
+					return false
+				}
+				i, j = ei, ej
 			default:
-				word, kind := "null", kindNull
-				switch ch {
+				var word string
+				switch ca {
 				case 't':
-					word, kind = "true", kindTrue
+					word = "true"
 				case 'f':
-					word, kind = "false", kindFalse
+					word = "false"
 				case 'n':
+					word = "null"
 				default:
 					return false
 				}
-				end, ok := literal(data, i, word)
-				if !ok || skip < 0 && a.nodes[n].kind != kind {
+				if cb != ca {
 					return false
 				}
-				i = end
-			}
-			if skip < 0 {
-				n = a.nodes[n].next
-			} else if skip == depth {
-				skip, n = -1, a.nodes[skipNode].next
+				var okA, okB bool
+				i, okA = literal(a, i, word)
+				j, okB = literal(b, j, word)
+				if !okA || !okB {
+					return false
+				}
 			}
 			state = afterValue
 		case wantKey:
-			if ch != '"' {
+			if ca != '"' || cb != '"' {
 				return false
 			}
-			end, esc, ok := scanString(data, i+1)
-			if !ok {
+			start, ok := i+1, false
+			if i, j, ok = c.sameStrings(a, i, b, j, frames[depth-1].mask != 0); !ok {
 				return false
 			}
-			if key = data[i+1 : end-1]; esc {
-				c.strB = unescapeJSON(c.strB[:0], key)
-				key = c.strB
+			key = a[start : i-1]
+			if c.keyEscaped {
+				key = c.strA // unescaped by sameStrings, for descend
 			}
-			if skip < 0 && (n >= a.nodes[frames[depth-1].node].next || !Equal(a.key(n), key)) {
-				return false
-			}
-			i, state = end, wantColon
+			state = wantColon
 		case wantColon:
-			if ch != ':' {
+			if ca != ':' || cb != ':' {
 				return false
 			}
-			i, state = i+1, wantValue
+			i, j, state = i+1, j+1, wantValue
 		case afterValue:
-			if depth == 0 {
-				return false // more than white space after the value
+			if depth == 0 || cb != ca {
+				return false // more than white space after the value, or not the same token
 			}
 			f := &frames[depth-1]
 			switch {
-			case ch == ',':
+			case ca == ',':
 				state = wantKey
 				if f.array {
 					state = wantValue
 				}
-			case ch == ']' && f.array || ch == '}' && !f.array:
-				if !c.closeSame(&depth, &skip, &n, skipNode) {
-					return false
-				}
+			case ca == ']' && f.array || ca == '}' && !f.array:
+				depth--
 			default:
 				return false
 			}
-			i++
+			i, j = i+1, j+1
 		}
 	}
 }
 
-// closeSame closes sameText's innermost container: false when the primary's has
-// members left over. The ignored value being skipped may end with it.
-func (c *jsonComparer) closeSame(depth, skip *int, n *int32, skipNode int32) bool {
-	if *skip < 0 && *n != c.a.nodes[c.frames[*depth-1].node].next {
-		return false
+// skipSpace returns the index of the first byte at or after i that is not JSON white
+// space. Compact JSON pays one comparison for it per token.
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && data[i] <= ' ' && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
 	}
-	*depth--
-	if *skip == *depth {
-		*skip, *n = -1, c.a.nodes[skipNode].next
-	}
-	return true
+	return i
 }
 
-// sameStringText reports whether the string text (with its quotes) holds the same
-// string as the primary's node n, as sameString does; esc says it has escapes.
-func (c *jsonComparer) sameStringText(n int32, text []byte, esc bool) bool {
-	nd := &c.a.nodes[n]
-	switch {
-	case nd.kind != kindString:
-		return false
-	case Equal(c.a.raw(n), text):
-		return true
-	case !esc && !nd.escaped:
-		return false
+// sameStrings reads the strings whose opening quotes are at a[i] and b[j] and returns
+// the indexes after their closing quotes, and whether both are valid and hold the
+// same string. The bytes the two texts share are read once for both; only where
+// they part, or at an escape, is each read on its own. With unescape, c.strA holds
+// a's string unescaped when it had escapes, and c.keyEscaped says so.
+func (c *jsonComparer) sameStrings(a []byte, i int, b []byte, j int, unescape bool) (int, int, bool) {
+	c.keyEscaped = false
+	p, q := i+1, j+1
+	for p+8 <= len(a) && q+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(a[p:])
+		if w != binary.LittleEndian.Uint64(b[q:]) || specialInString(w) != 0 {
+			break
+		}
+		p, q = p+8, q+8
 	}
-	c.strA = unescapeJSON(c.strA[:0], c.a.inner(n))
-	c.strB = unescapeJSON(c.strB[:0], text[1:len(text)-1])
-	return Equal(c.strA, c.strB)
+	for p < len(a) && q < len(b) && a[p] == b[q] && a[p] >= ' ' && a[p] != '\\' {
+		if a[p] == '"' {
+			return p + 1, q + 1, true // the same plain text: the same string
+		}
+		p, q = p+1, q+1
+	}
+	// They part here, or one has an escape or a control character: each on its own.
+	ea, escA, okA := scanString(a, p)
+	eb, escB, okB := scanString(b, q)
+	switch {
+	case !okA || !okB:
+		return ea, eb, false
+	case !escA && !escB:
+		return ea, eb, ea-p == eb-q && Equal(a[p:ea], b[q:eb])
+	}
+	c.strA = unescapeJSON(c.strA[:0], a[i+1:ea-1])
+	c.strB = unescapeJSON(c.strB[:0], b[j+1:eb-1])
+	c.keyEscaped = unescape && escA
+	return ea, eb, Equal(c.strA, c.strB)
+}
+
+// skipValue returns the index after the JSON value at data[i:], nested at most limit
+// levels deeper, and whether it is one: an ignored value is not compared, but it must
+// be JSON, as scan requires.
+func (c *jsonComparer) skipValue(data []byte, i, limit int) (int, bool) {
+	arrays := &c.skipped // the containers open in the value: true for an array
+	depth := 0
+	first := false // the innermost container has no member yet
+	state := wantValue
+	for {
+		if i = skipSpace(data, i); i >= len(data) {
+			return i, false
+		}
+		ch := data[i]
+		if first && (ch == ']' && arrays[depth-1] || ch == '}' && !arrays[depth-1]) {
+			if depth--; depth == 0 {
+				return i + 1, true
+			}
+			i, state, first = i+1, afterValue, false
+			continue
+		}
+		first = false
+		switch state {
+		case wantKey:
+			end, _, ok := scanString(data, i+1)
+			if ch != '"' || !ok {
+				return i, false
+			}
+			i, state = end, wantColon
+		case wantColon:
+			if ch != ':' {
+				return i, false
+			}
+			i, state = i+1, wantValue
+		case wantValue:
+			ok := false
+			switch {
+			case ch == '{' || ch == '[':
+				if depth == min(limit, len(arrays)) {
+					return i, false
+				}
+				arrays[depth], depth = ch == '[', depth+1
+				i, state, first = i+1, wantKey, true
+				if ch == '[' {
+					state = wantValue
+				}
+				continue
+			case ch == '"':
+				i, _, ok = scanString(data, i+1)
+			case ch == '-' || ch >= '0' && ch <= '9':
+				i, ok = scanNumber(data, i)
+			case ch == 't':
+				i, ok = literal(data, i, "true")
+			case ch == 'f':
+				i, ok = literal(data, i, "false")
+			case ch == 'n':
+				i, ok = literal(data, i, "null")
+			}
+			if !ok || depth == 0 {
+				return i, ok
+			}
+			state = afterValue
+		case afterValue:
+			switch {
+			case ch == ',':
+				state = wantKey
+				if arrays[depth-1] {
+					state = wantValue
+				}
+			case ch == ']' && arrays[depth-1] || ch == '}' && !arrays[depth-1]:
+				if depth--; depth == 0 {
+					return i + 1, true
+				}
+			default:
+				return i, false
+			}
+			i++
+		}
+	}
 }
