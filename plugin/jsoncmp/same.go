@@ -2,6 +2,7 @@ package jsoncmp
 
 import (
 	"encoding/binary"
+	"math/bits"
 
 	"github.com/meshmirror/meshmirror/plugin/internal/text"
 )
@@ -34,7 +35,12 @@ func (c *jsonComparer) sameTexts(a, b []byte) bool {
 	var key []byte // the key of the member whose value comes next, unescaped
 	i, j, state := 0, 0, wantValue
 	for {
-		i, j = skipSpace(a, i), skipSpace(b, j)
+		if i < len(a) && a[i] <= ' ' { // the call only for white space: TinyGo inlines little
+			i = skipSpace(a, i)
+		}
+		if j < len(b) && b[j] <= ' ' {
+			j = skipSpace(b, j)
+		}
 		if i >= len(a) || j >= len(b) {
 			return i >= len(a) && j >= len(b) && state == afterValue && depth == 0
 		}
@@ -95,12 +101,17 @@ func (c *jsonComparer) sameTexts(a, b []byte) bool {
 					return false
 				}
 			case ca == '-' || ca >= '0' && ca <= '9':
-				ei, okA := scanNumber(a, i)
-				if cb != '-' && (cb < '0' || cb > '9') {
+				ei, ok := scanNumber(a, i)
+				if !ok {
 					return false
 				}
-				ej, okB := scanNumber(b, j)
-				if !okA || !okB || !Equal(a[i:ei], b[j:ej]) && !numbersEqual(text.InPlace(a[i:ei]), text.InPlace(b[j:ej])) {
+				// The same text, that goes no further, is the same number, as valid.
+				if ej := j + ei - i; ej <= len(b) && Equal(a[i:ei], b[j:ej]) && (ej == len(b) || !inNumber(b[ej])) {
+					i, j = ei, ej
+					break
+				}
+				ej, ok := scanNumber(b, j)
+				if !ok || !numbersEqual(text.InPlace(a[i:ei]), text.InPlace(b[j:ej])) {
 					return false
 				}
 				i, j = ei, ej
@@ -185,10 +196,17 @@ func (c *jsonComparer) sameStrings(a []byte, i int, b []byte, j int, unescape bo
 	p, q := i+1, j+1
 	for p+8 <= len(a) && q+8 <= len(b) {
 		w := binary.LittleEndian.Uint64(a[p:])
-		if w != binary.LittleEndian.Uint64(b[q:]) || specialInString(w) != 0 {
-			break
+		m := specialInString(w) | nonZeroBytes(w^binary.LittleEndian.Uint64(b[q:]))
+		if m == 0 {
+			p, q = p+8, q+8
+			continue
 		}
-		p, q = p+8, q+8
+		// The lowest byte marked is the first that is special in a or differs in b.
+		k := bits.TrailingZeros64(m) >> 3
+		if p, q = p+k, q+k; a[p] == '"' && b[q] == '"' {
+			return p + 1, q + 1, true // the same plain text: the same string
+		}
+		break
 	}
 	for p < len(a) && q < len(b) && a[p] == b[q] && a[p] >= ' ' && a[p] != '\\' {
 		if a[p] == '"' {
@@ -209,6 +227,17 @@ func (c *jsonComparer) sameStrings(a []byte, i int, b []byte, j int, unescape bo
 	c.strB = unescapeJSON(c.strB[:0], b[j+1:eb-1])
 	c.keyEscaped = unescape && escA
 	return ea, eb, Equal(c.strA, c.strB)
+}
+
+// inNumber reports whether c can go on a JSON number.
+func inNumber(c byte) bool {
+	return c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'
+}
+
+// nonZeroBytes marks the high bit of each byte of x that is not zero, and only those:
+// adding 0x7f to a byte's low seven bits carries into its high bit, never past it.
+func nonZeroBytes(x uint64) uint64 {
+	return ((x&^highs)+(highs-ones) | x) & highs
 }
 
 // skipValue returns the index after the JSON value at data[i:], nested at most limit

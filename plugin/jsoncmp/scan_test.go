@@ -40,6 +40,34 @@ func TestSpecialInStringMarksFirst(t *testing.T) {
 	}
 }
 
+// TestNonZeroBytesExact checks what sameStrings relies on: nonZeroBytes marks every
+// byte that is not zero and no other, each byte value in each place, beside any other.
+func TestNonZeroBytesExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for place := range 8 {
+		for v := range 256 {
+			for range 64 {
+				var w [8]byte
+				for i := range w {
+					if r.IntN(3) > 0 {
+						w[i] = byte(r.Uint32())
+					}
+				}
+				w[place] = byte(v)
+				var want uint64
+				for i, c := range w {
+					if c != 0 {
+						want |= 0x80 << (8 * i)
+					}
+				}
+				if got := nonZeroBytes(binary.LittleEndian.Uint64(w[:])); got != want {
+					t.Fatalf("nonZeroBytes(% x) = %#x, want %#x", w[:], got, want)
+				}
+			}
+		}
+	}
+}
+
 // TestSortByKeyStable checks sortByKey against the standard library's stable sort,
 // on objects of every size around the insertion runs and merges, with repeated keys.
 func TestSortByKeyStable(t *testing.T) {
