@@ -195,8 +195,11 @@ func (c *jsonComparer) sameStrings(a []byte, i int, b []byte, j int, unescape bo
 	c.keyEscaped = false
 	p, q := i+1, j+1
 	for p+8 <= len(a) && q+8 <= len(b) {
+		// specialInString and nonZeroBytes, written out: TinyGo, optimizing for size,
+		// calls them.
 		w := binary.LittleEndian.Uint64(a[p:])
-		m := specialInString(w) | nonZeroBytes(w^binary.LittleEndian.Uint64(b[q:]))
+		quote, backslash, x := w^(ones*'"'), w^(ones*'\\'), w^binary.LittleEndian.Uint64(b[q:])
+		m := ((quote-ones)&^quote | (backslash-ones)&^backslash | (w-ones*' ')&^w | ((x&^highs)+(highs-ones) | x)) & highs
 		if m == 0 {
 			p, q = p+8, q+8
 			continue

@@ -359,7 +359,10 @@ func scanString(data []byte, i int) (int, bool, bool) {
 	esc := false
 	for {
 		for i+8 <= len(data) {
-			if m := specialInString(binary.LittleEndian.Uint64(data[i:])); m != 0 {
+			// specialInString, written out: TinyGo, optimizing for size, calls it.
+			w := binary.LittleEndian.Uint64(data[i:])
+			quote, backslash := w^(ones*'"'), w^(ones*'\\')
+			if m := ((quote-ones)&^quote | (backslash-ones)&^backslash | (w-ones*' ')&^w) & highs; m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
