@@ -192,8 +192,14 @@ func (d *jsonDoc) scanNodes(data []byte, nodes []jsonNode, i, state, depth int) 
 				i++
 				continue
 			case c == '"':
+				// The usual string, plain to its closing quote, takes one call with
+				// one result: in the module a call with three is dear.
 				nd.kind = kindString
-				i, nd.escaped, ok = scanString(data, i+1)
+				if i = plainText(data, i+1); i < len(data) && data[i] == '"' {
+					i, ok = i+1, true
+				} else {
+					i, nd.escaped, ok = scanString(data, i)
+				}
 			case c == '-' || c >= '0' && c <= '9':
 				nd.kind = kindNumber
 				i, ok = scanNumber(data, i)
@@ -216,8 +222,10 @@ func (d *jsonDoc) scanNodes(data []byte, nodes []jsonNode, i, state, depth int) 
 				return nodes, false
 			}
 			start := i + 1
-			end, esc, ok := scanString(data, start)
-			if !ok {
+			end, esc, ok := plainText(data, start), false, true
+			if end < len(data) && data[end] == '"' {
+				end++
+			} else if end, esc, ok = scanString(data, end); !ok {
 				return nodes, false
 			}
 			key.keyStart, key.keyEnd = int32(start), int32(end-1)
@@ -358,17 +366,7 @@ func (d *jsonDoc) sortByKey(ms, scratch []int32) []int32 {
 func scanString(data []byte, i int) (int, bool, bool) {
 	esc := false
 	for {
-		for i+8 <= len(data) {
-			// specialInString, written out: TinyGo, optimizing for size, calls it.
-			w := binary.LittleEndian.Uint64(data[i:])
-			quote, backslash := w^(ones*'"'), w^(ones*'\\')
-			if m := ((quote-ones)&^quote | (backslash-ones)&^backslash | (w-ones*' ')&^w) & highs; m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
-		if i >= len(data) {
+		if i = plainText(data, i); i >= len(data) {
 			return i, esc, false
 		}
 		switch c := data[i]; {
@@ -394,6 +392,24 @@ func scanString(data []byte, i int) (int, bool, bool) {
 		}
 		i++
 	}
+}
+
+// plainText returns the index of the first byte at or after i that may end a
+// string's plain text (see specialInString), or len(data): eight bytes at a time.
+func plainText(data []byte, i int) int {
+	for i+8 <= len(data) {
+		// specialInString, written out: TinyGo, optimizing for size, calls it.
+		w := binary.LittleEndian.Uint64(data[i:])
+		quote, backslash := w^(ones*'"'), w^(ones*'\\')
+		if m := ((quote-ones)&^quote | (backslash-ones)&^backslash | (w-ones*' ')&^w) & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	for i < len(data) && data[i] >= ' ' && data[i] != '"' && data[i] != '\\' {
+		i++
+	}
+	return i
 }
 
 // Bytes repeated across a word, for specialInString.
