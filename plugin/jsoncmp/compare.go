@@ -277,7 +277,9 @@ func (c *jsonComparer) object(a, b int32, mask uint64, depth int) {
 			}
 			j++
 		default:
-			c.member(c.a.key(as[i]), -1, as[i], bs[j], diff.Changed, mask, depth)
+			if !c.sameRaw(as[i], bs[j]) { // a member written alike has no difference to place
+				c.member(c.a.key(as[i]), -1, as[i], bs[j], diff.Changed, mask, depth)
+			}
 			i, j = i+1, j+1
 		}
 	}
@@ -297,7 +299,7 @@ func (c *jsonComparer) array(a, b int32, mask uint64, depth int) {
 			c.member(nil, i, as[i], -1, diff.Missing, mask, depth)
 		case i >= len(as):
 			c.member(nil, i, -1, bs[i], diff.Extra, mask, depth)
-		default:
+		case !c.sameRaw(as[i], bs[i]): // a member written alike has no difference to place
 			c.member(nil, i, as[i], bs[i], diff.Changed, mask, depth)
 		}
 	}
