@@ -1,7 +1,10 @@
 package mirror
 
 import (
+	"bytes"
+	"compress/gzip"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -234,4 +237,59 @@ func TestAllowExtra(t *testing.T) {
 			t.Errorf("shadow %s: want %s", tc.shadow, compareCounterNames[tc.want])
 		}
 	}
+}
+
+// TestNoiseWaitingValuesKept: a pair that waits for its baseline's pair keeps the
+// values of its differences (diff.Cut copies them), though they were read out of gzip
+// bodies decoded into the inflater's buffers, which the baseline's pair then decodes
+// into.
+func TestNoiseWaitingValuesKept(t *testing.T) {
+	m, _ := newMirror(t, `{"targets":[
+		{"name":"v2","cluster":"c","compare":{"baseline":"v1","includeValues":true,"report":{"cluster":"r","perSecond":1000}}},
+		{"name":"v1","cluster":"c","compare":{"includeValues":true}}]}`)
+	gzipped := append(slices.Clone(jsonHeaders), [2]string{"content-encoding", "gzip"})
+	x := startTriple(t, m, 1e9)
+	primary := gzipBytes(t, page("12:00", "9.99"))
+	x.m.ResponseHeaders(&x.r, gzipped)
+	x.m.ResponseBody(&x.r, len(primary), primary)
+	x.m.ResponseEnd(&x.r, x.now+1e6)
+	answer := func(i int, body string) {
+		zipped := gzipBytes(t, body)
+		for _, c := range x.copies {
+			if c.Target == i {
+				a := Answer{Status: "200", Headers: gzipped, Size: len(zipped), Body: zipped}
+				x.m.Answered(i, false, &a, 2)
+				x.m.ShadowAnswered(c.Pair, false, &a, 2, x.now+2e6)
+			}
+		}
+	}
+	answer(0, page("12:01", "10.99")) // decided, waits for v1's pair
+	if len(m.waiting) != 1 {
+		t.Fatalf("%d pairs waiting, want v2's", len(m.waiting))
+	}
+	answer(1, page("12:02", "9.99")) // decodes into the same buffers
+	for _, v := range m.Verdicts() {
+		if v.Target != 0 || v.Report == nil {
+			continue
+		}
+		price := gjson.GetBytes(v.Report.Body, `differences.#(where=="items.0.price")`)
+		if got := price.Get("primary").String() + " " + price.Get("shadow").String(); got != "9.99 10.99" {
+			t.Errorf("items.0.price reported as %q, want \"9.99 10.99\": %s", got, v.Report.Body)
+		}
+		return
+	}
+	t.Fatal("no report of v2")
+}
+
+func gzipBytes(t *testing.T, s string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	if _, err := w.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
