@@ -5,7 +5,6 @@ type bufferType int32
 
 // The buffers the plugin reads (proxy-wasm ABI 0.2.1).
 const (
-	requestBody      bufferType = 0
-	responseBody     bufferType = 1
-	callResponseBody bufferType = 4
+	requestBody  bufferType = 0
+	responseBody bufferType = 1
 )

@@ -22,8 +22,6 @@ func readBuffer(buffer bufferType, dst []byte) error {
 		data, err = proxywasm.GetHttpRequestBody(0, len(dst))
 	case responseBody:
 		data, err = proxywasm.GetHttpResponseBody(0, len(dst))
-	case callResponseBody:
-		data, err = proxywasm.GetHttpCallResponseBody(0, len(dst))
 	default:
 		return errors.New("readBuffer: buffer type " + strconv.Itoa(int(buffer)))
 	}

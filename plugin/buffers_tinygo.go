@@ -10,8 +10,10 @@ import (
 
 // Envoy hands a buffer's bytes to the module by asking the module's allocator for
 // room and writing them there: the exported malloc when there is one, else the SDK's
-// proxy_on_memory_allocate (WasmBase::getFunctions, proxy-wasm-cpp-host src/wasm.cc;
-// Word get_buffer_bytes in src/exports.cc copies through copyToPointerSize). The SDK
+// proxy_on_memory_allocate (WasmBase::getFunctions, proxy-wasm-cpp-host src/wasm.cc).
+// get_buffer_bytes (src/exports.cc) caps the length at the buffer's size and has
+// Envoy's Buffer::copyTo (source/extensions/common/wasm/context.cc) allocate exactly
+// that length, once, and copy the bytes into it. The SDK
 // allocates a new slice for every chunk, which the plugin then copied into the body
 // its copies send: for a 64 KiB body, 64 KiB of garbage a request and a second copy
 // of every byte. malloc hands Envoy the room the caller armed instead, so a chunk is

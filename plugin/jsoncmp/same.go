@@ -195,11 +195,14 @@ func (c *jsonComparer) sameStrings(a []byte, i int, b []byte, j int, unescape bo
 	c.keyEscaped = false
 	p, q := i+1, j+1
 	for p+8 <= len(a) && q+8 <= len(b) {
-		// specialInString and nonZeroBytes, written out: TinyGo, optimizing for size,
-		// calls them.
+		// plainText's word test of a, and the bytes where a and b differ: for the bytes
+		// of x = a ^ b, adding 0x7f to a byte's low seven bits carries into its high
+		// bit, never past it, so (x &^ highs + 0x7f7f..) | x marks exactly the bytes
+		// that are not zero. The lowest byte marked is the first that ends a's plain
+		// text or differs in b (TestSameStrings).
 		w := binary.LittleEndian.Uint64(a[p:])
 		quote, backslash, x := w^(ones*'"'), w^(ones*'\\'), w^binary.LittleEndian.Uint64(b[q:])
-		m := ((quote-ones)&^quote | (backslash-ones)&^backslash | (w-ones*' ')&^w | ((x&^highs)+(highs-ones) | x)) & highs
+		m := ((quote-ones)&^quote | (backslash-ones)&^backslash | (w-ones*' ')&^w | ((x &^ highs) + (highs - ones) | x)) & highs
 		if m == 0 {
 			p, q = p+8, q+8
 			continue
@@ -235,12 +238,6 @@ func (c *jsonComparer) sameStrings(a []byte, i int, b []byte, j int, unescape bo
 // inNumber reports whether c can go on a JSON number.
 func inNumber(c byte) bool {
 	return c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'
-}
-
-// nonZeroBytes marks the high bit of each byte of x that is not zero, and only those:
-// adding 0x7f to a byte's low seven bits carries into its high bit, never past it.
-func nonZeroBytes(x uint64) uint64 {
-	return ((x&^highs)+(highs-ones) | x) & highs
 }
 
 // skipValue returns the index after the JSON value at data[i:], nested at most limit

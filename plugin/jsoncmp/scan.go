@@ -395,10 +395,14 @@ func scanString(data []byte, i int) (int, bool, bool) {
 }
 
 // plainText returns the index of the first byte at or after i that may end a
-// string's plain text (see specialInString), or len(data): eight bytes at a time.
+// string's plain text, a quote, a backslash or a control character, or len(data):
+// eight bytes at a time. Of a word w, x - ones &^ x has a high bit set where x has a
+// zero byte, and w - 0x2020.. &^ w where w has a byte below 0x20: exactly at the
+// lowest such byte, borrows aside above it, so the lowest marked byte is the first
+// special one (TestPlainTextStopsAtFirst). Written out here rather than called:
+// TinyGo, optimizing for size, would call it for every word.
 func plainText(data []byte, i int) int {
 	for i+8 <= len(data) {
-		// specialInString, written out: TinyGo, optimizing for size, calls it.
 		w := binary.LittleEndian.Uint64(data[i:])
 		quote, backslash := w^(ones*'"'), w^(ones*'\\')
 		if m := ((quote-ones)&^quote | (backslash-ones)&^backslash | (w-ones*' ')&^w) & highs; m != 0 {
@@ -412,24 +416,11 @@ func plainText(data []byte, i int) int {
 	return i
 }
 
-// Bytes repeated across a word, for specialInString.
+// Bytes repeated across a word, for the word tests of plainText and sameStrings.
 const (
 	ones  = 0x0101010101010101
 	highs = 0x8080808080808080
 )
-
-// specialInString marks the bytes of w that may end plain string text: a quote, a
-// backslash or a control character. The lowest byte it marks is the first such
-// byte; it may mark bytes above that one that are not.
-func specialInString(w uint64) uint64 {
-	quote, backslash := w^(ones*'"'), w^(ones*'\\')
-	// x - ones &^ x has a high bit set where x has a zero byte, and w - 0x20.. &^ w
-	// where w has a byte below 0x20: exactly at the lowest, borrows aside above it.
-	found := (quote - ones) &^ quote
-	found |= (backslash - ones) &^ backslash
-	found |= (w - ones*' ') &^ w
-	return found & highs
-}
 
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'

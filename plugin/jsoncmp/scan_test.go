@@ -1,9 +1,7 @@
 package jsoncmp
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -11,59 +9,77 @@ import (
 	"testing"
 )
 
-// TestSpecialInStringMarksFirst checks what scanString relies on: the lowest byte
-// specialInString marks is the first quote, backslash or control character of the
-// word, and it marks none when there is none, whatever the other bytes are.
-func TestSpecialInStringMarksFirst(t *testing.T) {
+// alphabet is the bytes string scanning tells apart, and bytes around them.
+var alphabet = []byte{'"', '\\', 0, 0x1f, ' ', '!', 'a', 'u', '0', 0x7f, 0x80, 0x9f, 0xa0, 0xdc, 0xff}
+
+// randomText is n bytes, half of them from alphabet, half anything.
+func randomText(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		if r.IntN(2) == 0 {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		} else {
+			b[i] = byte(r.Uint32())
+		}
+	}
+	return b
+}
+
+// special reports whether c may end a string's plain text.
+func special(c byte) bool { return c == '"' || c == '\\' || c < ' ' }
+
+// TestPlainTextStopsAtFirst checks the word test scanString and the scanner rely on:
+// plainText stops at the first quote, backslash or control character from where it
+// starts, and at the end when there is none, whatever the other bytes are.
+func TestPlainTextStopsAtFirst(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	alphabet := []byte{'"', '\\', 0, 0x1f, ' ', '!', 'a', 0x7f, 0x80, 0x9f, 0xa0, 0xdc, 0xff}
 	for range 200000 {
-		var w [8]byte
-		for i := range w {
-			if r.IntN(2) == 0 {
-				w[i] = alphabet[r.IntN(len(alphabet))]
-			} else {
-				w[i] = byte(r.Uint32())
+		data := randomText(r, r.IntN(40))
+		for i := range data {
+			if special(data[i]) && r.IntN(3) > 0 { // most texts run plain for a while
+				data[i] = 'x'
 			}
 		}
-		want := 8
-		for i, c := range w {
-			if c == '"' || c == '\\' || c < ' ' {
+		from := r.IntN(len(data) + 1)
+		want := len(data)
+		for i := from; i < len(data); i++ {
+			if special(data[i]) {
 				want = i
 				break
 			}
 		}
-		m := specialInString(binary.LittleEndian.Uint64(w[:]))
-		if got := bits.TrailingZeros64(m) >> 3; got != want {
-			t.Fatalf("specialInString(%q) marks byte %d first, want %d", w[:], got, want)
+		if got := plainText(data, from); got != want {
+			t.Fatalf("plainText(%q, %d) = %d, want %d", data, from, got, want)
 		}
 	}
 }
 
-// TestNonZeroBytesExact checks what sameStrings relies on: nonZeroBytes marks every
-// byte that is not zero and no other, each byte value in each place, beside any other.
-func TestNonZeroBytesExact(t *testing.T) {
+// TestSameStrings checks sameStrings, whose word test marks where two strings part,
+// against scanning and unescaping each on its own: pairs of strings alike up to a
+// random byte, which is changed, or alike throughout, with and without escapes.
+func TestSameStrings(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for place := range 8 {
-		for v := range 256 {
-			for range 64 {
-				var w [8]byte
-				for i := range w {
-					if r.IntN(3) > 0 {
-						w[i] = byte(r.Uint32())
-					}
-				}
-				w[place] = byte(v)
-				var want uint64
-				for i, c := range w {
-					if c != 0 {
-						want |= 0x80 << (8 * i)
-					}
-				}
-				if got := nonZeroBytes(binary.LittleEndian.Uint64(w[:])); got != want {
-					t.Fatalf("nonZeroBytes(% x) = %#x, want %#x", w[:], got, want)
-				}
+	pieces := []string{`\"`, `\\`, `\n`, `\u0041`, `\ud83d\ude00`, `\/`, "A", "é"}
+	var c jsonComparer
+	for range 100000 {
+		var text strings.Builder
+		for range r.IntN(6) {
+			text.WriteString(strings.Repeat("x", r.IntN(12)))
+			if r.IntN(2) == 0 {
+				text.WriteString(pieces[r.IntN(len(pieces))])
 			}
+		}
+		a := []byte(`"` + text.String() + `"`)
+		b := slices.Clone(a)
+		if r.IntN(4) > 0 {
+			b[r.IntN(len(b))] = alphabet[r.IntN(len(alphabet))]
+		}
+		ea, _, okA := scanString(a, 1)
+		eb, _, okB := scanString(b, 1)
+		want := okA && okB && string(unescapeJSON(nil, a[1:ea-1])) == string(unescapeJSON(nil, b[1:eb-1]))
+		gotA, gotB, got := c.sameStrings(a, 0, b, 0, false)
+		if got != want || want && (gotA != ea || gotB != eb) {
+			t.Fatalf("sameStrings(%q, %q) = %d, %d, %v; scanning each says %d, %d, %v", a, b, gotA, gotB, got, ea, eb, want)
 		}
 	}
 }
