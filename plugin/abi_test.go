@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/tetratelabs/wabin/binary"
 	"github.com/tetratelabs/wabin/wasm"
 
+	"github.com/meshmirror/meshmirror/plugin/mirror"
 	"github.com/meshmirror/meshmirror/wasmhost"
 )
 
@@ -228,5 +230,63 @@ func TestPairsPinNoHeaderMaps(t *testing.T) {
 	if compared > plain+8<<20 {
 		t.Errorf("512 undecided pairs grew the module by %d MiB, the same copies without compare by %d MiB: pairs pin header maps",
 			compared>>20, plain>>20)
+	}
+}
+
+// TestResponseChunksThroughMalloc: on a host that allocates through the module's malloc,
+// as Envoy does (WasmBase::getFunctions, proxy-wasm-cpp-host src/wasm.cc), each chunk
+// of a primary's response that is only hashed (body "exact") is written into the
+// plugin's one scratch buffer (plugin/buffers_tinygo.go), and each chunk of a held one
+// at the end of its body. Requests whose bodies differ from one to the next, answered
+// alike or one byte apart, must be counted as what they are: a chunk that did not
+// land where the hash or the comparison reads would show as a wrong count.
+func TestResponseChunksThroughMalloc(t *testing.T) {
+	_, data := decodeModule(t, wasmPath)
+	for _, tc := range []struct{ name, body, contentType string }{
+		{"hashed", "exact", "text/plain"},
+		{"held", "json", "application/json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var answer []byte
+			h, err := wasmhost.New(context.Background(), wasmhost.Options{Module: data, Manual: true,
+				PluginConfig: []byte(`{"targets": [{"name": "s", "cluster": "c", "compare": {"body": "` + tc.body + `"}}]}`),
+				Clusters: map[string]wasmhost.Caller{"c": wasmhost.CallerFunc(func(context.Context, *wasmhost.Callout) (*wasmhost.Response, error) {
+					return &wasmhost.Response{Headers: [][2]string{{":status", "200"}, {"content-type", tc.contentType}}, Body: answer}, nil
+				})}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Close(context.Background())
+			const requests = 40
+			for i := range requests {
+				body := []byte(fmt.Sprintf(`{"n":%d,"text":"%s"}`, i, strings.Repeat(string(rune('a'+i%26)), 3000+i)))
+				answer = slices.Clone(body)
+				if i%2 == 1 {
+					answer[len(answer)-3] = '!' // inside the string: still JSON, one byte apart
+				}
+				s, err := h.NewStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.RequestHeaders([][2]string{{":method", "GET"}, {":path", "/api"}, {":authority", "app"}}, true)
+				s.ResponseHeaders([][2]string{{":status", "200"}, {"content-type", tc.contentType}}, false)
+				third := len(body) / 3
+				s.ResponseBody(body[:third], false)
+				s.ResponseBody(body[third:2*third], false)
+				s.ResponseBody(body[2*third:], true)
+				s.Done()
+				for h.TickPeriod() > 0 {
+					h.Tick()
+				}
+				if _, err := h.Answer(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			same, _ := h.Metric(mirror.CompareCounterName("s", mirror.CompareSame))
+			differs, _ := h.Metric(mirror.CompareCounterName("s", mirror.CompareDiffers))
+			if same != requests/2 || differs != requests/2 {
+				t.Errorf("compare_same = %d, compare_differs = %d; want %d each", same, differs, requests/2)
+			}
+		})
 	}
 }
