@@ -246,15 +246,20 @@ func (c *jsonComparer) push(d *jsonDoc, n int32) {
 	}
 }
 
-func (c *jsonComparer) object(a, b int32, mask uint64, depth int) {
-	start := len(c.members)
+// pushBoth pushes the members of node a of c.a, then of node b of c.b, and returns
+// both runs and where they start, for the caller to pop.
+func (c *jsonComparer) pushBoth(a, b int32) (as, bs []int32, start int) {
+	start = len(c.members)
 	c.push(&c.a, a)
 	mid := len(c.members)
 	c.push(&c.b, b)
-	end := len(c.members)
+	return c.members[start:mid], c.members[mid:], start
+}
+
+func (c *jsonComparer) object(a, b int32, mask uint64, depth int) {
 	// Sorted by key, both sides merge in one pass whatever their order; a stable
 	// sort keeps repeated keys in document order.
-	as, bs := c.members[start:mid], c.members[mid:end]
+	as, bs, start := c.pushBoth(a, b)
 	c.scratch = c.a.sortByKey(as, c.scratch)
 	c.scratch = c.b.sortByKey(bs, c.scratch)
 	for i, j := 0, 0; (i < len(as) || j < len(bs)) && !c.full(); {
@@ -287,12 +292,7 @@ func (c *jsonComparer) object(a, b int32, mask uint64, depth int) {
 }
 
 func (c *jsonComparer) array(a, b int32, mask uint64, depth int) {
-	start := len(c.members)
-	c.push(&c.a, a)
-	mid := len(c.members)
-	c.push(&c.b, b)
-	end := len(c.members)
-	as, bs := c.members[start:mid], c.members[mid:end]
+	as, bs, start := c.pushBoth(a, b)
 	for i := 0; i < max(len(as), len(bs)) && !c.full(); i++ {
 		switch {
 		case i >= len(bs):
