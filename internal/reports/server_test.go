@@ -404,6 +404,23 @@ func FuzzServer(f *testing.F) {
 	})
 }
 
+// postAccepted posts a document to the receiver at url and reports whether it was
+// accepted (202), failing the benchmark when not.
+func postAccepted(b *testing.B, client *http.Client, url, body string) bool {
+	resp, err := client.Post(url+Path, "application/json", strings.NewReader(body))
+	if err != nil {
+		b.Error(err)
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		b.Errorf("%d", resp.StatusCode)
+		return false
+	}
+	return true
+}
+
 // BenchmarkReceive posts reports to a real receiver on loopback from parallel clients:
 // reports/s is what it takes, each committed before its 202. It reports the process's
 // peak RSS (the benchmark's client side included). MESHMIRROR_REPORTS_URL points it at a
@@ -421,15 +438,7 @@ func BenchmarkReceive(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			resp, err := client.Post(url+Path, "application/json", strings.NewReader(body))
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusAccepted {
-				b.Errorf("%d", resp.StatusCode)
+			if !postAccepted(b, client, url, body) {
 				return
 			}
 		}
